@@ -1,0 +1,223 @@
+//! Configuration of agent-runtime.
+//!
+//! Layered (later wins): built-in defaults < TOML file (`--config`) < `.env` in the working
+//! directory < environment. Variables use the prefix `AGENT_RUNTIME__` and `__` between nested
+//! keys:
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `AGENT_RUNTIME__GRPC_ADDR` | `127.0.0.1:50051` | listen address |
+//! | `AGENT_RUNTIME__DB_URL` | `sqlite:///data/agent_runtime.db` | database (see `db_core::DbUrl`) |
+//! | `AGENT_RUNTIME__DB__POOL_SIZE` | `16` | most open connections |
+//! | `AGENT_RUNTIME__DB__WAIT_TIMEOUT_MS` | `5000` | wait for a free connection, then `UNAVAILABLE` |
+//! | `AGENT_RUNTIME__DB__CONNECT_TIMEOUT_MS` | `5000` | connection setup limit |
+//! | `AGENT_RUNTIME__DB__BUSY_TIMEOUT_MS` | `5000` | SQLite lock wait |
+//! | `AGENT_RUNTIME__DB__SYNCHRONOUS` | `full` | SQLite `synchronous`: off, normal, full, extra |
+//! | `AGENT_RUNTIME__DB__STATEMENT_TIMEOUT_MS` | `30000` | PostgreSQL `statement_timeout` (0 = none) |
+//! | `AGENT_RUNTIME__DB__AUTO_MIGRATE` | `true` | apply pending migrations at start |
+//! | `AGENT_RUNTIME__BACKUP__DIR` | `backups` | folder of backups (DatabaseAdmin RPCs, scheduled backups) |
+//! | `AGENT_RUNTIME__BACKUP__INTERVAL` | `0` | seconds between scheduled backups; 0 = off |
+//! | `AGENT_RUNTIME__BACKUP__KEEP` | `7` | backups kept by the schedule (the newest verified one always) |
+//! | `AGENT_RUNTIME__AUTH__DISABLED` | `false` | development only: every caller is `dev` with all scopes |
+//! | `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL` | `http://127.0.0.1:50052` | auth-service whose keys are trusted (gRPC `GetJwks`) |
+//! | `AGENT_RUNTIME__AUTH__JWKS_URL` | — | JWK Set from elsewhere instead: `http(s)://…` or `file:///…` (wins when set) |
+//! | `AGENT_RUNTIME__AUTH__STARTUP_WAIT_SECS` | `30` | retry the first key fetch this long at start (auth-service starting too) |
+//! | `AGENT_RUNTIME__AUTH__ISSUER` | `https://auth.codelab.local` | required `iss` |
+//! | `AGENT_RUNTIME__AUTH__AUDIENCE` | `codelab-api` | required `aud` |
+//! | `AGENT_RUNTIME__AUTH__LEEWAY_SECS` | `30` | clock skew allowed on `exp`/`nbf` |
+//! | `AGENT_RUNTIME__AUTH__JWKS_REFRESH_MIN_INTERVAL_SECS` | `30` | least time between refetches on unknown `kid` |
+//! | `AGENT_RUNTIME__AUTH__JWKS_MAX_AGE_SECS` | `3600` | refetch keys older than this |
+//! | `AGENT_RUNTIME__AUTH__JWKS_FETCH_TIMEOUT_MS` | `3000` | timeout of one key fetch (gRPC, HTTP or file) |
+//! | `AGENT_RUNTIME__LIMITS__MAX_REQUEST_BYTES` | `4194304` | largest request message (4 MiB) |
+//! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_APPEND` | `1000` | messages in one AppendMessages |
+//! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_SAVE` | `100000` | messages in one SaveSession snapshot |
+//! | `AGENT_RUNTIME__PAGE_TOKEN_SECRET` | random per process | key signing page tokens; set the same on every replica |
+//! | `AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS` | `5000` | database probe period for grpc.health.v1 |
+//! | `AGENT_RUNTIME__SHUTDOWN_GRACE_SECS` | `30` | time in-flight RPCs get on shutdown |
+//!
+//! `RUST_LOG` and `LOG_FORMAT` (see [`crate::telemetry`]) are read without prefix.
+
+use crate::auth::AuthConfig;
+pub use db_core::DbSettings;
+use db_core::DbUrl;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Environment prefix of every variable.
+pub const ENV_PREFIX: &str = "AGENT_RUNTIME";
+
+/// Everything agent-runtime reads at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// gRPC listen address.
+    pub grpc_addr: SocketAddr,
+    /// Database URL; a secret because PostgreSQL URLs carry a password.
+    pub db_url: SecretString,
+    /// Pool and migration settings.
+    pub db: DbSettings,
+    /// Backup folder and schedule.
+    pub backup: crate::admin::BackupSettings,
+    /// Token verification.
+    pub auth: AuthConfig,
+    /// Request limits.
+    pub limits: Limits,
+    /// Key for page tokens; random per process when unset.
+    pub page_token_secret: Option<SecretString>,
+    /// Database probe period for the health service, in ms.
+    pub health_check_interval_ms: u64,
+    /// Time in-flight RPCs get to finish on shutdown, in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            db_url: SecretString::from("sqlite:///data/agent_runtime.db"),
+            db: DbSettings::default(),
+            backup: crate::admin::BackupSettings::default(),
+            auth: AuthConfig::default(),
+            limits: Limits::default(),
+            page_token_secret: None,
+            health_check_interval_ms: 5_000,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// `AGENT_RUNTIME__LIMITS__*`: caps that keep one client from hurting the others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Largest decoded request message, in bytes (tonic answers `OUT_OF_RANGE` beyond it).
+    pub max_request_bytes: usize,
+    /// Messages in one AppendMessages call.
+    pub max_messages_per_append: usize,
+    /// Messages in one SaveSession snapshot.
+    pub max_messages_per_save: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_bytes: 4 * 1024 * 1024,
+            max_messages_per_append: 1_000,
+            max_messages_per_save: 100_000,
+        }
+    }
+}
+
+/// The configuration is unusable; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults < `file` (TOML) < `.env` < environment, and validates.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable and what was expected, e.g.
+    /// `AGENT_RUNTIME__DB__POOL_SIZE: invalid digit found in string`.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let config = Config::load_unvalidated(file)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The layering of [`Config::load`] without [`Config::validate`], for callers that adjust
+    /// the configuration first (`codelab up` turns authentication off) and validate after.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable whose value does not parse.
+    pub fn load_unvalidated(file: Option<&Path>) -> Result<Config, ConfigError> {
+        db_core::service::load_layered(ENV_PREFIX, file).map_err(ConfigError)
+    }
+
+    /// Checks values the types cannot: the database URL, the key source, limits.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database_url()?;
+        if !self.auth.disabled
+            && self
+                .auth
+                .jwks_url
+                .as_deref()
+                .is_none_or(|u| u.trim().is_empty())
+            && self.auth.auth_service_url.trim().is_empty()
+        {
+            return Err(ConfigError(format!(
+                "{ENV_PREFIX}__AUTH__AUTH_SERVICE_URL (e.g. http://127.0.0.1:50052) or \
+                 {ENV_PREFIX}__AUTH__JWKS_URL is required unless {ENV_PREFIX}__AUTH__DISABLED=true"
+            )));
+        }
+        if self.db.pool_size == 0 {
+            return Err(ConfigError(format!(
+                "{ENV_PREFIX}__DB__POOL_SIZE must be at least 1"
+            )));
+        }
+        if self.limits.max_request_bytes < 1024 {
+            return Err(ConfigError(format!(
+                "{ENV_PREFIX}__LIMITS__MAX_REQUEST_BYTES must be at least 1024"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The parsed database URL.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `AGENT_RUNTIME__DB_URL` and the accepted spellings.
+    pub fn database_url(&self) -> Result<DbUrl, ConfigError> {
+        DbUrl::parse(self.db_url.expose_secret())
+            .map_err(|e| ConfigError(format!("{ENV_PREFIX}__DB_URL: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = Config::default();
+        assert_eq!(c.grpc_addr.port(), 50051);
+        assert_eq!(
+            c.database_url().unwrap(),
+            DbUrl::parse("sqlite:///data/agent_runtime.db").unwrap()
+        );
+        assert_eq!(c.limits.max_request_bytes, 4 * 1024 * 1024);
+        assert_eq!(c.auth.issuer, "https://auth.codelab.local");
+        assert_eq!(c.auth.audience, "codelab-api");
+    }
+
+    #[test]
+    fn defaults_trust_auth_service_and_a_key_source_is_required_unless_disabled() {
+        let mut c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.auth.auth_service_url, "http://127.0.0.1:50052");
+        assert_eq!(c.auth.jwks_url, None);
+        c.auth.auth_service_url = " ".into();
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.0.contains("AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL"),
+            "{err}"
+        );
+        c.auth.jwks_url = Some("file:///etc/codelab/jwks.json".into());
+        c.validate().unwrap();
+        c.auth.jwks_url = None;
+        c.auth.disabled = true;
+        c.validate().unwrap();
+        c.db_url = SecretString::from("mysql://x/y");
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .0
+                .contains("AGENT_RUNTIME__DB_URL")
+        );
+    }
+}

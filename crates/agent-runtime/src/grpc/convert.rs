@@ -1,0 +1,503 @@
+//! Validation of requests and conversion between prost types and [`crate::model`].
+//!
+//! Every rule of API.md is checked here, before the store is called, and a violation names
+//! the field by its path in the request (`messages[3].tool_calls[0].arguments_json`).
+
+use crate::error::{Error, Result};
+use crate::model::{self, AgentHistoryEntry, ApprovalStatus, FunctionCall, NewMessage, Role};
+use crate::tokenizer;
+use chrono::{DateTime, Utc};
+use codelab_proto::agent::v1 as pb;
+
+/// AIP-158 default page size.
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+/// AIP-158 largest page size; larger requests are clamped to it.
+pub const MAX_PAGE_SIZE: i64 = 1000;
+/// Longest session id.
+pub const MAX_SESSION_ID_LEN: usize = 128;
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 500;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+/// Longest name-like field (message name, tool_call_id, tool names, call ids), in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+/// Longest agent name.
+pub const MAX_AGENT_CHARS: usize = 64;
+
+/// AIP-158 page size: 0 → 50, above 1000 → 1000, negative → `INVALID_ARGUMENT`.
+pub fn page_size(field: &str, requested: i32) -> Result<i64> {
+    match requested {
+        n if n < 0 => Err(Error::invalid(field, "must not be negative")),
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        n => Ok(i64::from(n).min(MAX_PAGE_SIZE)),
+    }
+}
+
+/// A session id: 1–128 characters of `[A-Za-z0-9._:-]`.
+pub fn session_id(field: &str, id: &str) -> Result<String> {
+    if id.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if id.len() > MAX_SESSION_ID_LEN
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    {
+        return Err(Error::invalid(
+            field,
+            "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+/// A session id for a new session: the given one validated, or a fresh UUIDv7.
+pub fn new_session_id(field: &str, id: &str) -> Result<String> {
+    if id.is_empty() {
+        Ok(uuid::Uuid::now_v7().to_string())
+    } else {
+        session_id(field, id)
+    }
+}
+
+/// An agent name: 1–64 characters of `[a-z0-9_-]` (API.md).
+pub fn agent_name(field: &str, name: &str) -> Result<String> {
+    if name.is_empty()
+        || name.len() > MAX_AGENT_CHARS
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(Error::invalid(
+            field,
+            "must be 1-64 characters of a-z, 0-9, '_' or '-'",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A JSON object field: empty → `None`; otherwise it must parse as a JSON object.
+pub fn json_object(field: &str, text: &str) -> Result<Option<String>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(Some(text.to_owned())),
+        Ok(_) => Err(Error::invalid(field, "must be a JSON object")),
+        Err(e) => Err(Error::invalid(field, format!("is not valid JSON: {e}"))),
+    }
+}
+
+/// A JSON value field (any JSON type): empty → `None`; otherwise it must parse.
+pub fn json_value(field: &str, text: &str) -> Result<Option<String>> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str::<serde_json::Value>(text)
+        .map(|_| Some(text.to_owned()))
+        .map_err(|e| Error::invalid(field, format!("is not valid JSON: {e}")))
+}
+
+/// A bounded free-text field.
+pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String> {
+    if value.chars().count() > max_chars {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// An optional bounded name: empty → `None`.
+fn optional_name(field: &str, value: &str) -> Result<Option<String>> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        text(field, value, MAX_NAME_CHARS).map(Some)
+    }
+}
+
+/// A timestamp field: unset → `None`; out of range → `INVALID_ARGUMENT`.
+pub fn timestamp(
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>> {
+    let Some(ts) = ts else { return Ok(None) };
+    u32::try_from(ts.nanos)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)
+        .and_then(|nanos| DateTime::from_timestamp(ts.seconds, nanos))
+        .map(Some)
+        .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
+}
+
+/// A `DateTime<Utc>` as a protobuf timestamp.
+pub fn to_timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// A role enum value; `ROLE_UNSPECIFIED` and unknown numbers are refused.
+pub fn role(field: &str, value: i32) -> Result<Role> {
+    match pb::Role::try_from(value) {
+        Ok(pb::Role::User) => Ok(Role::User),
+        Ok(pb::Role::Assistant) => Ok(Role::Assistant),
+        Ok(pb::Role::System) => Ok(Role::System),
+        Ok(pb::Role::Tool) => Ok(Role::Tool),
+        _ => Err(Error::invalid(
+            field,
+            "must be ROLE_USER, ROLE_ASSISTANT, ROLE_SYSTEM or ROLE_TOOL",
+        )),
+    }
+}
+
+/// A role filter: `ROLE_UNSPECIFIED` means all roles.
+pub fn role_filter(field: &str, value: i32) -> Result<Option<Role>> {
+    if value == pb::Role::Unspecified as i32 {
+        Ok(None)
+    } else {
+        role(field, value).map(Some)
+    }
+}
+
+/// A model role as the proto enum.
+pub fn role_to_proto(role: Role) -> pb::Role {
+    match role {
+        Role::User => pb::Role::User,
+        Role::Assistant => pb::Role::Assistant,
+        Role::System => pb::Role::System,
+        Role::Tool => pb::Role::Tool,
+    }
+}
+
+/// Validates one incoming message (`messages[index]`) and counts its tokens when the client
+/// sent 0.
+pub fn message(index: usize, m: pb::Message) -> Result<NewMessage> {
+    let at = |f: &str| format!("messages[{index}].{f}");
+    let role = role(&at("role"), m.role)?;
+    if m.token_count < 0 {
+        return Err(Error::invalid(at("token_count"), "must not be negative"));
+    }
+    let mut tool_calls = Vec::with_capacity(m.tool_calls.len());
+    for (j, call) in m.tool_calls.into_iter().enumerate() {
+        let cf = |f: &str| format!("messages[{index}].tool_calls[{j}].{f}");
+        if call.id.is_empty() {
+            return Err(Error::invalid(cf("id"), "is required"));
+        }
+        if call.name.is_empty() {
+            return Err(Error::invalid(cf("name"), "is required"));
+        }
+        json_value(&cf("arguments_json"), &call.arguments_json)?;
+        tool_calls.push(model::ToolCall {
+            id: text(&cf("id"), &call.id, MAX_NAME_CHARS)?,
+            kind: if call.r#type.is_empty() {
+                "function".to_owned()
+            } else {
+                text(&cf("type"), &call.r#type, 64)?
+            },
+            function: FunctionCall {
+                name: text(&cf("name"), &call.name, MAX_NAME_CHARS)?,
+                arguments: call.arguments_json,
+            },
+        });
+    }
+    if m.content.is_none() && tool_calls.is_empty() {
+        return Err(Error::invalid(
+            at("content"),
+            "is required unless tool_calls are present",
+        ));
+    }
+    if role != Role::Assistant && !tool_calls.is_empty() {
+        return Err(Error::invalid(
+            at("tool_calls"),
+            "are only allowed on ROLE_ASSISTANT messages",
+        ));
+    }
+    let tool_call_id = optional_name(&at("tool_call_id"), &m.tool_call_id)?;
+    if role == Role::Tool && tool_call_id.is_none() {
+        return Err(Error::invalid(
+            at("tool_call_id"),
+            "is required for ROLE_TOOL messages",
+        ));
+    }
+    let mut new = NewMessage {
+        role,
+        content: m.content,
+        name: optional_name(&at("name"), &m.name)?,
+        tool_call_id,
+        tool_calls,
+        token_count: m.token_count,
+        metadata_json: json_object(&at("metadata_json"), &m.metadata_json)?,
+        timestamp: timestamp(&at("timestamp"), m.timestamp.as_ref())?,
+    };
+    if new.token_count == 0 {
+        new.token_count = tokenizer::count_message(&new);
+    }
+    Ok(new)
+}
+
+/// Validates a batch of incoming messages (at most `max`).
+pub fn messages(list: Vec<pb::Message>, max: usize) -> Result<Vec<NewMessage>> {
+    if list.len() > max {
+        return Err(Error::invalid(
+            "messages",
+            format!("at most {max} messages per request"),
+        ));
+    }
+    list.into_iter()
+        .enumerate()
+        .map(|(i, m)| message(i, m))
+        .collect()
+}
+
+/// A stored message as a proto message.
+pub fn message_to_proto(m: model::Message) -> pb::Message {
+    pb::Message {
+        seq: m.seq,
+        role: role_to_proto(m.role) as i32,
+        content: m.content,
+        name: m.name.unwrap_or_default(),
+        tool_call_id: m.tool_call_id.unwrap_or_default(),
+        tool_calls: m
+            .tool_calls
+            .into_iter()
+            .map(|c| pb::ToolCall {
+                id: c.id,
+                r#type: c.kind,
+                name: c.function.name,
+                arguments_json: c.function.arguments,
+            })
+            .collect(),
+        token_count: m.token_count,
+        metadata_json: m.metadata_json.unwrap_or_default(),
+        timestamp: Some(to_timestamp(m.timestamp)),
+    }
+}
+
+/// A session as a proto message.
+pub fn session_to_proto(s: model::Session) -> pb::Session {
+    pb::Session {
+        session_id: s.session_id,
+        owner: s.owner,
+        title: s.title,
+        description: s.description,
+        metadata_json: s.metadata_json.unwrap_or_default(),
+        created_at: Some(to_timestamp(s.created_at)),
+        last_activity: Some(to_timestamp(s.last_activity)),
+        is_active: s.is_active,
+        deleted_at: s.deleted_at.map(to_timestamp),
+        message_count: s.message_count,
+    }
+}
+
+/// An agent context as a proto message.
+pub fn context_to_proto(c: model::AgentContext) -> pb::AgentContext {
+    pb::AgentContext {
+        session_id: c.session_id,
+        current_agent: c.current_agent,
+        switch_count: c.switch_count,
+        created_at: Some(to_timestamp(c.created_at)),
+        updated_at: Some(to_timestamp(c.updated_at)),
+        metadata_json: c.metadata_json.unwrap_or_default(),
+    }
+}
+
+/// An agent switch as a proto message.
+pub fn switch_to_proto(s: model::AgentSwitch) -> pb::AgentSwitch {
+    pb::AgentSwitch {
+        id: s.id,
+        from_agent: s.from_agent.unwrap_or_default(),
+        to_agent: s.to_agent,
+        reason: s.reason.unwrap_or_default(),
+        metadata_json: s.metadata_json.unwrap_or_default(),
+        switched_at: Some(to_timestamp(s.switched_at)),
+    }
+}
+
+/// An agent switch as an old client's history entry.
+pub fn switch_to_history(s: model::AgentSwitch) -> pb::AgentHistoryEntry {
+    pb::AgentHistoryEntry {
+        from_agent: s.from_agent.unwrap_or_default(),
+        to_agent: s.to_agent,
+        reason: s.reason.unwrap_or_default(),
+        timestamp: Some(to_timestamp(s.switched_at)),
+        metadata_json: s.metadata_json.unwrap_or_default(),
+    }
+}
+
+/// Validates an old client's history entry (`agent_history[index]`).
+pub fn history_entry(index: usize, e: pb::AgentHistoryEntry) -> Result<AgentHistoryEntry> {
+    let at = |f: &str| format!("agent_history[{index}].{f}");
+    Ok(AgentHistoryEntry {
+        from_agent: if e.from_agent.is_empty() {
+            None
+        } else {
+            Some(agent_name(&at("from_agent"), &e.from_agent)?)
+        },
+        to_agent: agent_name(&at("to_agent"), &e.to_agent)?,
+        reason: if e.reason.is_empty() {
+            None
+        } else {
+            Some(e.reason)
+        },
+        timestamp: timestamp(&at("timestamp"), e.timestamp.as_ref())?,
+        metadata_json: json_object(&at("metadata_json"), &e.metadata_json)?,
+    })
+}
+
+/// An approval status filter: unspecified means all.
+pub fn approval_filter(field: &str, value: i32) -> Result<Option<ApprovalStatus>> {
+    match pb::ApprovalStatus::try_from(value) {
+        Ok(pb::ApprovalStatus::Unspecified) => Ok(None),
+        Ok(pb::ApprovalStatus::Pending) => Ok(Some(ApprovalStatus::Pending)),
+        Ok(pb::ApprovalStatus::Approved) => Ok(Some(ApprovalStatus::Approved)),
+        Ok(pb::ApprovalStatus::Rejected) => Ok(Some(ApprovalStatus::Rejected)),
+        Err(_) => Err(Error::invalid(field, "is not a known ApprovalStatus")),
+    }
+}
+
+/// A decision: only approved or rejected.
+pub fn decision(field: &str, value: i32) -> Result<ApprovalStatus> {
+    match pb::ApprovalStatus::try_from(value) {
+        Ok(pb::ApprovalStatus::Approved) => Ok(ApprovalStatus::Approved),
+        Ok(pb::ApprovalStatus::Rejected) => Ok(ApprovalStatus::Rejected),
+        _ => Err(Error::invalid(
+            field,
+            "must be APPROVAL_STATUS_APPROVED or APPROVAL_STATUS_REJECTED",
+        )),
+    }
+}
+
+/// An approval as a proto message.
+pub fn approval_to_proto(a: model::PendingApproval) -> pb::PendingApproval {
+    let status = match a.status {
+        ApprovalStatus::Pending => pb::ApprovalStatus::Pending,
+        ApprovalStatus::Approved => pb::ApprovalStatus::Approved,
+        ApprovalStatus::Rejected => pb::ApprovalStatus::Rejected,
+    };
+    pb::PendingApproval {
+        approval_id: a.approval_id,
+        session_id: a.session_id,
+        call_id: a.call_id,
+        tool_name: a.tool_name,
+        arguments_json: a.arguments_json.unwrap_or_default(),
+        reason: a.reason,
+        status: status as i32,
+        created_at: Some(to_timestamp(a.created_at)),
+        resolved_at: a.resolved_at.map(to_timestamp),
+        resolved_by: a.resolved_by.unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: pb::Role) -> pb::Message {
+        pb::Message {
+            role: role as i32,
+            content: Some("hi".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn page_size_rules() {
+        assert_eq!(page_size("page_size", 0).unwrap(), 50);
+        assert_eq!(page_size("page_size", 5000).unwrap(), 1000);
+        assert_eq!(page_size("page_size", 7).unwrap(), 7);
+        assert!(page_size("page_size", -1).is_err());
+    }
+
+    #[test]
+    fn session_ids() {
+        assert!(session_id("session_id", "identity_0").is_ok());
+        assert!(session_id("session_id", "").is_err());
+        assert!(session_id("session_id", "a b").is_err());
+        assert!(session_id("session_id", &"x".repeat(129)).is_err());
+        assert_eq!(new_session_id("session_id", "").unwrap().len(), 36);
+    }
+
+    #[test]
+    fn agent_names() {
+        assert!(agent_name("to_agent", "coder").is_ok());
+        assert!(agent_name("to_agent", "Coder").is_err());
+        assert!(agent_name("to_agent", "").is_err());
+        assert!(agent_name("to_agent", &"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn message_rules_name_the_field() {
+        let field = |r: Result<NewMessage>| match r {
+            Err(Error::InvalidArgument { field, .. }) => field,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        };
+        assert_eq!(
+            field(message(0, msg(pb::Role::Unspecified))),
+            "messages[0].role"
+        );
+        let mut m = msg(pb::Role::User);
+        m.content = None;
+        assert_eq!(field(message(1, m)), "messages[1].content");
+        assert_eq!(
+            field(message(2, msg(pb::Role::Tool))),
+            "messages[2].tool_call_id"
+        );
+        let mut m = msg(pb::Role::User);
+        m.metadata_json = "[1]".into();
+        assert_eq!(field(message(0, m)), "messages[0].metadata_json");
+        let mut m = msg(pb::Role::Assistant);
+        m.tool_calls.push(pb::ToolCall {
+            id: "c".into(),
+            r#type: String::new(),
+            name: "f".into(),
+            arguments_json: "{oops".into(),
+        });
+        assert_eq!(
+            field(message(0, m)),
+            "messages[0].tool_calls[0].arguments_json"
+        );
+    }
+
+    #[test]
+    fn tokens_are_counted_when_zero_and_kept_otherwise() {
+        let counted = message(0, msg(pb::Role::User)).unwrap();
+        assert_eq!(counted.token_count, 1);
+        let mut m = msg(pb::Role::User);
+        m.token_count = 42;
+        assert_eq!(message(0, m).unwrap().token_count, 42);
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_reject_garbage() {
+        let ts = prost_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 123_456_000,
+        };
+        let t = timestamp("t", Some(&ts)).unwrap().unwrap();
+        assert_eq!(to_timestamp(t), ts);
+        assert!(
+            timestamp(
+                "t",
+                Some(&prost_types::Timestamp {
+                    seconds: 0,
+                    nanos: -1
+                })
+            )
+            .is_err()
+        );
+        assert!(
+            timestamp(
+                "t",
+                Some(&prost_types::Timestamp {
+                    seconds: i64::MAX,
+                    nanos: 0
+                })
+            )
+            .is_err()
+        );
+    }
+}

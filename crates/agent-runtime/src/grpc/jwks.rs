@@ -1,0 +1,161 @@
+//! [`GrpcJwks`]: the JWK Set fetched from auth-service with `codelab.auth.v1.AuthService/GetJwks`.
+//!
+//! This is the default key source of agent-runtime: with no `AGENT_RUNTIME__AUTH__JWKS_URL`,
+//! it trusts the auth-service at `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL`. The prost types of
+//! the auth contract stay in this module; [`crate::auth`] only sees a [`JwkSet`].
+
+use std::fmt;
+use std::time::Duration;
+
+use codelab_proto::auth::v1::GetJwksRequest;
+use codelab_proto::auth::v1::auth_service_client::AuthServiceClient;
+use futures::future::BoxFuture;
+use jsonwebtoken::jwk::JwkSet;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::auth::{AUTH_SERVICE_URL_ENV, AuthError, JwksSource, MAX_JWKS_BYTES, parse_jwk_set};
+
+/// A JWK Set fetched over gRPC from auth-service's `GetJwks` (its `keys_json` field is the RFC
+/// 7517 §5 document). The channel connects lazily and reconnects on its own, so a source built
+/// while auth-service is still starting (or later restarting) works once it answers.
+#[derive(Clone)]
+pub struct GrpcJwks {
+    /// `http://host:port`, without userinfo, path or query; shown in logs and errors.
+    shown: String,
+    client: AuthServiceClient<Channel>,
+}
+
+impl fmt::Debug for GrpcJwks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcJwks")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrpcJwks {
+    /// A source for auth-service at `url`: `http://host:port` (or a bare `host:port`). Each
+    /// connection attempt and each call is bounded by `timeout`.
+    ///
+    /// # Errors
+    /// [`AuthError::Config`] naming `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL` when `url` is empty,
+    /// not a URI, or not plain `http://` (this build has no TLS client; put auth-service next to
+    /// agent-runtime on a trusted network, or set `AGENT_RUNTIME__AUTH__JWKS_URL` to its
+    /// `https://…/.well-known/jwks.json`).
+    pub fn new(url: &str, timeout: Duration) -> Result<GrpcJwks, AuthError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(AuthError::Config(format!(
+                "{AUTH_SERVICE_URL_ENV} must not be empty (e.g. http://127.0.0.1:50052)"
+            )));
+        }
+        let with_scheme = if url.contains("://") {
+            url.to_owned()
+        } else {
+            format!("http://{url}")
+        };
+        let uri: tonic::codegen::http::Uri = with_scheme.parse().map_err(|e| {
+            AuthError::Config(format!(
+                "{AUTH_SERVICE_URL_ENV} is not a valid URI ({e}); expected http://host:port"
+            ))
+        })?;
+        if !uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
+        {
+            return Err(AuthError::Config(format!(
+                "{AUTH_SERVICE_URL_ENV} must be http://host:port (no TLS client in this build); \
+                 for https use AGENT_RUNTIME__AUTH__JWKS_URL=https://…/.well-known/jwks.json"
+            )));
+        }
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+        let host_port = authority.rsplit('@').next().unwrap_or_default();
+        if host_port.is_empty() {
+            return Err(AuthError::Config(format!(
+                "{AUTH_SERVICE_URL_ENV} has no host; expected http://host:port"
+            )));
+        }
+        let shown = format!("http://{host_port}");
+        let endpoint = Endpoint::from_shared(shown.clone())
+            .map_err(|e| AuthError::Config(format!("{AUTH_SERVICE_URL_ENV}: {e}")))?
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .tcp_nodelay(true);
+        let client = AuthServiceClient::new(endpoint.connect_lazy())
+            .max_decoding_message_size(MAX_JWKS_BYTES + 1024);
+        Ok(GrpcJwks { shown, client })
+    }
+}
+
+impl JwksSource for GrpcJwks {
+    /// Calls `GetJwks` and parses `keys_json`. A transport error, a timeout, any non-OK status
+    /// or an invalid document → [`AuthError::JwksUnavailable`] naming the URL and the status.
+    fn fetch(&self) -> BoxFuture<'_, Result<JwkSet, AuthError>> {
+        Box::pin(async move {
+            let response = self
+                .client
+                .clone()
+                .get_jwks(GetJwksRequest {})
+                .await
+                .map_err(|status| {
+                    AuthError::JwksUnavailable(format!(
+                        "{} GetJwks: {:?}: {}",
+                        self.shown,
+                        status.code(),
+                        status.message()
+                    ))
+                })?;
+            parse_jwk_set(response.into_inner().keys_json.as_bytes()).map_err(|e| match e {
+                AuthError::JwksUnavailable(msg) => {
+                    AuthError::JwksUnavailable(format!("{} GetJwks: {msg}", self.shown))
+                }
+                other => other,
+            })
+        })
+    }
+
+    /// `http://host:port (codelab.auth.v1.AuthService/GetJwks)`.
+    fn describe(&self) -> String {
+        format!("{} (codelab.auth.v1.AuthService/GetJwks)", self.shown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Building the lazy channel spawns its worker, so these tests need a runtime.
+    #[tokio::test]
+    async fn accepts_http_and_bare_host_port_only() {
+        let t = Duration::from_secs(1);
+        for bad in ["", "  ", "https://auth:50052", "ftp://x", "http://"] {
+            let err = GrpcJwks::new(bad, t).expect_err(bad);
+            assert!(
+                matches!(&err, AuthError::Config(m) if m.contains(AUTH_SERVICE_URL_ENV)),
+                "{bad}: {err:?}"
+            );
+        }
+        let s = GrpcJwks::new("127.0.0.1:50052", t).unwrap();
+        assert!(s.describe().starts_with("http://127.0.0.1:50052 "));
+        let s = GrpcJwks::new("HTTP://user:pw@auth:50052/x?y", t).unwrap();
+        assert!(s.describe().starts_with("http://auth:50052 "), "{s:?}");
+    }
+
+    #[tokio::test]
+    async fn nobody_listening_is_unavailable() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let source = GrpcJwks::new(
+            &format!("http://127.0.0.1:{port}"),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        let err = source.fetch().await.unwrap_err();
+        assert!(
+            matches!(&err, AuthError::JwksUnavailable(m) if m.contains(&port.to_string())),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The gRPC edge of agent-runtime: `SessionService`, `AgentContextService` and
+//! `ApprovalService` of `codelab.agent.v1`, and `codelab.admin.v1.DatabaseAdmin`.
+//!
+//! Each handler authenticates the caller and checks its scope, validates and converts the
+//! request ([`convert`]), calls one [`Store`] operation and converts the answer back. Errors
+//! become statuses in one place ([`status`]).
+//!
+//! [`jwks`] is the one client here: it fetches auth-service's JWK Set for [`crate::auth`].
+//!
+//! Invariant: prost and tonic types stop here; the store never sees them.
+
+mod admin;
+mod agents;
+mod approvals;
+pub mod convert;
+pub mod jwks;
+mod sessions;
+pub mod status;
+
+use crate::auth::{Authenticator, Scope};
+use crate::config::Limits;
+use crate::error::Error;
+use crate::model::Access;
+use crate::page_token::{Kind, PageTokens, TokenError};
+use crate::store::Store;
+use std::time::Instant;
+use tonic::{Request, Response, Status};
+
+pub use admin::AdminApi;
+pub use agents::AgentContextApi;
+pub use approvals::ApprovalApi;
+pub use sessions::SessionApi;
+
+/// What every service of this module shares. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    /// The conversation store.
+    pub store: Store,
+    /// Verifies bearer tokens.
+    pub auth: Authenticator,
+    /// Signs page tokens.
+    pub tokens: PageTokens,
+    /// Request caps.
+    pub limits: Limits,
+}
+
+impl Shared {
+    /// Authenticates the request's caller and requires `scope`.
+    async fn caller<T>(&self, request: &Request<T>, scope: Scope) -> Result<Access, Error> {
+        let principal = self.auth.authenticate(request.metadata()).await?;
+        principal.require(scope)?;
+        Ok(Access {
+            admin: principal.is_admin(),
+            subject: principal.subject,
+        })
+    }
+
+    /// Decodes a non-empty page token for `kind`/`query` (`INVALID_ARGUMENT` on `page_token`).
+    fn decode_token(
+        &self,
+        token: &str,
+        kind: Kind,
+        query: &[&str],
+    ) -> Result<Option<(i64, i64)>, Error> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        self.tokens
+            .decode(token, kind, query)
+            .map(Some)
+            .map_err(|e: TokenError| Error::invalid("page_token", e.to_string()))
+    }
+}
+
+/// Runs one RPC: authenticate with `$scope`, take the request body, evaluate `$body` (a
+/// `Result<T, Error>`), and turn the outcome into a response or status, logging it with its
+/// duration in ms inside the request's span.
+macro_rules! rpc {
+    ($shared:expr, $request:expr, $scope:expr, |$access:ident, $req:ident| $body:expr) => {{
+        let started = std::time::Instant::now();
+        let result: Result<_, $crate::error::Error> = async {
+            let $access = $shared.caller(&$request, $scope).await?;
+            let $req = $request.into_inner();
+            $body
+        }
+        .await;
+        $crate::grpc::finish(started, result)
+    }};
+}
+pub(crate) use rpc;
+
+/// Converts an RPC outcome and logs it (`code`, `duration_ms`).
+pub(crate) fn finish<T>(started: Instant, result: Result<T, Error>) -> Result<Response<T>, Status> {
+    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    match result {
+        Ok(body) => {
+            tracing::debug!(code = "OK", duration_ms, "rpc finished");
+            Ok(Response::new(body))
+        }
+        Err(err) => {
+            let status = Status::from(err);
+            tracing::info!(code = ?status.code(), duration_ms, message = status.message(), "rpc failed");
+            Err(status)
+        }
+    }
+}

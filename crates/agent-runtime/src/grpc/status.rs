@@ -1,0 +1,151 @@
+//! The one mapping from [`Error`] to `tonic::Status` (DESIGN.md "Errors").
+//!
+//! Every status carries one `google.rpc.ErrorInfo` (AIP-193: UPPER_SNAKE `reason`, domain
+//! `agent-runtime`, dynamic values in `metadata`); a bad field adds a `google.rpc.BadRequest`
+//! naming it, a precondition a `PreconditionFailure`, an outage a `RetryInfo`.
+
+use crate::error::Error;
+use std::collections::HashMap;
+use std::time::Duration;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// `ErrorInfo.domain` of every agent-runtime error.
+pub const DOMAIN: &str = "agent-runtime";
+
+/// Suggested client back-off after `UNAVAILABLE`.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Status {
+        let info = |reason: &str, meta: &[(&str, &str)]| {
+            let metadata: HashMap<String, String> = meta
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            ErrorDetails::with_error_info(reason, DOMAIN, metadata)
+        };
+        match err {
+            Error::InvalidArgument { field, description } => {
+                let mut details = info("INVALID_ARGUMENT", &[("field", &field)]);
+                details.add_bad_request_violation(field.clone(), description.clone());
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    format!("invalid {field}: {description}"),
+                    details,
+                )
+            }
+            Error::NotFound { resource, id } => {
+                let reason = format!("{}_NOT_FOUND", upper_snake(resource));
+                let mut details = info(&reason, &[("resource", resource), ("id", &id)]);
+                details.set_resource_info(resource, id.clone(), "", "not found");
+                Status::with_error_details(
+                    Code::NotFound,
+                    format!("{resource} `{id}` not found"),
+                    details,
+                )
+            }
+            Error::AlreadyExists { resource, id } => {
+                let reason = format!("{}_ALREADY_EXISTS", upper_snake(resource));
+                Status::with_error_details(
+                    Code::AlreadyExists,
+                    format!("{resource} `{id}` already exists"),
+                    info(&reason, &[("resource", resource), ("id", &id)]),
+                )
+            }
+            Error::FailedPrecondition { reason, message } => {
+                let mut details = info(reason, &[]);
+                details.add_precondition_failure_violation(reason, "", message.clone());
+                Status::with_error_details(Code::FailedPrecondition, message, details)
+            }
+            Error::Auth(auth) => {
+                let code = if auth.is_permission_denied() {
+                    Code::PermissionDenied
+                } else if matches!(auth, crate::auth::AuthError::JwksUnavailable(_)) {
+                    Code::Unavailable
+                } else {
+                    Code::Unauthenticated
+                };
+                Status::with_error_details(code, auth.to_string(), info(auth.reason(), &[]))
+            }
+            Error::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                let mut details = info("DATABASE_UNAVAILABLE", &[]);
+                details.set_retry_info(Some(RETRY_AFTER));
+                Status::with_error_details(
+                    Code::Unavailable,
+                    "database unavailable, retry later",
+                    details,
+                )
+            }
+            Error::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                Status::with_error_details(Code::Internal, "internal error", info("INTERNAL", &[]))
+            }
+        }
+    }
+}
+
+fn upper_snake(s: &str) -> String {
+    s.replace(' ', "_").to_ascii_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{AuthError, Scope};
+
+    fn reason(status: &Status) -> String {
+        status
+            .get_error_details()
+            .error_info()
+            .expect("ErrorInfo")
+            .reason
+            .clone()
+    }
+
+    #[test]
+    fn invalid_argument_names_the_field() {
+        let s = Status::from(Error::invalid("messages[2].role", "must be set"));
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let d = s.get_error_details();
+        let v = &d.bad_request().expect("BadRequest").field_violations[0];
+        assert_eq!(v.field, "messages[2].role");
+        assert_eq!(d.error_info().unwrap().domain, DOMAIN);
+    }
+
+    #[test]
+    fn not_found_and_exists() {
+        let s = Status::from(Error::session_not_found("abc"));
+        assert_eq!(s.code(), Code::NotFound);
+        assert_eq!(reason(&s), "SESSION_NOT_FOUND");
+        let s = Status::from(Error::AlreadyExists {
+            resource: "session",
+            id: "x".into(),
+        });
+        assert_eq!(s.code(), Code::AlreadyExists);
+        assert_eq!(reason(&s), "SESSION_ALREADY_EXISTS");
+    }
+
+    #[test]
+    fn precondition_auth_unavailable_internal() {
+        let s = Status::from(Error::FailedPrecondition {
+            reason: "AGENT_MISMATCH",
+            message: "m".into(),
+        });
+        assert_eq!(
+            (s.code(), reason(&s)),
+            (Code::FailedPrecondition, "AGENT_MISMATCH".into())
+        );
+        let s = Status::from(Error::Auth(AuthError::MissingToken));
+        assert_eq!(s.code(), Code::Unauthenticated);
+        let s = Status::from(Error::Auth(AuthError::MissingScope(Scope::Admin)));
+        assert_eq!(s.code(), Code::PermissionDenied);
+        let s = Status::from(Error::Unavailable("down".into()));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert!(s.get_error_details().retry_info().is_some());
+        let s = Status::from(Error::Internal("secret cause".into()));
+        assert_eq!(s.code(), Code::Internal);
+        assert!(!s.message().contains("secret"));
+    }
+}

@@ -1,0 +1,20 @@
+//! agent-runtime's embedded migrations, one set per backend (diesel_cli layout under
+//! `migrations/postgres` and `migrations/sqlite`).
+//!
+//! Adding a migration: create the folder in both backends (`diesel migration generate` works)
+//! and add its name to the list below; a test fails when a folder is not listed.
+
+use db_core::migrate::MigrationSet;
+
+/// The migrations of the `agent_runtime` database, oldest first.
+pub static MIGRATIONS: MigrationSet =
+    db_core::migration_set!("agent_runtime", ["2026-11-21-000000_conversation_store"]);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_migration_folder_is_listed() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        db_core::migrate::check_listed(&super::MIGRATIONS, &root).unwrap();
+    }
+}

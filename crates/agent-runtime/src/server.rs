@@ -1,0 +1,195 @@
+//! The gRPC server: database, migrations, authentication, the three services, health,
+//! reflection, request limits and graceful shutdown.
+
+use crate::auth::{AuthError, Authenticator};
+use crate::config::{Config, ConfigError};
+use crate::grpc::{AdminApi, AgentContextApi, ApprovalApi, SessionApi, Shared};
+use crate::page_token::PageTokens;
+use crate::store::Store;
+use codelab_proto::admin::v1::database_admin_server::DatabaseAdminServer;
+use codelab_proto::agent::v1::agent_context_service_server::AgentContextServiceServer;
+use codelab_proto::agent::v1::approval_service_server::ApprovalServiceServer;
+use codelab_proto::agent::v1::session_service_server::SessionServiceServer;
+use db_core::{DbError, Pool};
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Invalid configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    /// The token verifier could not be set up (no JWK Set).
+    #[error("authentication setup: {0}")]
+    Auth(#[from] AuthError),
+    /// Binding the address or accepting connections failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    /// The gRPC transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The reflection service could not be built.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Binds `config.grpc_addr` and serves until `shutdown` resolves (see [`serve`]).
+///
+/// # Errors
+/// [`ServeError`] when the address cannot be bound or start-up fails.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(config.grpc_addr).await?;
+    serve(config, listener, shutdown).await
+}
+
+/// Serves agent-runtime on `listener` until `shutdown` resolves: connects the pool, applies
+/// pending migrations (unless `db.auto_migrate` is off), loads the JWK Set, then serves the
+/// three services with grpc.health.v1 and reflection (v1 and v1alpha). On shutdown it stops
+/// accepting, gives in-flight RPCs `shutdown_grace_secs`, and closes the pool.
+///
+/// # Errors
+/// [`ServeError`] when the database, migrations or key set are unavailable at start, or the
+/// transport fails.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    config.validate()?;
+    let url = config.database_url()?;
+    tracing::info!(database = %url, "connecting to database");
+    let pool = Pool::connect(&url, &config.db.pool_config()).await?;
+    if config.db.auto_migrate {
+        let applied = db_core::migrate::run_pending(&pool, &crate::migrations::MIGRATIONS).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+    } else {
+        // Not migrating is allowed; running on a schema whose migrations were edited is not.
+        db_core::migrate::check(&pool, &crate::migrations::MIGRATIONS).await?;
+    }
+    let auth = Authenticator::from_config(&config.auth).await?;
+    let tokens = match &config.page_token_secret {
+        Some(secret) if !secret.expose_secret().is_empty() => {
+            PageTokens::new(secret.expose_secret().as_bytes())
+        }
+        _ => PageTokens::random(),
+    };
+    let shared = Shared {
+        store: Store::new(pool.clone()),
+        auth,
+        tokens,
+        limits: config.limits.clone(),
+    };
+    let max = config.limits.max_request_bytes;
+    let admin =
+        crate::admin::Admin::new(url.clone(), config.backup.dir.clone(), shared.store.clone());
+    let scheduled = (config.backup.interval > 0).then(|| {
+        tracing::info!(every_secs = config.backup.interval, keep = config.backup.keep, dir = %config.backup.dir.display(), "scheduled backups on");
+        tokio::spawn(crate::admin::scheduled_backups(admin.clone(), config.backup.clone()))
+    });
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    set_serving(&reporter, ServingStatus::Serving).await;
+    let monitor = {
+        let reporter = reporter.clone();
+        tokio::spawn(db_core::service::watch_database(
+            pool.clone(),
+            Duration::from_millis(config.health_check_interval_ms),
+            move |reachable| {
+                let reporter = reporter.clone();
+                async move {
+                    let status = if reachable {
+                        ServingStatus::Serving
+                    } else {
+                        ServingStatus::NotServing
+                    };
+                    set_serving(&reporter, status).await;
+                }
+            },
+        ))
+    };
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, auth = if shared.auth.is_disabled() { "DISABLED" } else { "jwt" }, "agent-runtime serving");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing in-flight RPCs");
+        let _ = stop_tx.send(());
+    };
+    let server = Server::builder()
+        .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            SessionServiceServer::new(SessionApi::new(shared.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            AgentContextServiceServer::new(AgentContextApi::new(shared.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(
+            ApprovalServiceServer::new(ApprovalApi::new(shared.clone()))
+                .max_decoding_message_size(max),
+        )
+        .add_service(DatabaseAdminServer::new(AdminApi::new(shared, admin)))
+        // Small unary answers must leave at once: without TCP_NODELAY, Nagle's algorithm and the
+        // client's delayed ACK hold responses for ~40 ms.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let result = tokio::select! {
+        r = server => r.map_err(ServeError::from),
+        () = async { let _ = stop_rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight RPCs did not finish in time; stopping");
+            Ok(())
+        }
+    };
+    monitor.abort();
+    if let Some(task) = scheduled {
+        task.abort();
+    }
+    pool.close();
+    tracing::info!("agent-runtime stopped");
+    result
+}
+
+/// Sets the overall and per-service health status.
+async fn set_serving(reporter: &HealthReporter, status: ServingStatus) {
+    for service in ["", SESSION, AGENT_CONTEXT, APPROVAL, ADMIN] {
+        reporter.set_service_status(service, status).await;
+    }
+}
+
+const SESSION: &str = "codelab.agent.v1.SessionService";
+const AGENT_CONTEXT: &str = "codelab.agent.v1.AgentContextService";
+const APPROVAL: &str = "codelab.agent.v1.ApprovalService";
+const ADMIN: &str = "codelab.admin.v1.DatabaseAdmin";
+
+pub use db_core::service::shutdown_signal;

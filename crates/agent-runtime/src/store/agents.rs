@@ -1,0 +1,427 @@
+//! Agent contexts and agent switches: which agent is in charge of a session, and the history of
+//! hand-overs.
+
+use super::{Store, now, utc};
+use crate::error::{Error, Result};
+use crate::model::{Access, AgentContext, AgentHistoryEntry, AgentSwitch};
+use crate::schema::{agent_contexts, agent_switches};
+use chrono::NaiveDateTime;
+use db_core::sql_types::JsonText;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = agent_contexts)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct AgentContextRow {
+    pub id: i64,
+    pub current_agent: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub switch_count: i32,
+    pub metadata_json: Option<JsonText>,
+}
+
+impl AgentContextRow {
+    fn into_context(self, session_id: String) -> AgentContext {
+        AgentContext {
+            session_id,
+            current_agent: self.current_agent,
+            switch_count: self.switch_count,
+            created_at: utc(self.created_at),
+            updated_at: utc(self.updated_at),
+            metadata_json: self.metadata_json.map(|j| j.0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = agent_contexts)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct NewAgentContextRow {
+    pub session_db_id: i64,
+    pub current_agent: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub switch_count: i32,
+    pub metadata_json: Option<JsonText>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = agent_switches)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct AgentSwitchRow {
+    pub id: i64,
+    pub from_agent: Option<String>,
+    pub to_agent: String,
+    pub switched_at: NaiveDateTime,
+    pub reason: Option<String>,
+    pub metadata_json: Option<JsonText>,
+}
+
+impl AgentSwitchRow {
+    fn into_switch(self) -> AgentSwitch {
+        AgentSwitch {
+            id: self.id,
+            from_agent: self.from_agent,
+            to_agent: self.to_agent,
+            reason: self.reason,
+            metadata_json: self.metadata_json.map(|j| j.0),
+            switched_at: utc(self.switched_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = agent_switches)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct NewAgentSwitchRow {
+    pub context_db_id: i64,
+    pub from_agent: Option<String>,
+    pub to_agent: String,
+    pub switched_at: NaiveDateTime,
+    pub reason: Option<String>,
+    pub metadata_json: Option<JsonText>,
+}
+
+/// The agent context row of session row `$db_id`, if any.
+macro_rules! context_of {
+    ($c:expr, $db_id:expr) => {{
+        let row: Option<AgentContextRow> = agent_contexts::table
+            .filter(agent_contexts::session_db_id.eq($db_id))
+            .select(AgentContextRow::as_select())
+            .first($c)
+            .await
+            .optional()?;
+        row
+    }};
+}
+
+/// Copies session `$from`'s agent context and switches to session `$to` (both row ids).
+macro_rules! copy_agent_context {
+    ($c:expr, $from:expr, $to:expr) => {{
+        use $crate::schema::{agent_contexts, agent_switches};
+        use $crate::store::agents::{
+            AgentContextRow, AgentSwitchRow, NewAgentContextRow, NewAgentSwitchRow,
+        };
+        let source: Option<AgentContextRow> = agent_contexts::table
+            .filter(agent_contexts::session_db_id.eq($from))
+            .select(AgentContextRow::as_select())
+            .first($c)
+            .await
+            .optional()?;
+        if let Some(source) = source {
+            let copy_id: i64 = diesel::insert_into(agent_contexts::table)
+                .values(NewAgentContextRow {
+                    session_db_id: $to,
+                    current_agent: source.current_agent,
+                    created_at: source.created_at,
+                    updated_at: source.updated_at,
+                    switch_count: source.switch_count,
+                    metadata_json: source.metadata_json,
+                })
+                .returning(agent_contexts::id)
+                .get_result($c)
+                .await?;
+            let switches: Vec<AgentSwitchRow> = agent_switches::table
+                .filter(agent_switches::context_db_id.eq(source.id))
+                .order(agent_switches::id.asc())
+                .select(AgentSwitchRow::as_select())
+                .load($c)
+                .await?;
+            let copies: Vec<NewAgentSwitchRow> = switches
+                .into_iter()
+                .map(|s| NewAgentSwitchRow {
+                    context_db_id: copy_id,
+                    from_agent: s.from_agent,
+                    to_agent: s.to_agent,
+                    switched_at: s.switched_at,
+                    reason: s.reason,
+                    metadata_json: s.metadata_json,
+                })
+                .collect();
+            db_core::insert_batch!(
+                $c,
+                agent_switches::table,
+                copies,
+                $crate::store::INSERT_CHUNK
+            )?;
+        }
+    }};
+}
+pub(crate) use copy_agent_context;
+
+/// What SwitchAgent asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchRequest {
+    /// New agent (validated at the edge).
+    pub to_agent: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// JSON object text for the switch record.
+    pub metadata_json: Option<String>,
+    /// Optimistic check: the current agent must be this ("" = no agent yet).
+    pub expected_current_agent: Option<String>,
+}
+
+impl Store {
+    /// The session's agent context.
+    ///
+    /// # Errors
+    /// `NotFound` for the session, or for the context before the first switch.
+    pub async fn get_agent_context(
+        &self,
+        access: Access,
+        session_id: String,
+    ) -> Result<AgentContext> {
+        let pool = self.pool.clone();
+        db_core::detach(async move {
+            let mut conn = pool.get().await?;
+            db_core::read_transaction!(conn, |c| {
+                let session = live_session!(c, &access, &session_id);
+                let context = context_of!(c, session.id).ok_or_else(|| Error::NotFound {
+                    resource: "agent context",
+                    id: session_id.clone(),
+                })?;
+                Ok::<_, Error>(context.into_context(session.session_id))
+            })
+        })
+        .await
+    }
+
+    /// Hands the session to `request.to_agent` and records the switch; creates the context on
+    /// the first switch (`from_agent` empty).
+    ///
+    /// # Errors
+    /// `NotFound`; `FailedPrecondition` (`AGENT_MISMATCH`) when `expected_current_agent` is set
+    /// and differs from the current agent; `FailedPrecondition` (`SESSION_DELETED`).
+    pub async fn switch_agent(
+        &self,
+        access: Access,
+        session_id: String,
+        request: SwitchRequest,
+    ) -> Result<(AgentContext, AgentSwitch)> {
+        let pool = self.pool.clone();
+        db_core::detach(async move {
+            let mut conn = pool.get().await?;
+            db_core::transaction!(conn, |c| {
+                let at = now();
+                let session = live_session!(c, &access, &session_id);
+                touch_session!(c, session.id, at);
+                let existing = context_of!(c, session.id);
+                let current = existing.as_ref().map_or("", |x| x.current_agent.as_str());
+                if let Some(expected) = &request.expected_current_agent
+                    && expected != current
+                {
+                    return Err(Error::FailedPrecondition {
+                        reason: "AGENT_MISMATCH",
+                        message: format!(
+                            "current agent is `{current}`, not the expected `{expected}`"
+                        ),
+                    });
+                }
+                let from_agent = existing.as_ref().map(|x| x.current_agent.clone());
+                let context: AgentContextRow = match existing {
+                    None => {
+                        diesel::insert_into(agent_contexts::table)
+                            .values(NewAgentContextRow {
+                                session_db_id: session.id,
+                                current_agent: request.to_agent.clone(),
+                                created_at: at,
+                                updated_at: at,
+                                switch_count: 1,
+                                metadata_json: None,
+                            })
+                            .returning(AgentContextRow::as_returning())
+                            .get_result(c)
+                            .await?
+                    }
+                    Some(x) => {
+                        diesel::update(agent_contexts::table.find(x.id))
+                            .set((
+                                agent_contexts::current_agent.eq(&request.to_agent),
+                                agent_contexts::switch_count.eq(agent_contexts::switch_count + 1),
+                                agent_contexts::updated_at.eq(at),
+                            ))
+                            .returning(AgentContextRow::as_returning())
+                            .get_result(c)
+                            .await?
+                    }
+                };
+                let switch: AgentSwitchRow = diesel::insert_into(agent_switches::table)
+                    .values(NewAgentSwitchRow {
+                        context_db_id: context.id,
+                        from_agent,
+                        to_agent: request.to_agent,
+                        switched_at: at,
+                        reason: request.reason,
+                        metadata_json: request.metadata_json.map(JsonText),
+                    })
+                    .returning(AgentSwitchRow::as_returning())
+                    .get_result(c)
+                    .await?;
+                Ok((
+                    context.into_context(session.session_id),
+                    switch.into_switch(),
+                ))
+            })
+        })
+        .await
+    }
+
+    /// The session's switches, newest first, `page_size` at a time, continuing below
+    /// `before_id`. Returns the page and the id to continue below when more follow.
+    ///
+    /// # Errors
+    /// `NotFound`; `FailedPrecondition` (`SESSION_DELETED`).
+    pub async fn list_agent_switches(
+        &self,
+        access: Access,
+        session_id: String,
+        page_size: i64,
+        before_id: Option<i64>,
+    ) -> Result<(Vec<AgentSwitch>, Option<i64>)> {
+        let pool = self.pool.clone();
+        db_core::detach(async move {
+            let mut conn = pool.get().await?;
+            db_core::read_transaction!(conn, |c| {
+                let session = live_session!(c, &access, &session_id);
+                let Some(context) = context_of!(c, session.id) else {
+                    return Ok::<_, Error>((Vec::new(), None));
+                };
+                let mut q = agent_switches::table
+                    .filter(agent_switches::context_db_id.eq(context.id))
+                    .select(AgentSwitchRow::as_select())
+                    .into_boxed();
+                if let Some(before) = before_id {
+                    q = q.filter(agent_switches::id.lt(before));
+                }
+                let mut rows: Vec<AgentSwitchRow> = q
+                    .order(agent_switches::id.desc())
+                    .limit(page_size + 1)
+                    .load(c)
+                    .await?;
+                let next = if rows.len() as i64 > page_size {
+                    rows.truncate(page_size as usize);
+                    rows.last().map(|r| r.id)
+                } else {
+                    None
+                };
+                Ok((
+                    rows.into_iter().map(AgentSwitchRow::into_switch).collect(),
+                    next,
+                ))
+            })
+        })
+        .await
+    }
+
+    /// Old-client snapshot write: the context becomes `current_agent` with exactly `history`
+    /// as its switches (oldest first); `switch_count` is the history's length.
+    ///
+    /// # Errors
+    /// `NotFound`; `FailedPrecondition` (`SESSION_DELETED`).
+    pub async fn save_agent_context(
+        &self,
+        access: Access,
+        session_id: String,
+        current_agent: String,
+        history: Vec<AgentHistoryEntry>,
+        metadata_json: Option<String>,
+    ) -> Result<AgentContext> {
+        let pool = self.pool.clone();
+        db_core::detach(async move {
+            let mut conn = pool.get().await?;
+            db_core::transaction!(conn, |c| {
+                let at = now();
+                let session = live_session!(c, &access, &session_id);
+                touch_session!(c, session.id, at);
+                let switch_count = i32::try_from(history.len())
+                    .map_err(|_| Error::invalid("agent_history", "too many entries"))?;
+                let context: AgentContextRow = match context_of!(c, session.id) {
+                    None => {
+                        diesel::insert_into(agent_contexts::table)
+                            .values(NewAgentContextRow {
+                                session_db_id: session.id,
+                                current_agent,
+                                created_at: at,
+                                updated_at: at,
+                                switch_count,
+                                metadata_json: metadata_json.map(JsonText),
+                            })
+                            .returning(AgentContextRow::as_returning())
+                            .get_result(c)
+                            .await?
+                    }
+                    Some(x) => {
+                        diesel::delete(
+                            agent_switches::table.filter(agent_switches::context_db_id.eq(x.id)),
+                        )
+                        .execute(c)
+                        .await?;
+                        diesel::update(agent_contexts::table.find(x.id))
+                            .set((
+                                agent_contexts::current_agent.eq(current_agent),
+                                agent_contexts::switch_count.eq(switch_count),
+                                agent_contexts::updated_at.eq(at),
+                                agent_contexts::metadata_json.eq(metadata_json.map(JsonText)),
+                            ))
+                            .returning(AgentContextRow::as_returning())
+                            .get_result(c)
+                            .await?
+                    }
+                };
+                let rows: Vec<NewAgentSwitchRow> = history
+                    .into_iter()
+                    .map(|h| NewAgentSwitchRow {
+                        context_db_id: context.id,
+                        from_agent: h.from_agent,
+                        to_agent: h.to_agent,
+                        switched_at: h.timestamp.map(super::naive).unwrap_or(at),
+                        reason: h.reason,
+                        metadata_json: h.metadata_json.map(JsonText),
+                    })
+                    .collect();
+                db_core::insert_batch!(c, agent_switches::table, rows, super::INSERT_CHUNK)?;
+                Ok::<_, Error>(context.into_context(session.session_id))
+            })
+        })
+        .await
+    }
+
+    /// Old-client snapshot read: the context and its switches, oldest first.
+    ///
+    /// # Errors
+    /// `NotFound` for the session or a session without context.
+    pub async fn load_agent_context(
+        &self,
+        access: Access,
+        session_id: String,
+    ) -> Result<(AgentContext, Vec<AgentSwitch>)> {
+        let pool = self.pool.clone();
+        db_core::detach(async move {
+            let mut conn = pool.get().await?;
+            db_core::read_transaction!(conn, |c| {
+                let session = live_session!(c, &access, &session_id);
+                let context = context_of!(c, session.id).ok_or_else(|| Error::NotFound {
+                    resource: "agent context",
+                    id: session_id.clone(),
+                })?;
+                let switches: Vec<AgentSwitchRow> = agent_switches::table
+                    .filter(agent_switches::context_db_id.eq(context.id))
+                    .order(agent_switches::id.asc())
+                    .select(AgentSwitchRow::as_select())
+                    .load(c)
+                    .await?;
+                Ok::<_, Error>((
+                    context.into_context(session.session_id),
+                    switches
+                        .into_iter()
+                        .map(AgentSwitchRow::into_switch)
+                        .collect(),
+                ))
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,302 @@
+//! The conversation store: every read and write of agent-runtime's database.
+//!
+//! Each operation is one function of [`Store`], runs as one transaction (detached from the
+//! caller, so a client hanging up cannot leave it half done), and is written once for both
+//! backends through `db_core::transaction!`. Functions take and return the plain types of
+//! [`crate::model`].
+//!
+//! Invariants kept here:
+//! - a session's messages have `seq` 1..=`message_count` with no gap;
+//! - the counters on `sessions` (`message_count`, `total_tokens`, per-role counts,
+//!   `last_message_at`) always equal what a scan of `messages` would give;
+//! - every write on a session first updates its row, which serialises writers of one session
+//!   on PostgreSQL (row lock) as SQLite's `BEGIN IMMEDIATE` does for the whole database.
+
+use crate::error::{Error, Result};
+use crate::model::{Access, Message, Role, Session, ToolCall};
+use crate::schema::{messages, sessions};
+use chrono::NaiveDateTime;
+use db_core::Pool;
+use db_core::sql_types::JsonText;
+use diesel::prelude::*;
+
+/// Loads the visible, not soft-deleted session row `$id` for `$access`, or returns the error
+/// the client should see (`NOT_FOUND`, or `FAILED_PRECONDITION` for a soft-deleted session).
+macro_rules! live_session {
+    ($c:expr, $access:expr, $id:expr) => {{
+        let row: Option<$crate::store::SessionRow> = $crate::store::sessions::table
+            .filter($crate::store::sessions::session_id.eq($id))
+            .select($crate::store::SessionRow::as_select())
+            .first($c)
+            .await
+            .optional()?;
+        $crate::store::check_live(row, $access, $id)?
+    }};
+}
+
+/// Takes the row lock of session `$db_id` (PostgreSQL) and bumps its `last_activity`.
+macro_rules! touch_session {
+    ($c:expr, $db_id:expr, $now:expr) => {{
+        diesel::update($crate::store::sessions::table.find($db_id))
+            .set($crate::store::sessions::last_activity.eq($now))
+            .execute($c)
+            .await?
+    }};
+}
+
+/// Inserts message rows in multi-row INSERTs that stay under both backends' bind-parameter
+/// limits.
+macro_rules! insert_messages {
+    ($c:expr, $rows:expr) => {{
+        db_core::insert_batch!(
+            $c,
+            $crate::store::messages::table,
+            $rows,
+            $crate::store::INSERT_CHUNK
+        )?
+    }};
+}
+
+mod agents;
+mod approvals;
+mod messages_ops;
+mod sessions_ops;
+
+pub use agents::SwitchRequest;
+pub use messages_ops::{Appended, MessagePage, MessageQuery, PagePosition, Saved};
+pub use sessions_ops::{SessionCursor, SessionPage, SessionQuery};
+
+/// Rows per multi-row INSERT: 11 columns × 1,000 rows stays below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters.
+pub(crate) const INSERT_CHUNK: usize = 1_000;
+
+/// The conversation store over one database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    /// Group commit of appends, on backends that serialise writers.
+    appends: Option<messages_ops::AppendQueue>,
+}
+
+impl Store {
+    /// A store over `pool` (already migrated). Must be called inside a tokio runtime: on a
+    /// single-writer backend it starts the group-commit task for appends.
+    pub fn new(pool: Pool) -> Store {
+        let appends = pool
+            .serializes_writes()
+            .then(|| messages_ops::AppendQueue::start(pool.clone()));
+        Store { pool, appends }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct SessionRow {
+    pub id: i64,
+    pub session_id: String,
+    pub owner: String,
+    pub title: String,
+    pub description: String,
+    pub metadata_json: Option<JsonText>,
+    pub created_at: NaiveDateTime,
+    pub last_activity: NaiveDateTime,
+    pub is_active: bool,
+    pub deleted_at: Option<NaiveDateTime>,
+    pub message_count: i64,
+    pub total_tokens: i64,
+    pub user_messages: i64,
+    pub assistant_messages: i64,
+    pub system_messages: i64,
+    pub tool_messages: i64,
+    pub last_message_at: Option<NaiveDateTime>,
+}
+
+impl SessionRow {
+    pub(crate) fn into_session(self) -> Session {
+        Session {
+            session_id: self.session_id,
+            owner: self.owner,
+            title: self.title,
+            description: self.description,
+            metadata_json: self.metadata_json.map(|j| j.0),
+            created_at: utc(self.created_at),
+            last_activity: utc(self.last_activity),
+            is_active: self.is_active,
+            deleted_at: self.deleted_at.map(utc),
+            message_count: self.message_count,
+        }
+    }
+
+    fn role_count(&self, role: Role) -> i64 {
+        match role {
+            Role::User => self.user_messages,
+            Role::Assistant => self.assistant_messages,
+            Role::System => self.system_messages,
+            Role::Tool => self.tool_messages,
+        }
+    }
+
+    fn visible_to(&self, access: &Access) -> bool {
+        access.admin || self.owner == access.subject
+    }
+}
+
+/// Turns a looked-up row into a live session the caller may use, or the client's error.
+pub(crate) fn check_live(row: Option<SessionRow>, access: &Access, id: &str) -> Result<SessionRow> {
+    match row {
+        Some(row) if row.visible_to(access) => {
+            if row.deleted_at.is_some() {
+                Err(Error::FailedPrecondition {
+                    reason: "SESSION_DELETED",
+                    message: format!("session `{id}` is deleted; undelete it first"),
+                })
+            } else {
+                Ok(row)
+            }
+        }
+        _ => Err(Error::session_not_found(id)),
+    }
+}
+
+/// Turns a looked-up row into a session the caller may see (deleted ones included).
+pub(crate) fn check_visible(
+    row: Option<SessionRow>,
+    access: &Access,
+    id: &str,
+) -> Result<SessionRow> {
+    match row {
+        Some(row) if row.visible_to(access) => Ok(row),
+        _ => Err(Error::session_not_found(id)),
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub(crate) struct MessageRow {
+    pub seq: i64,
+    pub role: String,
+    pub content: Option<String>,
+    pub name: Option<String>,
+    pub tool_call_id: Option<String>,
+    pub tool_calls: Option<JsonText>,
+    pub token_count: i32,
+    pub metadata_json: Option<JsonText>,
+    pub timestamp: NaiveDateTime,
+}
+
+impl MessageRow {
+    pub(crate) fn into_message(self) -> Result<Message> {
+        let role = Role::parse(&self.role).ok_or_else(|| {
+            Error::Internal(format!("stored message has unknown role `{}`", self.role))
+        })?;
+        let tool_calls = match self.tool_calls {
+            Some(json) => serde_json::from_str::<Vec<ToolCall>>(&json.0)
+                .map_err(|e| Error::Internal(format!("stored tool_calls do not parse: {e}")))?,
+            None => Vec::new(),
+        };
+        Ok(Message {
+            seq: self.seq,
+            role,
+            content: self.content,
+            name: self.name,
+            tool_call_id: self.tool_call_id,
+            tool_calls,
+            token_count: self.token_count,
+            metadata_json: self.metadata_json.map(|j| j.0),
+            timestamp: utc(self.timestamp),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = messages)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct NewMessageRow {
+    pub session_db_id: i64,
+    pub seq: i64,
+    pub role: &'static str,
+    pub content: Option<String>,
+    pub name: Option<String>,
+    pub tool_call_id: Option<String>,
+    pub tool_calls: Option<JsonText>,
+    pub token_count: i32,
+    pub metadata_json: Option<JsonText>,
+    pub timestamp: NaiveDateTime,
+}
+
+impl NewMessageRow {
+    pub(crate) fn from_new(
+        session_db_id: i64,
+        seq: i64,
+        m: crate::model::NewMessage,
+        now: NaiveDateTime,
+    ) -> Result<NewMessageRow> {
+        let tool_calls = if m.tool_calls.is_empty() {
+            None
+        } else {
+            Some(JsonText(
+                serde_json::to_string(&m.tool_calls).map_err(|e| Error::Internal(e.to_string()))?,
+            ))
+        };
+        Ok(NewMessageRow {
+            session_db_id,
+            seq,
+            role: m.role.as_str(),
+            content: m.content,
+            name: m.name,
+            tool_call_id: m.tool_call_id,
+            tool_calls,
+            token_count: m.token_count,
+            metadata_json: m.metadata_json.map(JsonText),
+            timestamp: m.timestamp.map(naive).unwrap_or(now),
+        })
+    }
+}
+
+/// Counter deltas of a batch of messages.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counters {
+    pub count: i64,
+    pub tokens: i64,
+    pub user: i64,
+    pub assistant: i64,
+    pub system: i64,
+    pub tool: i64,
+}
+
+impl Counters {
+    pub(crate) fn add(&mut self, role: Role, tokens: i32, sign: i64) {
+        self.count += sign;
+        self.tokens += i64::from(tokens) * sign;
+        match role {
+            Role::User => self.user += sign,
+            Role::Assistant => self.assistant += sign,
+            Role::System => self.system += sign,
+            Role::Tool => self.tool += sign,
+        }
+    }
+}
+
+pub(crate) use db_core::timestamp::{naive, now, utc};
+
+/// The title a session gets from its first user message: at most 500 characters, one line.
+pub(crate) fn title_from(content: &str) -> String {
+    let line = content.split_whitespace().collect::<Vec<_>>().join(" ");
+    line.chars().take(500).collect()
+}
+
+/// Maps a unique violation to `AlreadyExists`, passing every other error through.
+pub(crate) fn already_exists_on_conflict<'a>(
+    resource: &'static str,
+    id: &'a str,
+) -> impl Fn(diesel::result::Error) -> Error + 'a {
+    move |e| match db_core::classify(e) {
+        db_core::DbError::UniqueViolation { .. } => Error::AlreadyExists {
+            resource,
+            id: id.to_owned(),
+        },
+        other => Error::from(other),
+    }
+}

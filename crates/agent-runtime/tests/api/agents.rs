@@ -1,0 +1,214 @@
+//! AgentContextService: switches, optimistic checks, history paging, old-client snapshots.
+
+use crate::backend_tests;
+use crate::helpers::*;
+use codelab_proto::agent::v1 as pb;
+use db_core::Backend;
+use tonic::Code;
+
+backend_tests!(agent_switches_and_history, agent_context_snapshots);
+
+fn switch(to: &str, expected: Option<&str>) -> pb::SwitchAgentRequest {
+    pb::SwitchAgentRequest {
+        session_id: "s".into(),
+        to_agent: to.into(),
+        reason: format!("hand over to {to}"),
+        metadata_json: r#"{"confidence":0.9}"#.into(),
+        expected_current_agent: expected.map(str::to_owned),
+    }
+}
+
+async fn agent_switches_and_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let mut a = app.agents(&alice());
+    create(&mut s, "s").await;
+    assert_status(
+        a.get_agent_context(pb::GetAgentContextRequest {
+            session_id: "s".into(),
+        })
+        .await,
+        Code::NotFound,
+        None,
+    );
+
+    let first = a
+        .switch_agent(switch("orchestrator", Some("")))
+        .await
+        .unwrap()
+        .into_inner();
+    let sw = first.r#switch.unwrap();
+    assert_eq!(
+        (sw.from_agent.as_str(), sw.to_agent.as_str()),
+        ("", "orchestrator")
+    );
+    assert_eq!(first.context.unwrap().switch_count, 1);
+
+    let second = a
+        .switch_agent(switch("coder", Some("orchestrator")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.r#switch.unwrap().from_agent, "orchestrator");
+    let stale = a.switch_agent(switch("debug", Some("orchestrator"))).await;
+    assert_status(stale, Code::FailedPrecondition, None);
+    a.switch_agent(switch("debug", None)).await.unwrap();
+    a.switch_agent(switch("ask", None)).await.unwrap();
+
+    let ctx = a
+        .get_agent_context(pb::GetAgentContextRequest {
+            session_id: "s".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((ctx.current_agent.as_str(), ctx.switch_count), ("ask", 4));
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = a
+            .list_agent_switches(pb::ListAgentSwitchesRequest {
+                session_id: "s".into(),
+                page_size: 3,
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.switches.into_iter().map(|x| x.to_agent));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        seen,
+        vec!["ask", "debug", "coder", "orchestrator"],
+        "newest first"
+    );
+
+    for bad in ["Coder", "", "a b", &"x".repeat(65)] {
+        assert_status(
+            a.switch_agent(switch(bad, None)).await,
+            Code::InvalidArgument,
+            Some("to_agent"),
+        );
+    }
+    let mut bad_meta = switch("coder", None);
+    bad_meta.metadata_json = "nope".into();
+    assert_status(
+        a.switch_agent(bad_meta).await,
+        Code::InvalidArgument,
+        Some("metadata_json"),
+    );
+    // Other users cannot see or change it.
+    let mut b = app.agents(&bob());
+    assert_status(
+        b.switch_agent(switch("coder", None)).await,
+        Code::NotFound,
+        None,
+    );
+    assert_status(
+        b.get_agent_context(pb::GetAgentContextRequest {
+            session_id: "s".into(),
+        })
+        .await,
+        Code::NotFound,
+        None,
+    );
+}
+
+async fn agent_context_snapshots(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let mut a = app.agents(&alice());
+    create(&mut s, "s").await;
+    let ts = |secs| {
+        Some(prost_types::Timestamp {
+            seconds: secs,
+            nanos: 0,
+        })
+    };
+    let history = vec![
+        pb::AgentHistoryEntry {
+            from_agent: String::new(),
+            to_agent: "orchestrator".into(),
+            reason: "start".into(),
+            timestamp: ts(1_700_000_000),
+            metadata_json: String::new(),
+        },
+        pb::AgentHistoryEntry {
+            from_agent: "orchestrator".into(),
+            to_agent: "architect".into(),
+            reason: "design".into(),
+            timestamp: ts(1_700_000_060),
+            metadata_json: r#"{"k":1}"#.into(),
+        },
+    ];
+    let saved = a
+        .save_agent_context(pb::SaveAgentContextRequest {
+            session_id: "s".into(),
+            current_agent: "architect".into(),
+            agent_history: history.clone(),
+            metadata_json: r#"{"mode":"multi"}"#.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (saved.current_agent.as_str(), saved.switch_count),
+        ("architect", 2)
+    );
+    let loaded = a
+        .load_agent_context(pb::LoadAgentContextRequest {
+            session_id: "s".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(loaded.agent_history.len(), 2);
+    assert_eq!(loaded.agent_history[1].from_agent, "orchestrator");
+    assert_eq!(loaded.agent_history[1].timestamp, ts(1_700_000_060));
+    let meta: serde_json::Value = serde_json::from_str(&loaded.metadata_json).unwrap();
+    assert_eq!(meta["mode"], "multi");
+
+    // A second snapshot replaces the history.
+    a.save_agent_context(pb::SaveAgentContextRequest {
+        session_id: "s".into(),
+        current_agent: "coder".into(),
+        agent_history: history[..1].to_vec(),
+        metadata_json: String::new(),
+    })
+    .await
+    .unwrap();
+    let loaded = a
+        .load_agent_context(pb::LoadAgentContextRequest {
+            session_id: "s".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            loaded.current_agent.as_str(),
+            loaded.agent_history.len(),
+            loaded.switch_count
+        ),
+        ("coder", 1, 1)
+    );
+
+    let mut bad = history;
+    bad[1].to_agent = "Architect!".into();
+    assert_status(
+        a.save_agent_context(pb::SaveAgentContextRequest {
+            session_id: "s".into(),
+            current_agent: "coder".into(),
+            agent_history: bad,
+            metadata_json: String::new(),
+        })
+        .await,
+        Code::InvalidArgument,
+        Some("agent_history[1].to_agent"),
+    );
+}

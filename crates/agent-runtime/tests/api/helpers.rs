@@ -1,0 +1,298 @@
+//! Test server, clients and tokens.
+
+use agent_runtime::config::Config;
+use codelab_proto::agent::v1 as pb;
+use db_core::Backend;
+use db_core::testing::TestDb;
+use pb::agent_context_service_client::AgentContextServiceClient;
+use pb::approval_service_client::ApprovalServiceClient;
+use pb::session_service_client::SessionServiceClient;
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+/// A running agent-runtime over its own database.
+pub struct TestApp {
+    pub channel: Channel,
+    pub db: TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), agent_runtime::ServeError>>>,
+}
+
+pub type Sessions = SessionServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Agents = AgentContextServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Approvals = ApprovalServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds `authorization: Bearer …` to every request.
+#[derive(Clone)]
+pub struct Bearer(Option<AsciiMetadataValue>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(v) = &self.0 {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A configuration for tests: JWT auth with the fixture key set.
+pub fn test_config(db: &TestDb) -> Config {
+    let mut config = Config {
+        db_url: SecretString::from(db.url().expose_url()),
+        page_token_secret: Some(SecretString::from("test page token secret")),
+        health_check_interval_ms: 200,
+        shutdown_grace_secs: 5,
+        ..Config::default()
+    };
+    config.auth.jwks_url = Some(format!("file://{FIXTURES}/jwks.json"));
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let mut config = test_config(&db);
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut task = tokio::spawn(agent_runtime::serve(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        let channel = tokio::select! {
+            channel = connect(addr) => channel,
+            result = &mut task => panic!("server stopped during start-up: {result:?}"),
+        };
+        TestApp {
+            channel,
+            db,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn sessions(&self, token: &str) -> Sessions {
+        SessionServiceClient::with_interceptor(self.channel.clone(), bearer(token))
+    }
+
+    pub fn agents(&self, token: &str) -> Agents {
+        AgentContextServiceClient::with_interceptor(self.channel.clone(), bearer(token))
+    }
+
+    pub fn approvals(&self, token: &str) -> Approvals {
+        ApprovalServiceClient::with_interceptor(self.channel.clone(), bearer(token))
+    }
+
+    /// Stops the server and waits for it; panics if it failed.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Connects to `addr`, retrying for up to 60 s while the server starts (it binds before it
+/// serves, and may wait for its key source first).
+pub async fn connect(addr: SocketAddr) -> Channel {
+    let endpoint = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(std::time::Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        if let Ok(channel) = endpoint.connect().await {
+            // The listener accepts before the service is up; wait for health to answer.
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+            let check = health.check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            });
+            let ok = tokio::time::timeout(std::time::Duration::from_secs(2), check)
+                .await
+                .is_ok_and(|r| r.is_ok_and(|r| r.into_inner().status == 1));
+            if ok {
+                return channel;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("server at {addr} did not become healthy");
+}
+
+pub fn bearer(token: &str) -> Bearer {
+    if token.is_empty() {
+        Bearer(None)
+    } else {
+        Bearer(Some(
+            MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
+        ))
+    }
+}
+
+/// An RS256 access token from the fixture key `rsa-1`, valid for 10 minutes.
+pub fn token(sub: &str, scope: &str) -> String {
+    token_with(serde_json::json!({ "sub": sub, "scope": scope }))
+}
+
+/// A token with the default claims overridden/extended by `extra`.
+pub fn token_with(extra: serde_json::Value) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = serde_json::json!({
+        "iss": "https://auth.codelab.local",
+        "aud": "codelab-api",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "type": "access",
+        "client_id": "codelab-flutter-app",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("rsa-1".into());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(
+        std::fs::read(format!("{FIXTURES}/rsa-1.key.pem"))
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+/// Token of user `alice` with read and write.
+pub fn alice() -> String {
+    token("alice", "api:read api:write")
+}
+
+/// Token of user `bob` with read and write.
+pub fn bob() -> String {
+    token("bob", "api:read api:write")
+}
+
+/// Token of an administrator.
+pub fn admin() -> String {
+    token("root", "api:read api:write api:admin")
+}
+
+/// A user message.
+pub fn user(text: &str) -> pb::Message {
+    pb::Message {
+        role: pb::Role::User as i32,
+        content: Some(text.into()),
+        ..Default::default()
+    }
+}
+
+/// An assistant message.
+pub fn assistant(text: &str) -> pb::Message {
+    pb::Message {
+        role: pb::Role::Assistant as i32,
+        content: Some(text.into()),
+        ..Default::default()
+    }
+}
+
+/// Asserts `result` failed with `code` and, when given, a BadRequest naming `field`.
+#[track_caller]
+pub fn assert_status<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: Code,
+    field: Option<&str>,
+) -> Status {
+    use tonic_types::StatusExt;
+    let status = result.expect_err("expected an error status");
+    assert_eq!(status.code(), code, "unexpected status: {status:?}");
+    let details = status.get_error_details();
+    let info = details.error_info().expect("every error carries ErrorInfo");
+    assert_eq!(info.domain, "agent-runtime");
+    assert!(
+        !info.reason.is_empty() && info.reason == info.reason.to_uppercase(),
+        "reason {:?}",
+        info.reason
+    );
+    if let Some(field) = field {
+        let fields: Vec<_> = details
+            .bad_request()
+            .expect("BadRequest detail")
+            .field_violations
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
+        assert_eq!(fields, vec![field.to_owned()]);
+    }
+    status
+}
+
+/// Creates session `id` for the token's user.
+pub async fn create(client: &mut Sessions, id: &str) -> pb::Session {
+    client
+        .create_session(pb::CreateSessionRequest {
+            session_id: id.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Appends `messages` to `id` (creating it) and returns the response.
+pub async fn append(
+    client: &mut Sessions,
+    id: &str,
+    messages: Vec<pb::Message>,
+) -> pb::AppendMessagesResponse {
+    client
+        .append_messages(pb::AppendMessagesRequest {
+            session_id: id.into(),
+            messages,
+            create_if_missing: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Every message of `id`, walking forward with `page_size`.
+pub async fn walk(client: &mut Sessions, id: &str, page_size: i32) -> Vec<pb::Message> {
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_messages(pb::ListMessagesRequest {
+                session_id: id.into(),
+                page_size,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        out.extend(page.messages);
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        token = page.next_page_token;
+    }
+}

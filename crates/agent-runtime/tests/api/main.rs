@@ -1,0 +1,17 @@
+//! End-to-end tests of agent-runtime: a real gRPC server on 127.0.0.1:0 over a fresh database
+//! per test, on SQLite and on PostgreSQL.
+#![allow(missing_docs)]
+
+mod helpers;
+
+pub use db_core::backend_tests;
+
+mod admin;
+mod agents;
+mod approvals;
+mod auth;
+mod messages;
+mod schema;
+mod server;
+mod sessions;
+mod trust;

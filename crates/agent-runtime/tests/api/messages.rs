@@ -1,0 +1,825 @@
+//! Messages: append, keyset pages, old-client pages, pop, fork, stats, snapshots, bad input.
+
+use crate::backend_tests;
+use crate::helpers::*;
+use codelab_proto::agent::v1 as pb;
+use db_core::Backend;
+use tonic::Code;
+
+backend_tests!(
+    append_assigns_consecutive_seqs_and_titles,
+    list_messages_pages_forward_backward_by_role_and_page,
+    bad_messages_are_refused_and_nothing_is_written,
+    pop_fork_and_stats_keep_counters_exact,
+    save_session_keeps_unchanged_prefix,
+    page_walk_under_concurrent_appends_sees_each_message_once,
+    concurrent_appends_get_contiguous_seqs_and_fail_alone,
+);
+
+async fn append_assigns_consecutive_seqs_and_titles(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let missing = s
+        .append_messages(pb::AppendMessagesRequest {
+            session_id: "nope".into(),
+            messages: vec![user("x")],
+            create_if_missing: false,
+        })
+        .await;
+    assert_status(missing, Code::NotFound, None);
+
+    let first = append(
+        &mut s,
+        "c",
+        vec![
+            pb::Message {
+                role: pb::Role::System as i32,
+                content: Some("be brief".into()),
+                ..Default::default()
+            },
+            user("How do I   reverse\na list in Rust?"),
+        ],
+    )
+    .await;
+    assert_eq!((first.first_seq, first.last_seq), (1, 2));
+    let session = first.session.unwrap();
+    assert_eq!(session.title, "How do I reverse a list in Rust?");
+    assert_eq!(session.message_count, 2);
+    let tool_call = pb::Message {
+        role: pb::Role::Assistant as i32,
+        content: None,
+        tool_calls: vec![pb::ToolCall {
+            id: "call_1".into(),
+            r#type: String::new(),
+            name: "read_file".into(),
+            arguments_json: r#"{"path":"src/main.rs"}"#.into(),
+        }],
+        ..Default::default()
+    };
+    let tool_result = pb::Message {
+        role: pb::Role::Tool as i32,
+        content: Some("fn main() {}".into()),
+        tool_call_id: "call_1".into(),
+        ..Default::default()
+    };
+    let second = append(&mut s, "c", vec![tool_call, tool_result, user("thanks")]).await;
+    assert_eq!((second.first_seq, second.last_seq), (3, 5));
+    // The title is set once, from the first user message.
+    assert_eq!(
+        second.session.unwrap().title,
+        "How do I reverse a list in Rust?"
+    );
+
+    let all = walk(&mut s, "c", 50).await;
+    assert_eq!(
+        all.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert_eq!(all[2].tool_calls[0].r#type, "function");
+    assert_eq!(
+        all[2].tool_calls[0].arguments_json,
+        r#"{"path":"src/main.rs"}"#
+    );
+    assert_eq!(all[3].tool_call_id, "call_1");
+    assert!(all.iter().all(|m| m.timestamp.is_some()));
+    // token_count is counted server-side with cl100k_base when the client sends 0.
+    assert_eq!(all[4].token_count, 1, "\"thanks\" is one cl100k token");
+    assert!(all[1].token_count > 5);
+    let given = append(
+        &mut s,
+        "c",
+        vec![pb::Message {
+            token_count: 99,
+            ..user("x")
+        }],
+    )
+    .await;
+    assert_eq!(given.last_seq, 6);
+}
+
+async fn list_messages_pages_forward_backward_by_role_and_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let batch: Vec<_> = (1..=23)
+        .map(|i| {
+            if i % 2 == 1 {
+                user(&format!("u{i}"))
+            } else {
+                assistant(&format!("a{i}"))
+            }
+        })
+        .collect();
+    append(&mut s, "long", batch).await;
+
+    let forward = walk(&mut s, "long", 5).await;
+    assert_eq!(
+        forward.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=23).collect::<Vec<_>>()
+    );
+
+    // Newest first, the last N turns.
+    let last = s
+        .list_messages(pb::ListMessagesRequest {
+            session_id: "long".into(),
+            page_size: 4,
+            reverse: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        last.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![23, 22, 21, 20]
+    );
+    assert_eq!(last.total_size, 23);
+    let next = s
+        .list_messages(pb::ListMessagesRequest {
+            session_id: "long".into(),
+            page_size: 4,
+            reverse: true,
+            page_token: last.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        next.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![19, 18, 17, 16]
+    );
+
+    // A reverse token used forward belongs to another query.
+    let foreign = s
+        .list_messages(pb::ListMessagesRequest {
+            session_id: "long".into(),
+            page_size: 4,
+            page_token: last.next_page_token,
+            ..Default::default()
+        })
+        .await;
+    assert_status(foreign, Code::InvalidArgument, Some("page_token"));
+
+    // Role filter.
+    let users = s
+        .list_messages(pb::ListMessagesRequest {
+            session_id: "long".into(),
+            page_size: 100,
+            role: pb::Role::User as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(users.total_size, 12);
+    assert!(
+        users
+            .messages
+            .iter()
+            .all(|m| m.role == pb::Role::User as i32)
+    );
+
+    // Old clients: 1-based page numbers, forward, reverse and with a role.
+    let user_only = pb::Role::User as i32;
+    let assistant_only = pb::Role::Assistant as i32;
+    let cases: [(i32, bool, i32, Vec<i64>); 6] = [
+        (3, false, 0, vec![11, 12, 13, 14, 15]),
+        (5, false, 0, vec![21, 22, 23]),
+        (2, true, 0, vec![18, 17, 16, 15, 14]),
+        (2, false, assistant_only, vec![12, 14, 16, 18, 20]),
+        (2, true, user_only, vec![13, 11, 9, 7, 5]),
+        (99, false, 0, vec![]),
+    ];
+    for (page, reverse, role, expected) in cases {
+        let request = pb::ListMessagesRequest {
+            session_id: "long".into(),
+            page_size: 5,
+            page,
+            reverse,
+            role,
+            ..Default::default()
+        };
+        let got = s.list_messages(request).await.unwrap().into_inner();
+        let seqs: Vec<i64> = got.messages.iter().map(|m| m.seq).collect();
+        assert_eq!(
+            seqs, expected,
+            "page {page}, reverse {reverse}, role {role}"
+        );
+        if page == 5 {
+            assert!(
+                got.next_page_token.is_empty(),
+                "the last page has no next token"
+            );
+        }
+    }
+
+    assert_status(
+        s.list_messages(pb::ListMessagesRequest {
+            session_id: "long".into(),
+            page_size: -5,
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+        Some("page_size"),
+    );
+    assert_status(
+        s.list_messages(pb::ListMessagesRequest {
+            session_id: "long".into(),
+            page: -1,
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+        Some("page"),
+    );
+    assert_status(
+        s.list_messages(pb::ListMessagesRequest {
+            session_id: "long".into(),
+            page_token: "garbage".into(),
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+        Some("page_token"),
+    );
+    assert_status(
+        s.list_messages(pb::ListMessagesRequest {
+            session_id: "missing".into(),
+            ..Default::default()
+        })
+        .await,
+        Code::NotFound,
+        None,
+    );
+}
+
+async fn bad_messages_are_refused_and_nothing_is_written(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.limits.max_messages_per_append = 10).await;
+    let mut s = app.sessions(&alice());
+    append(&mut s, "v", vec![user("first")]).await;
+    let bad = |m: pb::Message| pb::AppendMessagesRequest {
+        session_id: "v".into(),
+        messages: vec![user("ok"), m],
+        create_if_missing: false,
+    };
+
+    let cases: Vec<(pb::Message, &str)> = vec![
+        (
+            pb::Message {
+                role: 0,
+                ..user("x")
+            },
+            "messages[1].role",
+        ),
+        (
+            pb::Message {
+                role: 42,
+                ..user("x")
+            },
+            "messages[1].role",
+        ),
+        (
+            pb::Message {
+                content: None,
+                ..user("x")
+            },
+            "messages[1].content",
+        ),
+        (
+            pb::Message {
+                role: pb::Role::Tool as i32,
+                ..user("x")
+            },
+            "messages[1].tool_call_id",
+        ),
+        (
+            pb::Message {
+                metadata_json: "not json".into(),
+                ..user("x")
+            },
+            "messages[1].metadata_json",
+        ),
+        (
+            pb::Message {
+                metadata_json: "[1,2]".into(),
+                ..user("x")
+            },
+            "messages[1].metadata_json",
+        ),
+        (
+            pb::Message {
+                token_count: -1,
+                ..user("x")
+            },
+            "messages[1].token_count",
+        ),
+        (
+            pb::Message {
+                timestamp: Some(prost_types::Timestamp {
+                    seconds: 0,
+                    nanos: -5,
+                }),
+                ..user("x")
+            },
+            "messages[1].timestamp",
+        ),
+        (
+            pb::Message {
+                tool_calls: vec![pb::ToolCall {
+                    id: "c".into(),
+                    r#type: String::new(),
+                    name: "f".into(),
+                    arguments_json: "{broken".into(),
+                }],
+                ..assistant("x")
+            },
+            "messages[1].tool_calls[0].arguments_json",
+        ),
+        (
+            pb::Message {
+                tool_calls: vec![pb::ToolCall {
+                    id: String::new(),
+                    r#type: String::new(),
+                    name: "f".into(),
+                    arguments_json: String::new(),
+                }],
+                ..assistant("x")
+            },
+            "messages[1].tool_calls[0].id",
+        ),
+    ];
+    for (message, field) in cases {
+        assert_status(
+            s.append_messages(bad(message)).await,
+            Code::InvalidArgument,
+            Some(field),
+        );
+    }
+    let too_many = pb::AppendMessagesRequest {
+        session_id: "v".into(),
+        messages: (0..11).map(|_| user("x")).collect(),
+        create_if_missing: false,
+    };
+    assert_status(
+        s.append_messages(too_many).await,
+        Code::InvalidArgument,
+        Some("messages"),
+    );
+    let empty = pb::AppendMessagesRequest {
+        session_id: "v".into(),
+        messages: vec![],
+        create_if_missing: false,
+    };
+    assert_status(
+        s.append_messages(empty).await,
+        Code::InvalidArgument,
+        Some("messages"),
+    );
+
+    // No partial write: the session still holds only its first message.
+    let stats = s
+        .get_session_stats(pb::GetSessionStatsRequest {
+            session_id: "v".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.message_count, 1);
+    assert_eq!(walk(&mut s, "v", 10).await.len(), 1);
+}
+
+async fn pop_fork_and_stats_keep_counters_exact(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let mut agents = app.agents(&alice());
+    append(
+        &mut s,
+        "src",
+        vec![
+            user("one"),
+            assistant("two"),
+            user("three"),
+            assistant("four"),
+        ],
+    )
+    .await;
+    agents
+        .switch_agent(pb::SwitchAgentRequest {
+            session_id: "src".into(),
+            to_agent: "coder".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let stats = s
+        .get_session_stats(pb::GetSessionStatsRequest {
+            session_id: "src".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.message_count, 4);
+    assert_eq!(stats.messages_by_role["user"], 2);
+    assert_eq!(stats.messages_by_role["assistant"], 2);
+    assert_eq!(stats.messages_by_role["tool"], 0);
+    let tokens: i64 = walk(&mut s, "src", 10)
+        .await
+        .iter()
+        .map(|m| i64::from(m.token_count))
+        .sum();
+    assert_eq!(stats.total_tokens, tokens);
+    assert!(stats.last_message_at.is_some());
+
+    let popped = s
+        .pop_last_message(pb::PopLastMessageRequest {
+            session_id: "src".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((popped.seq, popped.content.as_deref()), (4, Some("four")));
+    let after = s
+        .get_session_stats(pb::GetSessionStatsRequest {
+            session_id: "src".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (after.message_count, after.messages_by_role["assistant"]),
+        (3, 1)
+    );
+    assert_eq!(after.total_tokens, tokens - i64::from(popped.token_count));
+    // The next append reuses seq 4: no gap.
+    assert_eq!(
+        append(&mut s, "src", vec![assistant("four again")])
+            .await
+            .first_seq,
+        4
+    );
+
+    let fork = s
+        .fork_session(pb::ForkSessionRequest {
+            session_id: "src".into(),
+            up_to_seq: 2,
+            new_session_id: "fork".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((fork.owner.as_str(), fork.message_count), ("alice", 2));
+    let copied = walk(&mut s, "fork", 10).await;
+    assert_eq!(
+        copied
+            .iter()
+            .map(|m| m.content.clone().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["one", "two"]
+    );
+    let ctx = agents
+        .get_agent_context(pb::GetAgentContextRequest {
+            session_id: "fork".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ctx.current_agent, "coder");
+    let fork_stats = s
+        .get_session_stats(pb::GetSessionStatsRequest {
+            session_id: "fork".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(fork_stats.messages_by_role["user"], 1);
+    let all = s
+        .fork_session(pb::ForkSessionRequest {
+            session_id: "src".into(),
+            up_to_seq: 0,
+            new_session_id: String::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.into_inner().message_count, 4);
+    assert_status(
+        s.fork_session(pb::ForkSessionRequest {
+            session_id: "src".into(),
+            up_to_seq: 9,
+            new_session_id: "f2".into(),
+        })
+        .await,
+        Code::InvalidArgument,
+        Some("up_to_seq"),
+    );
+    assert_status(
+        s.fork_session(pb::ForkSessionRequest {
+            session_id: "src".into(),
+            up_to_seq: 1,
+            new_session_id: "fork".into(),
+        })
+        .await,
+        Code::AlreadyExists,
+        None,
+    );
+
+    create(&mut s, "empty").await;
+    assert_status(
+        s.pop_last_message(pb::PopLastMessageRequest {
+            session_id: "empty".into(),
+        })
+        .await,
+        Code::NotFound,
+        None,
+    );
+}
+
+async fn save_session_keeps_unchanged_prefix(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let v1 = vec![user("a"), assistant("b"), user("c")];
+    s.save_session(pb::SaveSessionRequest {
+        session_id: "snap".into(),
+        messages: v1.clone(),
+        last_activity: None,
+    })
+    .await
+    .unwrap();
+    let before = s
+        .load_session(pb::LoadSessionRequest {
+            session_id: "snap".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(before.messages.len(), 3);
+
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // The old client sends the whole conversation again, one turn longer.
+    let mut v2 = v1.clone();
+    v2.push(assistant("d"));
+    let saved = s
+        .save_session(pb::SaveSessionRequest {
+            session_id: "snap".into(),
+            messages: v2,
+            last_activity: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(saved.into_inner().message_count, 4);
+    let after = s
+        .load_session(pb::LoadSessionRequest {
+            session_id: "snap".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (old, new) in before.messages.iter().zip(&after.messages) {
+        assert_eq!(
+            (old.seq, &old.timestamp),
+            (new.seq, &new.timestamp),
+            "unchanged messages keep seq and timestamp"
+        );
+    }
+    assert_eq!(after.messages[3].content.as_deref(), Some("d"));
+
+    // Editing turn 2 replaces turns 2.. and nothing before.
+    let v3 = vec![user("a"), assistant("B!")];
+    s.save_session(pb::SaveSessionRequest {
+        session_id: "snap".into(),
+        messages: v3,
+        last_activity: None,
+    })
+    .await
+    .unwrap();
+    let edited = s
+        .load_session(pb::LoadSessionRequest {
+            session_id: "snap".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        edited.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(edited.messages[0].timestamp, before.messages[0].timestamp);
+    assert_eq!(edited.messages[1].content.as_deref(), Some("B!"));
+    let stats = s
+        .get_session_stats(pb::GetSessionStatsRequest {
+            session_id: "snap".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            stats.message_count,
+            stats.messages_by_role["user"],
+            stats.messages_by_role["assistant"]
+        ),
+        (2, 1, 1)
+    );
+
+    // A bad message in a snapshot writes nothing.
+    let bad = vec![
+        user("a"),
+        pb::Message {
+            role: 0,
+            ..user("x")
+        },
+    ];
+    assert_status(
+        s.save_session(pb::SaveSessionRequest {
+            session_id: "snap".into(),
+            messages: bad,
+            last_activity: None,
+        })
+        .await,
+        Code::InvalidArgument,
+        Some("messages[1].role"),
+    );
+    assert_eq!(
+        s.load_session(pb::LoadSessionRequest {
+            session_id: "snap".into()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .messages
+        .len(),
+        2
+    );
+}
+
+async fn page_walk_under_concurrent_appends_sees_each_message_once(backend: Backend) {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let app = TestApp::spawn(backend).await;
+    let mut runner = TestRunner::new(Config {
+        cases: 6,
+        ..Config::default()
+    });
+    let strategy = (
+        prop::collection::vec(1i32..17, 1..6),
+        prop::collection::vec(1usize..6, 5..15),
+    );
+    let handle = tokio::runtime::Handle::current();
+    let case = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&strategy, |(page_sizes, batches)| {
+            let id = format!(
+                "walk-{}",
+                case.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            );
+            let result = tokio::task::block_in_place(|| {
+                handle.block_on(walk_while_appending(&app, &id, page_sizes, batches))
+            });
+            prop_assert!(result.is_ok(), "{:?}", result);
+            Ok(())
+        })
+        .unwrap();
+}
+
+async fn walk_while_appending(
+    app: &TestApp,
+    id: &str,
+    page_sizes: Vec<i32>,
+    batches: Vec<usize>,
+) -> Result<(), String> {
+    let mut writer = app.sessions(&alice());
+    append(&mut writer, id, vec![user("m1")]).await;
+    let writer_id = id.to_owned();
+    let appender = tokio::spawn(async move {
+        let mut n = 1;
+        for size in batches {
+            let msgs = (0..size)
+                .map(|_| {
+                    n += 1;
+                    user(&format!("m{n}"))
+                })
+                .collect();
+            append(&mut writer, &writer_id, msgs).await;
+        }
+    });
+    let mut reader = app.sessions(&alice());
+    let mut seen: Vec<pb::Message> = Vec::new();
+    let mut token = String::new();
+    for i in 0.. {
+        let page = reader
+            .list_messages(pb::ListMessagesRequest {
+                session_id: id.into(),
+                page_size: page_sizes[i % page_sizes.len()],
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .into_inner();
+        seen.extend(page.messages);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    appender.await.map_err(|e| e.to_string())?;
+    for (i, m) in seen.iter().enumerate() {
+        let expected = i as i64 + 1;
+        if m.seq != expected || m.content.as_deref() != Some(format!("m{expected}").as_str()) {
+            return Err(format!("position {i}: got seq {} {:?}", m.seq, m.content));
+        }
+    }
+    // A last walk after the writer finished sees everything exactly once.
+    let all = walk(&mut reader, id, 7).await;
+    let total = reader
+        .get_session_stats(pb::GetSessionStatsRequest {
+            session_id: id.into(),
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .into_inner()
+        .message_count;
+    if all.iter().map(|m| m.seq).collect::<Vec<_>>() != (1..=total).collect::<Vec<_>>() {
+        return Err("final walk is not 1..=total".into());
+    }
+    Ok(())
+}
+
+async fn concurrent_appends_get_contiguous_seqs_and_fail_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for i in 0..4 {
+        create(&mut app.sessions(&alice()), &format!("c{i}")).await;
+    }
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let mut s = app.sessions(&alice());
+        tasks.push(tokio::spawn(async move {
+            let mut ranges = Vec::new();
+            let mut refused = 0;
+            for n in 0..20 {
+                // Every fifth call targets a session that does not exist: it must fail alone.
+                let id = if n % 5 == 4 {
+                    "missing".to_owned()
+                } else {
+                    format!("c{}", (t + n) % 4)
+                };
+                let batch = (0..1 + n % 3)
+                    .map(|k| user(&format!("t{t} n{n} k{k}")))
+                    .collect();
+                match s
+                    .append_messages(pb::AppendMessagesRequest {
+                        session_id: id.clone(),
+                        messages: batch,
+                        create_if_missing: false,
+                    })
+                    .await
+                {
+                    Ok(r) => {
+                        let r = r.into_inner();
+                        ranges.push((id, r.first_seq, r.last_seq));
+                    }
+                    Err(status) => {
+                        assert_eq!(status.code(), Code::NotFound);
+                        assert_eq!(id, "missing");
+                        refused += 1;
+                    }
+                }
+            }
+            (ranges, refused)
+        }));
+    }
+    let mut by_session: std::collections::BTreeMap<String, Vec<(i64, i64)>> = Default::default();
+    let mut refused = 0;
+    for task in tasks {
+        let (ranges, r) = task.await.unwrap();
+        refused += r;
+        for (id, first, last) in ranges {
+            by_session.entry(id).or_default().push((first, last));
+        }
+    }
+    assert_eq!(refused, 16 * 4);
+    let mut s = app.sessions(&alice());
+    for (id, mut ranges) in by_session {
+        ranges.sort();
+        // The acknowledged ranges tile 1..=n exactly: no gap, no overlap.
+        let mut next = 1;
+        for (first, last) in &ranges {
+            assert_eq!(*first, next, "{id}: ranges {ranges:?}");
+            next = last + 1;
+        }
+        let stored = walk(&mut s, &id, 1000).await;
+        assert_eq!(
+            stored.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            (1..next).collect::<Vec<_>>()
+        );
+        let stats = s
+            .get_session_stats(pb::GetSessionStatsRequest {
+                session_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stats.message_count, next - 1);
+    }
+}

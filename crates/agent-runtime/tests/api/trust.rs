@@ -1,0 +1,280 @@
+//! agent-runtime trusting a real auth-service: tokens it issues are accepted, keys are fetched
+//! with `GetJwks`, start-up waits for auth-service, cached keys outlive it, and a rotated key is
+//! picked up on its first unknown `kid`.
+
+use crate::backend_tests;
+use crate::helpers::*;
+use auth_service::passwords::PasswordSettings;
+use codelab_proto::agent::v1 as pb;
+use codelab_proto::auth::v1 as auth_pb;
+use db_core::Backend;
+use db_core::testing::TestDb;
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tonic::Code;
+use tonic::transport::Channel;
+
+const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+backend_tests!(
+    the_whole_flow_through_auth_service,
+    start_before_auth_service_outlive_it_and_follow_rotation
+);
+
+/// A running auth-service over its own database.
+struct AuthServer {
+    addr: SocketAddr,
+    channel: Channel,
+    _db: TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), auth_service::ServeError>>,
+}
+
+impl AuthServer {
+    /// Starts auth-service on `listener` (fast password hashing, known admin password).
+    async fn start(backend: Backend, listener: tokio::net::TcpListener) -> AuthServer {
+        let db = TestDb::new(backend).await;
+        let config = auth_service::config::Config {
+            db_url: SecretString::from(db.url().expose_url()),
+            admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
+            password: PasswordSettings {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+                max_concurrent: 2,
+            },
+            health_check_interval_ms: 200,
+            shutdown_grace_secs: 5,
+            ..auth_service::config::Config::default()
+        };
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut task = tokio::spawn(auth_service::serve(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        let channel = tokio::select! {
+            channel = connect(addr) => channel,
+            result = &mut task => panic!("auth-service stopped during start-up: {result:?}"),
+        };
+        AuthServer {
+            addr,
+            channel,
+            _db: db,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn auth(&self) -> auth_pb::auth_service_client::AuthServiceClient<Channel> {
+        auth_pb::auth_service_client::AuthServiceClient::new(self.channel.clone())
+    }
+
+    fn users(
+        &self,
+        token: &str,
+    ) -> auth_pb::user_service_client::UserServiceClient<
+        tonic::service::interceptor::InterceptedService<Channel, Bearer>,
+    > {
+        auth_pb::user_service_client::UserServiceClient::with_interceptor(
+            self.channel.clone(),
+            bearer(token),
+        )
+    }
+
+    /// Password grant with the CLI's client.
+    async fn login(&self, username: &str, password: &str) -> auth_pb::TokenResponse {
+        self.auth()
+            .token(auth_pb::TokenRequest {
+                grant_type: "password".into(),
+                client_id: "codelab-cli".into(),
+                username: username.into(),
+                password: password.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|s| panic!("login as {username}: {s:?}"))
+            .into_inner()
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// agent-runtime trusting `auth_url` (no JWKS URL: the gRPC `GetJwks` source).
+async fn agent_runtime_trusting(backend: Backend, auth_url: String) -> TestApp {
+    TestApp::spawn_with(backend, |c| {
+        c.auth.jwks_url = None;
+        c.auth.auth_service_url = auth_url;
+        c.auth.jwks_fetch_timeout_ms = 1_000;
+    })
+    .await
+}
+
+async fn list_sessions(
+    app: &TestApp,
+    token: &str,
+) -> Result<pb::ListSessionsResponse, tonic::Status> {
+    app.sessions(token)
+        .list_sessions(pb::ListSessionsRequest::default())
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn the_whole_flow_through_auth_service(backend: Backend) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let auth = AuthServer::start(backend, listener).await;
+    let app = agent_runtime_trusting(backend, auth.url()).await;
+
+    // The seeded admin logs in and creates a user.
+    let admin = auth.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(admin.token_type, "Bearer");
+    assert!(admin.scope.contains("api:admin"), "{}", admin.scope);
+    let created = auth
+        .users(&admin.access_token)
+        .create_user(auth_pb::CreateUserRequest {
+            username: "carol".into(),
+            email: "carol@example.com".into(),
+            password: "carol-password-1".into(),
+            scopes: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    // The user logs in and writes and reads messages in agent-runtime.
+    let carol = auth.login("carol", "carol-password-1").await;
+    let mut sessions = app.sessions(&carol.access_token);
+    let appended = append(
+        &mut sessions,
+        "carol-1",
+        vec![user("hi"), assistant("hello")],
+    )
+    .await;
+    assert_eq!((appended.first_seq, appended.last_seq), (1, 2));
+    let session = appended.session.unwrap();
+    assert_eq!(session.owner, created.user_id, "owner is the token's sub");
+    let messages = walk(&mut sessions, "carol-1", 10).await;
+    let texts: Vec<_> = messages.iter().filter_map(|m| m.content.clone()).collect();
+    assert_eq!(texts, ["hi", "hello"]);
+    // The admin sees carol's session; carol's token is not an admin token.
+    let all = list_sessions(&app, &admin.access_token).await.unwrap();
+    assert_eq!(all.total_size, 1);
+    let cleanup = app
+        .sessions(&carol.access_token)
+        .cleanup_sessions(pb::CleanupSessionsRequest::default())
+        .await;
+    assert_status(cleanup, Code::PermissionDenied, None);
+
+    // Refresh: a new pair, and the new access token works too.
+    let refreshed = auth
+        .auth()
+        .token(auth_pb::TokenRequest {
+            grant_type: "refresh_token".into(),
+            client_id: "codelab-cli".into(),
+            refresh_token: carol.refresh_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(refreshed.refresh_token, carol.refresh_token);
+    let mine = list_sessions(&app, &refreshed.access_token).await.unwrap();
+    assert_eq!(mine.sessions[0].session_id, "carol-1");
+
+    // Revoke (as carol): the refresh token no longer yields access tokens.
+    let mut revoke = tonic::Request::new(auth_pb::RevokeTokenRequest {
+        token: refreshed.refresh_token.clone(),
+        token_type_hint: "refresh_token".into(),
+    });
+    revoke.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", refreshed.access_token)
+            .parse()
+            .unwrap(),
+    );
+    auth.auth().revoke_token(revoke).await.unwrap();
+    let again = auth
+        .auth()
+        .token(auth_pb::TokenRequest {
+            grant_type: "refresh_token".into(),
+            client_id: "codelab-cli".into(),
+            refresh_token: refreshed.refresh_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::Unauthenticated, "{again:?}");
+    assert!(again.message().starts_with("invalid_grant"), "{again:?}");
+
+    // A token not issued by this auth-service (the fixture key) is refused.
+    assert_status(
+        list_sessions(&app, &alice()).await,
+        Code::Unauthenticated,
+        None,
+    );
+
+    app.shutdown().await;
+    auth.stop().await;
+}
+
+async fn start_before_auth_service_outlive_it_and_follow_rotation(backend: Backend) {
+    // agent-runtime starts first, against an address where nothing listens yet.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let auth_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let late_auth = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let listener = tokio::net::TcpListener::bind(auth_addr).await.unwrap();
+        AuthServer::start(backend, listener).await
+    });
+    let app_db_backend = backend;
+    let app = tokio::spawn(async move {
+        agent_runtime_trusting(app_db_backend, format!("http://{auth_addr}")).await
+    });
+    let auth = late_auth.await.unwrap();
+    let app = app.await.unwrap();
+
+    let first = auth.login("admin", ADMIN_PASSWORD).await;
+    list_sessions(&app, &first.access_token).await.unwrap();
+
+    // A new signing key: the next token names a kid agent-runtime has not seen, which makes it
+    // fetch the key set again.
+    let mut rotate = tonic::Request::new(auth_pb::RotateSigningKeyRequest {});
+    rotate.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", first.access_token).parse().unwrap(),
+    );
+    let rotated = auth
+        .auth()
+        .rotate_signing_key(rotate)
+        .await
+        .unwrap()
+        .into_inner();
+    let second = auth.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(kid(&second.access_token), rotated.kid);
+    assert_ne!(kid(&first.access_token), kid(&second.access_token));
+    list_sessions(&app, &second.access_token).await.unwrap();
+    list_sessions(&app, &first.access_token).await.unwrap();
+
+    // auth-service goes away: the cached keys keep verifying tokens.
+    auth.stop().await;
+    list_sessions(&app, &first.access_token).await.unwrap();
+    list_sessions(&app, &second.access_token).await.unwrap();
+    app.shutdown().await;
+}
+
+/// The `kid` of a JWT's header.
+fn kid(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}

@@ -1,0 +1,266 @@
+//! Configuration of auth-service.
+//!
+//! Layered (later wins): built-in defaults < TOML file (`--config`) < `.env` in the working
+//! directory < environment. Variables use the prefix `AUTH_SERVICE__` and `__` between nested
+//! keys:
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `AUTH_SERVICE__GRPC_ADDR` | `127.0.0.1:50052` | listen address (gRPC, and HTTP/1.1 `GET /.well-known/jwks.json`) |
+//! | `AUTH_SERVICE__DB_URL` | `sqlite:///data/auth.db` | database (see `db_core::DbUrl`) |
+//! | `AUTH_SERVICE__DB__*` | see agent-runtime | pool, SQLite and migration settings |
+//! | `AUTH_SERVICE__ISSUER` | `https://auth.codelab.local` | `iss` of every token |
+//! | `AUTH_SERVICE__AUDIENCE` | `codelab-api` | `aud` of every access token |
+//! | `AUTH_SERVICE__ADMIN_PASSWORD` | random, printed once | password of the `admin` user seeded on first start (`AUTH_SERVICE__MASTER_KEY` is accepted too) |
+//! | `AUTH_SERVICE__INTERNAL_CLIENT_SECRET` | random, printed once | secret of the seeded confidential client `codelab-internal` |
+//! | `AUTH_SERVICE__ALLOW_REGISTRATION` | `false` | anyone may call CreateUser (else `api:admin` only) |
+//! | `AUTH_SERVICE__REFRESH_GRACE_SECS` | `30` | a rotated refresh token presented again within this many seconds gets a new pair instead of revoking its family (max 60) |
+//! | `AUTH_SERVICE__LEEWAY_SECS` | `30` | clock skew allowed when verifying tokens |
+//! | `AUTH_SERVICE__KEY_REFRESH_SECS` | `60` | how often each replica reloads signing keys (sees another replica's rotation) |
+//! | `AUTH_SERVICE__LOCKOUT__MAX_FAILURES_PER_USER` | `5` | failed logins per username in the window before lockout |
+//! | `AUTH_SERVICE__LOCKOUT__MAX_FAILURES_PER_IP` | `10` | failed logins per address in the window before lockout |
+//! | `AUTH_SERVICE__LOCKOUT__WINDOW_SECS` | `900` | counting window |
+//! | `AUTH_SERVICE__LOCKOUT__LOCKOUT_SECS` | `900` | lockout duration |
+//! | `AUTH_SERVICE__LOCKOUT__TRUST_FORWARDED_FOR` | `true` | take the address from `x-forwarded-for` (behind a gateway); else the TCP peer |
+//! | `AUTH_SERVICE__PASSWORD__MEMORY_KIB` | `19456` | argon2id memory (OWASP: ≥ 19 MiB) |
+//! | `AUTH_SERVICE__PASSWORD__ITERATIONS` | `2` | argon2id iterations |
+//! | `AUTH_SERVICE__PASSWORD__PARALLELISM` | `1` | argon2id lanes |
+//! | `AUTH_SERVICE__PASSWORD__MAX_CONCURRENT` | `0` | hashes at once (0 = half the CPUs) |
+//! | `AUTH_SERVICE__MAX_REQUEST_BYTES` | `65536` | largest request message |
+//! | `AUTH_SERVICE__HEALTH_CHECK_INTERVAL_MS` | `5000` | database probe period for grpc.health.v1 |
+//! | `AUTH_SERVICE__SHUTDOWN_GRACE_SECS` | `30` | time in-flight RPCs get on shutdown |
+//!
+//! `RUST_LOG` and `LOG_FORMAT` are read without prefix.
+
+use crate::passwords::PasswordSettings;
+use db_core::{DbSettings, DbUrl};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Environment prefix of every variable.
+pub const ENV_PREFIX: &str = "AUTH_SERVICE";
+
+/// Everything auth-service reads at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Listen address.
+    pub grpc_addr: SocketAddr,
+    /// Database URL; a secret because PostgreSQL URLs carry a password.
+    pub db_url: SecretString,
+    /// Pool and migration settings.
+    pub db: DbSettings,
+    /// `iss` claim.
+    pub issuer: String,
+    /// `aud` claim.
+    pub audience: String,
+    /// Password of the seeded `admin` user.
+    pub admin_password: Option<SecretString>,
+    /// The original service's name for the admin password.
+    pub master_key: Option<SecretString>,
+    /// Secret of the seeded `codelab-internal` client.
+    pub internal_client_secret: Option<SecretString>,
+    /// Open registration.
+    pub allow_registration: bool,
+    /// Refresh-rotation grace window, seconds.
+    pub refresh_grace_secs: i64,
+    /// Clock skew allowed when verifying tokens, seconds.
+    pub leeway_secs: u64,
+    /// Signing-key reload period, seconds.
+    pub key_refresh_secs: u64,
+    /// Failed-login limits.
+    pub lockout: LockoutSettings,
+    /// argon2id parameters.
+    pub password: PasswordSettings,
+    /// Largest request message, bytes.
+    pub max_request_bytes: usize,
+    /// Database probe period, ms.
+    pub health_check_interval_ms: u64,
+    /// Shutdown grace period, seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
+            db_url: SecretString::from("sqlite:///data/auth.db"),
+            db: DbSettings::default(),
+            issuer: "https://auth.codelab.local".to_owned(),
+            audience: "codelab-api".to_owned(),
+            admin_password: None,
+            master_key: None,
+            internal_client_secret: None,
+            allow_registration: false,
+            refresh_grace_secs: 30,
+            leeway_secs: 30,
+            key_refresh_secs: 60,
+            lockout: LockoutSettings::default(),
+            password: PasswordSettings::default(),
+            max_request_bytes: 64 * 1024,
+            health_check_interval_ms: 5_000,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// `AUTH_SERVICE__LOCKOUT__*`: the original service's brute-force protection numbers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LockoutSettings {
+    /// Failed logins per username per window.
+    pub max_failures_per_user: i32,
+    /// Failed logins per address per window.
+    pub max_failures_per_ip: i32,
+    /// Counting window, seconds.
+    pub window_secs: i64,
+    /// Lockout duration, seconds.
+    pub lockout_secs: i64,
+    /// Read the client address from `x-forwarded-for`.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for LockoutSettings {
+    fn default() -> Self {
+        LockoutSettings {
+            max_failures_per_user: 5,
+            max_failures_per_ip: 10,
+            window_secs: 900,
+            lockout_secs: 900,
+            trust_forwarded_for: true,
+        }
+    }
+}
+
+/// The configuration is unusable; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults < `file` (TOML) < `.env` < environment, and validates.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable and what was expected.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let config: Config =
+            db_core::service::load_layered(ENV_PREFIX, file).map_err(ConfigError)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values the types cannot.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database_url()?;
+        let fail = |var: &str, what: &str| Err(ConfigError(format!("{ENV_PREFIX}__{var} {what}")));
+        if self.issuer.trim().is_empty() {
+            return fail("ISSUER", "must not be empty");
+        }
+        if self.audience.trim().is_empty() {
+            return fail("AUDIENCE", "must not be empty");
+        }
+        if !(0..=60).contains(&self.refresh_grace_secs) {
+            return fail(
+                "REFRESH_GRACE_SECS",
+                "must be between 0 and 60 (RFC 9700 practice)",
+            );
+        }
+        if self.db.pool_size == 0 {
+            return fail("DB__POOL_SIZE", "must be at least 1");
+        }
+        if self.lockout.max_failures_per_user < 1 || self.lockout.max_failures_per_ip < 1 {
+            return fail("LOCKOUT__MAX_FAILURES_PER_USER/_IP", "must be at least 1");
+        }
+        if self.lockout.window_secs < 1 || self.lockout.lockout_secs < 1 {
+            return fail("LOCKOUT__WINDOW_SECS/LOCKOUT_SECS", "must be at least 1");
+        }
+        if self.key_refresh_secs == 0 {
+            return fail("KEY_REFRESH_SECS", "must be at least 1");
+        }
+        if self.max_request_bytes < 1024 {
+            return fail("MAX_REQUEST_BYTES", "must be at least 1024");
+        }
+        crate::passwords::Passwords::new(&self.password)
+            .map_err(|e| ConfigError(format!("{ENV_PREFIX}__PASSWORD__*: {e}")))?;
+        Ok(())
+    }
+
+    /// The parsed database URL.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming `AUTH_SERVICE__DB_URL`.
+    pub fn database_url(&self) -> Result<DbUrl, ConfigError> {
+        DbUrl::parse(self.db_url.expose_secret())
+            .map_err(|e| ConfigError(format!("{ENV_PREFIX}__DB_URL: {e}")))
+    }
+
+    /// The seeded admin's password: `ADMIN_PASSWORD`, else `MASTER_KEY`, else none.
+    pub fn admin_password(&self) -> Option<&SecretString> {
+        self.admin_password
+            .as_ref()
+            .or(self.master_key.as_ref())
+            .filter(|s| !s.expose_secret().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_original_and_agent_runtime() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.grpc_addr.port(), 50052);
+        assert_eq!(c.issuer, "https://auth.codelab.local");
+        assert_eq!(c.audience, "codelab-api");
+        assert_eq!(c.lockout.max_failures_per_user, 5);
+        assert_eq!(c.lockout.max_failures_per_ip, 10);
+        assert_eq!(c.lockout.lockout_secs, 900);
+        assert_eq!(
+            c.database_url().unwrap(),
+            DbUrl::parse("sqlite:///data/auth.db").unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let c = Config {
+            refresh_grace_secs: 600,
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .0
+                .contains("AUTH_SERVICE__REFRESH_GRACE_SECS")
+        );
+        let c = Config {
+            db_url: SecretString::from("mysql://x/y"),
+            ..Config::default()
+        };
+        assert!(c.validate().unwrap_err().0.contains("AUTH_SERVICE__DB_URL"));
+    }
+
+    #[test]
+    fn master_key_is_the_fallback_admin_password() {
+        let c = Config {
+            master_key: Some(SecretString::from("from-master-key")),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.admin_password().unwrap().expose_secret(),
+            "from-master-key"
+        );
+        let c = Config {
+            admin_password: Some(SecretString::from("explicit")),
+            ..c
+        };
+        assert_eq!(c.admin_password().unwrap().expose_secret(), "explicit");
+    }
+}

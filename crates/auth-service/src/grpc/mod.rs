@@ -1,0 +1,134 @@
+//! The gRPC edge of auth-service: `AuthService`, `UserService` and `ClientService` of
+//! `codelab.auth.v1`.
+//!
+//! Each handler authenticates the caller when the RPC needs it, validates and converts the
+//! request ([`convert`]), calls [`OAuth`] or the [`Store`] and converts the answer back. Errors
+//! become statuses in one place ([`status`]).
+//!
+//! Invariant: prost and tonic types stop here.
+
+mod auth;
+mod clients;
+pub mod convert;
+pub mod status;
+mod users;
+
+use crate::error::{Error, Result};
+use crate::model::RequestContext;
+use crate::oauth::{Caller, OAuth};
+use crate::passwords::Passwords;
+use crate::store::Store;
+use std::time::Instant;
+use tonic::{Request, Response, Status};
+
+pub use auth::AuthApi;
+pub use clients::ClientApi;
+pub use users::UserApi;
+
+/// What every service of this module shares. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    /// Grants, revocation, introspection, callers.
+    pub oauth: OAuth,
+    /// Users, clients, audit.
+    pub store: Store,
+    /// Password and secret hashing.
+    pub passwords: Passwords,
+    /// Anyone may call CreateUser.
+    pub allow_registration: bool,
+    /// Read the client address from `x-forwarded-for`.
+    pub trust_forwarded_for: bool,
+}
+
+impl Shared {
+    /// The caller from `authorization: Bearer <access JWT>` (RFC 6750 §2.1).
+    ///
+    /// # Errors
+    /// `Unauthenticated` (`MISSING_TOKEN`, `MALFORMED_AUTHORIZATION`, or the token's problem).
+    pub async fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
+        let mut values = request.metadata().get_all("authorization").iter();
+        let Some(value) = values.next() else {
+            return Err(Error::Unauthenticated {
+                reason: "MISSING_TOKEN",
+                message: "missing `authorization` metadata; expected `Bearer <access token>`"
+                    .to_owned(),
+            });
+        };
+        let malformed = || Error::Unauthenticated {
+            reason: "MALFORMED_AUTHORIZATION",
+            message: "`authorization` must be `Bearer <access token>`".to_owned(),
+        };
+        if values.next().is_some() {
+            return Err(malformed());
+        }
+        let value = value.to_str().map_err(|_| malformed())?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+        let token = token.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+            return Err(malformed());
+        }
+        self.oauth.caller(token).await
+    }
+
+    /// The caller, who must hold `scope`.
+    ///
+    /// # Errors
+    /// As [`Shared::caller`]; `PermissionDenied` without the scope.
+    pub async fn caller_with<T>(
+        &self,
+        request: &Request<T>,
+        scope: &'static str,
+    ) -> Result<Caller> {
+        let caller = self.caller(request).await?;
+        if !caller.scopes.contains(scope) {
+            return Err(Error::PermissionDenied(scope));
+        }
+        Ok(caller)
+    }
+
+    /// Where the request came from: the first `x-forwarded-for` address (when trusted and
+    /// parsable), else the TCP peer; and the `user-agent`.
+    pub fn context<T>(&self, request: &Request<T>) -> RequestContext {
+        let forwarded = self
+            .trust_forwarded_for
+            .then(|| request.metadata().get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_string());
+        let ip = forwarded.or_else(|| request.remote_addr().map(|a| a.ip().to_string()));
+        let user_agent = request
+            .metadata()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(255).collect());
+        RequestContext { ip, user_agent }
+    }
+}
+
+/// Converts an RPC outcome and logs it (`code`, `duration_ms`).
+pub(crate) fn finish<T>(started: Instant, result: Result<T>) -> Result<Response<T>, Status> {
+    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
+    match result {
+        Ok(body) => {
+            tracing::debug!(code = "OK", duration_ms, "rpc finished");
+            Ok(Response::new(body))
+        }
+        Err(err) => {
+            let status = Status::from(err);
+            tracing::info!(code = ?status.code(), duration_ms, message = status.message(), "rpc failed");
+            Err(status)
+        }
+    }
+}
+
+/// Runs `$body` (an async block yielding `Result<T, Error>`) and finishes the RPC.
+macro_rules! rpc {
+    ($body:expr) => {{
+        let started = std::time::Instant::now();
+        let result: $crate::error::Result<_> = $body.await;
+        $crate::grpc::finish(started, result)
+    }};
+}
+pub(crate) use rpc;

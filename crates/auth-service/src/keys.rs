@@ -1,0 +1,343 @@
+//! Signing keys and access tokens.
+//!
+//! Keys live in the database (`signing_keys`), so every replica signs with the same newest key
+//! and publishes the same JWK Set (RFC 7517). Access tokens are JWTs (RFC 7519) signed RS256
+//! (RSA-2048, RFC 7518 §3.3) with the key's `kid` in the header. Rotation stores a new key and
+//! keeps the old one published until every token it signed has expired (longest client access
+//! lifetime + key reload period + leeway). Each replica reloads the keys every
+//! `key_refresh_secs` and immediately after its own rotation.
+
+use crate::error::{Error, Result};
+use crate::model::{Audit, AuditEvent, RequestContext};
+use crate::store::{KeyRecord, NewKey, Store};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use db_core::timestamp::now;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+use rsa::traits::PublicKeyParts as _;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// RSA modulus size of generated keys, bits (RFC 7518 §3.3: at least 2048).
+pub const RSA_BITS: usize = 2048;
+
+/// Claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the user id, or the client id for client_credentials tokens.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Not before, seconds since the epoch.
+    pub nbf: i64,
+    /// Unique token id (UUIDv7).
+    pub jti: String,
+    /// Client the token was issued to (RFC 8693 §4.3).
+    pub client_id: String,
+    /// Space-separated scopes (RFC 8693 §4.2).
+    pub scope: String,
+    /// Always `access`: refresh tokens are opaque, and verifiers refuse other types.
+    #[serde(rename = "type")]
+    pub token_type: String,
+    /// Username, for display (absent for client_credentials tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+struct Signing {
+    kid: String,
+    key: EncodingKey,
+}
+
+struct KeyState {
+    signing: Signing,
+    verifying: HashMap<String, DecodingKey>,
+    jwks_json: String,
+    kids: Vec<String>,
+}
+
+/// The current signing key, the published keys and token signing/verification. Cheap to clone.
+#[derive(Clone)]
+pub struct KeyRing {
+    store: Store,
+    issuer: String,
+    audience: String,
+    leeway_secs: u64,
+    refresh: Duration,
+    state: Arc<RwLock<Arc<KeyState>>>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("issuer", &self.issuer)
+            .field("kids", &self.state().kids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// Loads the published keys, generating and storing the first key when there is none.
+    ///
+    /// # Errors
+    /// Database errors; `Internal` when a stored key does not parse or generation fails.
+    pub async fn load(
+        store: Store,
+        issuer: String,
+        audience: String,
+        leeway_secs: u64,
+        refresh: Duration,
+    ) -> Result<KeyRing> {
+        let mut records = store.published_keys().await?;
+        if !records.iter().any(|k| k.retired_at.is_none()) {
+            let key = generate_key().await?;
+            let kid = key.kid.clone();
+            if store.insert_first_key(key).await? {
+                tracing::info!(%kid, "generated the first signing key");
+            }
+            records = store.published_keys().await?;
+        }
+        let state = build_state(&records)?;
+        Ok(KeyRing {
+            store,
+            issuer,
+            audience,
+            leeway_secs,
+            refresh,
+            state: Arc::new(RwLock::new(Arc::new(state))),
+        })
+    }
+
+    fn state(&self) -> Arc<KeyState> {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reloads the keys from the database (another replica may have rotated).
+    ///
+    /// # Errors
+    /// Database errors; `Internal` for an unparsable stored key (the old keys stay in use).
+    pub async fn reload(&self) -> Result<()> {
+        let records = self.store.published_keys().await?;
+        if !records.iter().any(|k| k.retired_at.is_none()) {
+            return Err(Error::Internal("no signing key in the database".to_owned()));
+        }
+        let state = build_state(&records)?;
+        *self
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(state);
+        Ok(())
+    }
+
+    /// Reloads every `key_refresh_secs` for ever; run it in a task and abort it to stop.
+    pub async fn reload_periodically(self) {
+        let mut ticker = tokio::time::interval(self.refresh);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            if let Err(e) = self.reload().await {
+                tracing::warn!(error = %e, "reloading signing keys failed; keeping the loaded ones");
+            }
+        }
+    }
+
+    /// Makes a freshly generated key the signing key; the previous ones stay published until
+    /// their last token has expired. Returns the new `kid` and every published `kid`.
+    ///
+    /// # Errors
+    /// Database errors; `Internal` when generation fails.
+    pub async fn rotate(
+        &self,
+        context: &RequestContext,
+        actor: &str,
+    ) -> Result<(String, Vec<String>)> {
+        let key = generate_key().await?;
+        let kid = key.kid.clone();
+        let lifetime = self.store.max_access_token_lifetime().await?.max(900);
+        let keep = lifetime + self.refresh.as_secs() as i64 + self.leeway_secs as i64 + 60;
+        let publish_until = now() + chrono::Duration::seconds(keep);
+        let audit = Audit::new(AuditEvent::SigningKeyRotated, true, context)
+            .detail("kid", kid.clone())
+            .detail("by", actor.to_owned());
+        self.store.rotate_key(key, publish_until, audit).await?;
+        self.reload().await?;
+        tracing::info!(%kid, "signing key rotated");
+        Ok((kid, self.state().kids.clone()))
+    }
+
+    /// The JWK Set document, `{"keys":[…]}`, newest key first.
+    pub fn jwks_json(&self) -> String {
+        self.state().jwks_json.clone()
+    }
+
+    /// Signs `claims` with the current key (`kid` in the header).
+    ///
+    /// # Errors
+    /// `Internal` if signing fails (not expected).
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String> {
+        let state = self.state();
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(state.signing.kid.clone());
+        header.typ = Some("at+jwt".to_owned());
+        jsonwebtoken::encode(&header, claims, &state.signing.key)
+            .map_err(|e| Error::Internal(format!("signing an access token: {e}")))
+    }
+
+    /// Issuer of the tokens.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Audience of the tokens.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// Verifies one of this service's access tokens: RS256 only, a published `kid`, `iss`,
+    /// `aud`, `exp`/`nbf` with the configured leeway, `type` = `access`.
+    ///
+    /// # Errors
+    /// `Unauthenticated` (`INVALID_TOKEN`, `TOKEN_EXPIRED`, `UNKNOWN_KEY`, `WRONG_TOKEN_TYPE`)
+    /// saying what is wrong, never echoing the token.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims> {
+        let invalid =
+            |reason: &'static str, message: String| Error::Unauthenticated { reason, message };
+        if token.len() > 16 * 1024 {
+            return Err(invalid("INVALID_TOKEN", "token too long".to_owned()));
+        }
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid("INVALID_TOKEN", "malformed token".to_owned()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(invalid(
+                "INVALID_TOKEN",
+                format!("algorithm {:?} is not accepted", header.alg),
+            ));
+        }
+        let state = self.state();
+        let kid = header.kid.unwrap_or_default();
+        let key = state
+            .verifying
+            .get(&kid)
+            .ok_or_else(|| invalid("UNKNOWN_KEY", "token signed with an unknown key".to_owned()))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = self.leeway_secs;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => invalid("TOKEN_EXPIRED", "token expired".to_owned()),
+                ErrorKind::ImmatureSignature => {
+                    invalid("TOKEN_NOT_YET_VALID", "token not yet valid".to_owned())
+                }
+                ErrorKind::InvalidIssuer => invalid("WRONG_ISSUER", "wrong issuer".to_owned()),
+                ErrorKind::InvalidAudience => {
+                    invalid("WRONG_AUDIENCE", "wrong audience".to_owned())
+                }
+                _ => invalid("INVALID_TOKEN", "invalid token".to_owned()),
+            }
+        })?;
+        if data.claims.token_type != "access" {
+            return Err(invalid(
+                "WRONG_TOKEN_TYPE",
+                "not an access token".to_owned(),
+            ));
+        }
+        Ok(data.claims)
+    }
+}
+
+fn build_state(records: &[KeyRecord]) -> Result<KeyState> {
+    let current = records
+        .iter()
+        .find(|k| k.retired_at.is_none())
+        .ok_or_else(|| Error::Internal("no signing key".to_owned()))?;
+    let signing = Signing {
+        kid: current.kid.clone(),
+        key: EncodingKey::from_rsa_pem(current.private_key_pem.as_bytes()).map_err(|e| {
+            Error::Internal(format!(
+                "stored signing key {} does not parse: {e}",
+                current.kid
+            ))
+        })?,
+    };
+    let mut verifying = HashMap::new();
+    let mut jwks = Vec::new();
+    let mut kids = Vec::new();
+    // The signing key first, then the others newest first.
+    let ordered = std::iter::once(current).chain(records.iter().filter(|k| k.kid != current.kid));
+    for record in ordered {
+        let jwk: serde_json::Value = serde_json::from_str(&record.public_jwk).map_err(|e| {
+            Error::Internal(format!("stored JWK of {} does not parse: {e}", record.kid))
+        })?;
+        let (Some(n), Some(e)) = (jwk["n"].as_str(), jwk["e"].as_str()) else {
+            return Err(Error::Internal(format!(
+                "stored JWK of {} lacks n or e",
+                record.kid
+            )));
+        };
+        let key = DecodingKey::from_rsa_components(n, e).map_err(|err| {
+            Error::Internal(format!("stored JWK of {} is unusable: {err}", record.kid))
+        })?;
+        verifying.insert(record.kid.clone(), key);
+        jwks.push(jwk);
+        kids.push(record.kid.clone());
+    }
+    Ok(KeyState {
+        signing,
+        verifying,
+        jwks_json: serde_json::json!({ "keys": jwks }).to_string(),
+        kids,
+    })
+}
+
+/// Generates an RSA-2048 key (off the async executor) with a `kid` of the form
+/// `YYYYMMDD-<8 hex>`.
+async fn generate_key() -> Result<NewKey> {
+    tokio::task::spawn_blocking(|| {
+        let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
+            .map_err(|e| Error::Internal(format!("RSA key generation: {e}")))?;
+        let pem = private
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| Error::Internal(format!("PKCS#8 encoding: {e}")))?;
+        let created_at = now();
+        let kid = format!(
+            "{}-{}",
+            created_at.format("%Y%m%d"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let jwk = serde_json::json!({
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(private.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(private.e().to_bytes_be()),
+        });
+        Ok(NewKey {
+            kid,
+            algorithm: "RS256".to_owned(),
+            private_key_pem: pem.to_string(),
+            public_jwk: jwk.to_string(),
+            created_at,
+            retired_at: None,
+            publish_until: None,
+        })
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("key generation task: {e}")))?
+}

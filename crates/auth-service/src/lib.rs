@@ -1,0 +1,22 @@
+//! auth-service: codelab's OAuth 2.0-style token service, served over gRPC.
+//!
+//! Layers, outermost first: `server` (tonic server, HTTP JWKS route, health, reflection,
+//! shutdown) → [`grpc`] (`AuthService`, `UserService`, `ClientService` of `codelab.auth.v1`:
+//! authentication, validation, conversion) → [`oauth`] (grants, revocation, introspection,
+//! lockout) with [`keys`] (signing keys, JWTs) and [`passwords`] (argon2id) → [`store`] (one
+//! transaction per operation, written once for both backends) → `db_core::Pool`.
+
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod keys;
+pub mod migrations;
+pub mod model;
+pub mod oauth;
+pub mod passwords;
+pub mod schema;
+pub mod seed;
+mod server;
+pub mod store;
+
+pub use server::{ServeError, run, serve};

@@ -1,0 +1,239 @@
+//! The server: database, migrations, seed data, signing keys, the three services, the HTTP JWK
+//! Set route, health, reflection, request limits and graceful shutdown.
+
+use crate::config::{Config, ConfigError};
+use crate::error::Error;
+use crate::grpc::{AuthApi, ClientApi, Shared, UserApi};
+use crate::keys::KeyRing;
+use crate::oauth::OAuth;
+use crate::passwords::Passwords;
+use crate::store::Store;
+use codelab_proto::auth::v1::auth_service_server::AuthServiceServer;
+use codelab_proto::auth::v1::client_service_server::ClientServiceServer;
+use codelab_proto::auth::v1::user_service_server::UserServiceServer;
+use db_core::{DbError, Pool};
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// Path of the JWK Set over plain HTTP (RFC 8414 §2 `jwks_uri` convention).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// `Cache-Control` of the HTTP JWK Set: short enough that a rotation reaches verifiers soon
+/// (verifiers also refetch on an unknown `kid`).
+pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Invalid configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    /// Seeding or loading the signing keys failed.
+    #[error("start-up: {0}")]
+    Startup(#[from] Error),
+    /// Binding the address or accepting connections failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    /// The gRPC transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The reflection service could not be built.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Binds `config.grpc_addr` and serves until `shutdown` resolves (see [`serve`]).
+///
+/// # Errors
+/// [`ServeError`] when the address cannot be bound or start-up fails.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(config.grpc_addr).await?;
+    serve(config, listener, shutdown).await
+}
+
+const SERVICES: [&str; 4] = [
+    "",
+    "codelab.auth.v1.AuthService",
+    "codelab.auth.v1.UserService",
+    "codelab.auth.v1.ClientService",
+];
+
+async fn set_serving(reporter: &HealthReporter, status: ServingStatus) {
+    for service in SERVICES {
+        reporter.set_service_status(service, status).await;
+    }
+}
+
+/// Serves auth-service on `listener` until `shutdown` resolves: connects the pool, applies
+/// pending migrations (unless `db.auto_migrate` is off), seeds the admin user and standard
+/// clients on first start (printing generated credentials once on stderr), loads or creates
+/// the signing keys, then serves `AuthService`, `UserService`, `ClientService`, grpc.health.v1,
+/// reflection (v1 and v1alpha) and, on the same port over HTTP/1.1, `GET /.well-known/jwks.json`.
+/// On shutdown it stops accepting, gives in-flight RPCs `shutdown_grace_secs`, and closes the
+/// pool.
+///
+/// # Errors
+/// [`ServeError`] when the database, migrations, seeding or keys fail at start, or the
+/// transport fails.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    config.validate()?;
+    let url = config.database_url()?;
+    tracing::info!(database = %url, "connecting to database");
+    let pool = Pool::connect(&url, &config.db.pool_config()).await?;
+    if config.db.auto_migrate {
+        let applied = db_core::migrate::run_pending(&pool, &crate::migrations::MIGRATIONS).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+    } else {
+        // Not migrating is allowed; running on a schema whose migrations were edited is not.
+        db_core::migrate::check(&pool, &crate::migrations::MIGRATIONS).await?;
+    }
+    let store = Store::new(pool.clone());
+    let passwords = Passwords::new(&config.password)?;
+    if config.password.below_owasp() {
+        tracing::warn!(
+            "AUTH_SERVICE__PASSWORD__* is below the OWASP minimum (argon2id m=19456 KiB, t=2, \
+             p=1); use it for tests only"
+        );
+    }
+    let generated = crate::seed::seed(&store, &passwords, &config).await?;
+    if let Some(p) = &generated.admin_password {
+        // Deliberately not through tracing: log pipelines must never receive a password.
+        eprintln!(
+            "auth-service: created user `admin` with generated password {} \
+             (shown once; set AUTH_SERVICE__ADMIN_PASSWORD to choose it)",
+            p.expose_secret()
+        );
+    }
+    if let Some(s) = &generated.internal_client_secret {
+        eprintln!(
+            "auth-service: created client `codelab-internal` with generated secret {} \
+             (shown once; set AUTH_SERVICE__INTERNAL_CLIENT_SECRET to choose it)",
+            s.expose_secret()
+        );
+    }
+    let keys = KeyRing::load(
+        store.clone(),
+        config.issuer.clone(),
+        config.audience.clone(),
+        config.leeway_secs,
+        Duration::from_secs(config.key_refresh_secs),
+    )
+    .await?;
+    let reload = tokio::spawn(keys.clone().reload_periodically());
+    let oauth = OAuth::new(store.clone(), keys.clone(), passwords.clone(), &config);
+    let shared = Shared {
+        oauth,
+        store,
+        passwords,
+        allow_registration: config.allow_registration,
+        trust_forwarded_for: config.lockout.trust_forwarded_for,
+    };
+    let max = config.max_request_bytes;
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    set_serving(&reporter, ServingStatus::Serving).await;
+    let monitor = {
+        let reporter = reporter.clone();
+        tokio::spawn(db_core::service::watch_database(
+            pool.clone(),
+            Duration::from_millis(config.health_check_interval_ms),
+            move |reachable| {
+                let reporter = reporter.clone();
+                async move {
+                    let status = if reachable {
+                        ServingStatus::Serving
+                    } else {
+                        ServingStatus::NotServing
+                    };
+                    set_serving(&reporter, status).await;
+                }
+            },
+        ))
+    };
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let routes = Routes::new(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            AuthServiceServer::new(AuthApi::new(shared.clone())).max_decoding_message_size(max),
+        )
+        .add_service(
+            UserServiceServer::new(UserApi::new(shared.clone())).max_decoding_message_size(max),
+        )
+        .add_service(
+            ClientServiceServer::new(ClientApi::new(shared)).max_decoding_message_size(max),
+        );
+    let jwks_keys = keys.clone();
+    let router = routes.into_axum_router().route(
+        JWKS_PATH,
+        axum::routing::get(move || {
+            let body = jwks_keys.jwks_json();
+            async move {
+                (
+                    [
+                        (http::header::CONTENT_TYPE, "application/jwk-set+json"),
+                        (http::header::CACHE_CONTROL, JWKS_CACHE_CONTROL),
+                    ],
+                    body,
+                )
+            }
+        }),
+    );
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, issuer = %config.issuer, "auth-service serving (gRPC; HTTP {JWKS_PATH})");
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing in-flight RPCs");
+        let _ = stop_tx.send(());
+    };
+    let server = Server::builder()
+        .accept_http1(true)
+        .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        .add_routes(Routes::from(router))
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let result = tokio::select! {
+        r = server => r.map_err(ServeError::from),
+        () = async { let _ = stop_rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "in-flight RPCs did not finish in time; stopping");
+            Ok(())
+        }
+    };
+    monitor.abort();
+    reload.abort();
+    pool.close();
+    tracing::info!("auth-service stopped");
+    result
+}

@@ -1,0 +1,346 @@
+//! Refresh-token families: issue, rotate with reuse detection, revoke.
+//!
+//! RFC 9700 §4.14.2: refresh tokens are rotated on every use; presenting an already rotated
+//! token after the grace window means it leaked (or the legitimate client lost a response) and
+//! the whole family is revoked. Within the grace window a retried request gets a new pair of
+//! the same family instead (only hashes are stored, so the pair cannot be the very same one).
+
+use super::{ClientRecord, Store, UserRecord};
+use crate::error::Result;
+use crate::model::{Audit, AuditEvent, RequestContext, Scopes};
+use crate::schema::{oauth_clients, refresh_tokens, users};
+use chrono::{Duration, NaiveDateTime};
+use db_core::timestamp::now;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// A stored refresh token.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct RefreshRecord {
+    /// Row id.
+    pub id: i64,
+    /// Hex sha256 of the token.
+    pub token_hash: String,
+    /// Rotation family (one login).
+    pub family_id: String,
+    /// The token this one replaced.
+    pub parent_id: Option<i64>,
+    /// Owner (users.id).
+    pub user_id: i64,
+    /// Client the family was issued to.
+    pub client_id: String,
+    /// Space-separated scopes of the family.
+    pub scope: String,
+    /// Issue time (UTC).
+    pub created_at: NaiveDateTime,
+    /// Absolute expiry of the family (UTC).
+    pub expires_at: NaiveDateTime,
+    /// When it was exchanged for a successor.
+    pub rotated_at: Option<NaiveDateTime>,
+    /// When it was revoked.
+    pub revoked_at: Option<NaiveDateTime>,
+    /// Why: `revoked`, `reuse_detected`, `password_changed`, `user_disabled`.
+    pub revoked_reason: Option<String>,
+}
+
+/// A refresh token to store for a new family.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    /// Hex sha256 of the token value.
+    pub token_hash: String,
+    /// Owner (users.id).
+    pub user_id: i64,
+    /// Client.
+    pub client_id: String,
+    /// Scopes.
+    pub scope: Scopes,
+    /// Absolute lifetime of the family, seconds.
+    pub lifetime_secs: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = refresh_tokens)]
+#[diesel(treat_none_as_default_value = false)]
+struct NewRefreshRow {
+    token_hash: String,
+    family_id: String,
+    parent_id: Option<i64>,
+    user_id: i64,
+    client_id: String,
+    scope: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    rotated_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+    revoked_reason: Option<String>,
+}
+
+/// What a refresh attempt came to.
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// The presented token was rotated (or was rotated within the grace window) and the new
+    /// one stored.
+    Rotated {
+        /// The token's user.
+        user: Box<UserRecord>,
+        /// The token's client.
+        client: Box<ClientRecord>,
+        /// Scopes of the family.
+        scope: Scopes,
+    },
+    /// Unknown, expired, revoked, issued to another client, or its user or client is
+    /// disabled. The reason is for the log and audit, never for the client.
+    Invalid(&'static str),
+    /// The request asked for scopes beyond the family's (RFC 6749 §6); nothing was rotated.
+    ScopeExceeded,
+    /// A rotated token came back after the grace window: its family is now revoked (committed).
+    Reuse {
+        /// Family revoked.
+        family_id: String,
+        /// Tokens revoked by this detection.
+        revoked: usize,
+    },
+}
+
+impl Store {
+    /// Records a successful password login of user row `user_id` (last login, `audit`) and, when
+    /// `refresh` is given, stores it as the first token of a new family — in one transaction.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn complete_login(
+        &self,
+        user_id: i64,
+        refresh: Option<NewRefreshToken>,
+        audit: Audit,
+    ) -> Result<()> {
+        write_op!(self, |c| {
+            let at = now();
+            diesel::update(users::table.find(user_id))
+                .set(users::last_login_at.eq(at))
+                .execute(c)
+                .await?;
+            if let Some(t) = refresh {
+                diesel::insert_into(refresh_tokens::table)
+                    .values(NewRefreshRow {
+                        token_hash: t.token_hash,
+                        family_id: uuid::Uuid::now_v7().to_string(),
+                        parent_id: None,
+                        user_id: t.user_id,
+                        client_id: t.client_id,
+                        scope: t.scope.to_string(),
+                        created_at: at,
+                        expires_at: at + Duration::seconds(t.lifetime_secs),
+                        rotated_at: None,
+                        revoked_at: None,
+                        revoked_reason: None,
+                    })
+                    .execute(c)
+                    .await?;
+            }
+            audit!(c, audit);
+            Ok(())
+        })
+    }
+
+    /// Exchanges the refresh token hashed `presented` (for client `client_id`) for the one
+    /// hashed `successor`, in one transaction; `requested` scopes (if any) must be within the
+    /// family's. A token rotated more than `grace_secs` seconds
+    /// ago is reuse: its family is revoked and a `refresh_token_reuse` audit event written.
+    ///
+    /// # Errors
+    /// Database errors only; every refusal is a [`RefreshOutcome`].
+    pub async fn rotate_refresh(
+        &self,
+        presented: String,
+        client_id: String,
+        successor: String,
+        requested: Option<Scopes>,
+        grace_secs: i64,
+        context: RequestContext,
+    ) -> Result<RefreshOutcome> {
+        write_op!(self, |c| {
+            let at = now();
+            let Some(token) = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&presented))
+                .select(RefreshRecord::as_select())
+                .first(c)
+                .await
+                .optional()?
+            else {
+                return Ok(RefreshOutcome::Invalid("unknown refresh token"));
+            };
+            if token.client_id != client_id {
+                return Ok(RefreshOutcome::Invalid(
+                    "refresh token issued to another client",
+                ));
+            }
+            if token.revoked_at.is_some() {
+                return Ok(RefreshOutcome::Invalid("refresh token revoked"));
+            }
+            if token.expires_at <= at {
+                return Ok(RefreshOutcome::Invalid("refresh token expired"));
+            }
+            let user: UserRecord = users::table
+                .find(token.user_id)
+                .select(UserRecord::as_select())
+                .first(c)
+                .await?;
+            let client: ClientRecord = oauth_clients::table
+                .filter(oauth_clients::client_id.eq(&token.client_id))
+                .select(ClientRecord::as_select())
+                .first(c)
+                .await?;
+            if !user.is_active {
+                return Ok(RefreshOutcome::Invalid("user disabled"));
+            }
+            if !client.is_active {
+                return Ok(RefreshOutcome::Invalid("client disabled"));
+            }
+            if requested
+                .as_ref()
+                .is_some_and(|r| !r.is_subset(&Scopes::from_stored(&token.scope)))
+            {
+                return Ok(RefreshOutcome::ScopeExceeded);
+            }
+            let rotated_at = match token.rotated_at {
+                Some(t) => Some(t),
+                None => {
+                    // One conditional UPDATE: of two concurrent refreshes of this token only
+                    // one sets rotated_at; the other sees 0 rows and takes the grace path.
+                    let n = diesel::update(
+                        refresh_tokens::table
+                            .find(token.id)
+                            .filter(refresh_tokens::rotated_at.is_null()),
+                    )
+                    .set(refresh_tokens::rotated_at.eq(at))
+                    .execute(c)
+                    .await?;
+                    if n == 1 { None } else { Some(at) }
+                }
+            };
+            if let Some(rotated) = rotated_at
+                && at - rotated > Duration::seconds(grace_secs)
+            {
+                let revoked = diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::family_id.eq(&token.family_id))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set((
+                    refresh_tokens::revoked_at.eq(at),
+                    refresh_tokens::revoked_reason.eq("reuse_detected"),
+                ))
+                .execute(c)
+                .await?;
+                audit!(
+                    c,
+                    Audit::new(AuditEvent::RefreshTokenReuse, false, &context)
+                        .user(Some(user.id), user.username.clone())
+                        .client(client_id.clone())
+                        .detail("family_id", token.family_id.clone())
+                        .detail("revoked_refresh_tokens", revoked)
+                );
+                return Ok(RefreshOutcome::Reuse {
+                    family_id: token.family_id,
+                    revoked,
+                });
+            }
+            diesel::insert_into(refresh_tokens::table)
+                .values(NewRefreshRow {
+                    token_hash: successor,
+                    family_id: token.family_id.clone(),
+                    parent_id: Some(token.id),
+                    user_id: token.user_id,
+                    client_id: token.client_id.clone(),
+                    scope: token.scope.clone(),
+                    created_at: at,
+                    expires_at: token.expires_at,
+                    rotated_at: None,
+                    revoked_at: None,
+                    revoked_reason: None,
+                })
+                .execute(c)
+                .await?;
+            audit!(
+                c,
+                Audit::new(AuditEvent::TokenRefresh, true, &context)
+                    .user(Some(user.id), user.username.clone())
+                    .client(client_id.clone())
+                    .detail("family_id", token.family_id.clone())
+                    .detail("grace_retry", rotated_at.is_some())
+            );
+            Ok(RefreshOutcome::Rotated {
+                scope: Scopes::from_stored(&token.scope),
+                user: Box::new(user),
+                client: Box::new(client),
+            })
+        })
+    }
+
+    /// The refresh token hashed `hash` with its user, if stored.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn refresh_token(&self, hash: String) -> Result<Option<(RefreshRecord, UserRecord)>> {
+        read_op!(self, |c| {
+            Ok(refresh_tokens::table
+                .inner_join(users::table)
+                .filter(refresh_tokens::token_hash.eq(hash))
+                .select((RefreshRecord::as_select(), UserRecord::as_select()))
+                .first(c)
+                .await
+                .optional()?)
+        })
+    }
+
+    /// Revokes the family of the refresh token hashed `hash` (RFC 7009), if it exists and
+    /// belongs to user row `owner` (any owner when `None`). Writes `audit` when something was
+    /// revoked. Returns the number of tokens revoked.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn revoke_family(
+        &self,
+        hash: String,
+        owner: Option<i64>,
+        audit: Audit,
+    ) -> Result<usize> {
+        write_op!(self, |c| {
+            let Some(token) = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&hash))
+                .select(RefreshRecord::as_select())
+                .first(c)
+                .await
+                .optional()?
+            else {
+                return Ok(0);
+            };
+            if owner.is_some_and(|o| o != token.user_id) {
+                return Ok(0);
+            }
+            let revoked = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::family_id.eq(&token.family_id))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set((
+                refresh_tokens::revoked_at.eq(now()),
+                refresh_tokens::revoked_reason.eq("revoked"),
+            ))
+            .execute(c)
+            .await?;
+            if revoked > 0 {
+                let mut audit = audit
+                    .client(token.client_id.clone())
+                    .detail("family_id", token.family_id)
+                    .detail("revoked_refresh_tokens", revoked);
+                audit.user_db_id = Some(token.user_id);
+                audit!(c, audit);
+            }
+            Ok(revoked)
+        })
+    }
+}

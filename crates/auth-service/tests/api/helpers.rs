@@ -1,0 +1,264 @@
+//! Test server, clients and logins.
+
+use auth_service::config::Config;
+use auth_service::passwords::PasswordSettings;
+use codelab_proto::auth::v1 as pb;
+use db_core::Backend;
+use db_core::testing::TestDb;
+use pb::auth_service_client::AuthServiceClient;
+use pb::client_service_client::ClientServiceClient;
+use pb::user_service_client::UserServiceClient;
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+pub const INTERNAL_SECRET: &str = "internal-secret-123";
+
+/// A running auth-service over its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    pub db: TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), auth_service::ServeError>>>,
+}
+
+pub type Auth = AuthServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Users = UserServiceClient<InterceptedService<Channel, Bearer>>;
+pub type Clients = ClientServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// Adds `authorization: Bearer …` and `x-forwarded-for` to every request.
+#[derive(Clone, Default)]
+pub struct Bearer {
+    token: Option<AsciiMetadataValue>,
+    ip: Option<AsciiMetadataValue>,
+}
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(v) = &self.token {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        if let Some(v) = &self.ip {
+            request.metadata_mut().insert("x-forwarded-for", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// Cheap argon2 parameters: tests run hundreds of hashes.
+pub fn fast_passwords() -> PasswordSettings {
+    PasswordSettings {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+        max_concurrent: 4,
+    }
+}
+
+/// A configuration for tests.
+pub fn test_config(db: &TestDb) -> Config {
+    Config {
+        db_url: SecretString::from(db.url().expose_url()),
+        admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
+        internal_client_secret: Some(SecretString::from(INTERNAL_SECRET)),
+        password: fast_passwords(),
+        health_check_interval_ms: 200,
+        shutdown_grace_secs: 5,
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let mut config = test_config(&db);
+        tweak(&mut config);
+        TestApp::spawn_on(db, config).await
+    }
+
+    /// Serves `config` (whose database is `db`).
+    pub async fn spawn_on(db: TestDb, config: Config) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut task = tokio::spawn(auth_service::serve(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        let channel = tokio::select! {
+            channel = connect(addr) => channel,
+            result = &mut task => panic!("server stopped during start-up: {result:?}"),
+        };
+        TestApp {
+            addr,
+            channel,
+            db,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn auth(&self, token: &str) -> Auth {
+        AuthServiceClient::with_interceptor(self.channel.clone(), bearer(token))
+    }
+
+    /// AuthService calls that appear to come from `ip` (x-forwarded-for).
+    pub fn auth_from(&self, ip: &str) -> Auth {
+        let mut b = bearer("");
+        b.ip = Some(MetadataValue::try_from(ip).unwrap());
+        AuthServiceClient::with_interceptor(self.channel.clone(), b)
+    }
+
+    pub fn users(&self, token: &str) -> Users {
+        UserServiceClient::with_interceptor(self.channel.clone(), bearer(token))
+    }
+
+    pub fn clients(&self, token: &str) -> Clients {
+        ClientServiceClient::with_interceptor(self.channel.clone(), bearer(token))
+    }
+
+    /// Password grant for `username` with client `codelab-cli`.
+    pub async fn login(&self, username: &str, password: &str) -> Result<pb::TokenResponse, Status> {
+        self.auth("")
+            .token(password_grant("codelab-cli", username, password))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// An access token of the seeded admin (all scopes).
+    pub async fn admin(&self) -> String {
+        self.login("admin", ADMIN_PASSWORD)
+            .await
+            .expect("admin login")
+            .access_token
+    }
+
+    /// Creates user `username` (password `password`, default scopes) as admin.
+    pub async fn create_user(&self, username: &str, password: &str) -> pb::User {
+        let admin = self.admin().await;
+        self.users(&admin)
+            .create_user(pb::CreateUserRequest {
+                username: username.into(),
+                email: format!("{username}@example.org"),
+                password: password.into(),
+                scopes: String::new(),
+            })
+            .await
+            .expect("create user")
+            .into_inner()
+    }
+
+    /// Audit entries of `event`, newest first (read straight from the database).
+    pub async fn audit(&self, event: &str) -> Vec<auth_service::store::AuditEntry> {
+        let pool = db_core::Pool::connect(self.db.url(), &db_core::PoolConfig::default())
+            .await
+            .unwrap();
+        let store = auth_service::store::Store::new(pool);
+        store
+            .recent_audit(Some(event.to_owned()), 1000)
+            .await
+            .unwrap()
+    }
+
+    /// Stops the server and waits for it; panics if it failed.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Connects to `addr`, retrying until health answers SERVING.
+pub async fn connect(addr: SocketAddr) -> Channel {
+    let endpoint = Channel::from_shared(format!("http://{addr}")).unwrap();
+    for _ in 0..200 {
+        if let Ok(channel) = endpoint.connect().await {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+            let ok = health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .is_ok_and(|r| r.into_inner().status == 1);
+            if ok {
+                return channel;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("server at {addr} did not become healthy");
+}
+
+pub fn bearer(token: &str) -> Bearer {
+    Bearer {
+        token: (!token.is_empty())
+            .then(|| MetadataValue::try_from(format!("Bearer {token}")).unwrap()),
+        ip: None,
+    }
+}
+
+pub fn password_grant(client_id: &str, username: &str, password: &str) -> pb::TokenRequest {
+    pb::TokenRequest {
+        grant_type: "password".into(),
+        client_id: client_id.into(),
+        username: username.into(),
+        password: password.into(),
+        ..Default::default()
+    }
+}
+
+pub fn refresh_grant(client_id: &str, refresh_token: &str) -> pb::TokenRequest {
+    pb::TokenRequest {
+        grant_type: "refresh_token".into(),
+        client_id: client_id.into(),
+        refresh_token: refresh_token.into(),
+        ..Default::default()
+    }
+}
+
+/// Asserts `result` failed with `code` and ErrorInfo `reason`; returns the status.
+#[track_caller]
+pub fn expect_err<T: std::fmt::Debug>(
+    result: Result<T, Status>,
+    code: Code,
+    reason: &str,
+) -> Status {
+    let status = result.expect_err("expected an error");
+    assert_eq!(status.code(), code, "{status:?}");
+    use tonic_types::StatusExt as _;
+    let details = status.get_error_details();
+    let info = details.error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, reason, "{status:?}");
+    assert_eq!(info.domain, "auth-service");
+    status
+}
+
+/// The claims of a JWT, without verifying it.
+pub fn claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).expect("three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

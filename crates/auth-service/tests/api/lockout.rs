@@ -1,0 +1,137 @@
+//! Brute-force protection: per-username and per-address limits, counted atomically.
+
+use crate::backend_tests;
+use crate::helpers::*;
+use db_core::Backend;
+use tonic::Code;
+
+backend_tests!(
+    parallel_wrong_passwords_count_exactly_the_limit,
+    address_limit_spans_usernames,
+    unknown_user_and_wrong_password_look_the_same,
+    lockout_ends_and_success_resets_the_count,
+);
+
+async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("grace", "grace-password").await;
+    // Twenty guesses at once, each from its own address, so only the username limit (5) applies.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let mut auth = app.auth_from(&format!("10.0.0.{}", i + 1));
+        tasks.push(tokio::spawn(async move {
+            auth.token(password_grant("codelab-cli", "grace", "wrong-guess"))
+                .await
+                .map(|_| ())
+        }));
+    }
+    let mut wrong = 0;
+    let mut locked = 0;
+    for t in tasks {
+        let status = t.await.unwrap().expect_err("no guess can succeed");
+        match status.code() {
+            Code::Unauthenticated => wrong += 1,
+            Code::ResourceExhausted => locked += 1,
+            other => panic!("unexpected {other:?}: {status:?}"),
+        }
+    }
+    assert_eq!(wrong, 5, "exactly the limit is checked");
+    assert_eq!(locked, 15);
+    assert_eq!(app.audit("login_failed").await.len(), 5);
+    assert!(!app.audit("lockout").await.is_empty());
+    // Locked: even the right password is refused, with a retry delay.
+    let status = expect_err(
+        app.auth_from("10.9.9.9")
+            .token(password_grant("codelab-cli", "grace", "grace-password"))
+            .await,
+        Code::ResourceExhausted,
+        "TOO_MANY_ATTEMPTS",
+    );
+    use tonic_types::StatusExt as _;
+    let delay = status
+        .get_error_details()
+        .retry_info()
+        .unwrap()
+        .retry_delay
+        .unwrap();
+    assert!(delay.as_secs() > 800 && delay.as_secs() <= 900, "{delay:?}");
+    // Other users are not affected.
+    app.login("admin", ADMIN_PASSWORD)
+        .await
+        .expect("admin unaffected");
+}
+
+async fn address_limit_spans_usernames(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut auth = app.auth_from("203.0.113.7");
+    for i in 0..10 {
+        let e = auth
+            .token(password_grant(
+                "codelab-cli",
+                &format!("nobody{i}"),
+                "whatever",
+            ))
+            .await;
+        expect_err(e, Code::Unauthenticated, "INVALID_GRANT");
+    }
+    let e = auth
+        .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
+        .await;
+    expect_err(e, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+    app.auth_from("203.0.113.8")
+        .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
+        .await
+        .expect("another address may log in");
+}
+
+async fn unknown_user_and_wrong_password_look_the_same(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let unknown = app
+        .login("no-such-user", "some-password")
+        .await
+        .unwrap_err();
+    let wrong = app.login("admin", "wrong-password").await.unwrap_err();
+    assert_eq!(unknown.code(), wrong.code());
+    assert_eq!(unknown.message(), wrong.message());
+    use tonic_types::StatusExt as _;
+    let (a, b) = (unknown.get_error_details(), wrong.get_error_details());
+    let (a, b) = (a.error_info().unwrap(), b.error_info().unwrap());
+    assert_eq!((&a.reason, &a.metadata), (&b.reason, &b.metadata));
+}
+
+async fn lockout_ends_and_success_resets_the_count(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.lockout.lockout_secs = 1).await;
+    app.create_user("heidi", "heidi-password").await;
+    for _ in 0..4 {
+        expect_err(
+            app.login("heidi", "wrong").await,
+            Code::Unauthenticated,
+            "INVALID_GRANT",
+        );
+    }
+    app.login("heidi", "heidi-password")
+        .await
+        .expect("4 failures do not lock");
+    for _ in 0..4 {
+        expect_err(
+            app.login("heidi", "wrong").await,
+            Code::Unauthenticated,
+            "INVALID_GRANT",
+        );
+    }
+    app.login("heidi", "heidi-password")
+        .await
+        .expect("a success reset the username count");
+    for _ in 0..5 {
+        let _ = app.login("heidi", "wrong").await;
+    }
+    expect_err(
+        app.login("heidi", "heidi-password").await,
+        Code::ResourceExhausted,
+        "TOO_MANY_ATTEMPTS",
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.login("heidi", "heidi-password")
+        .await
+        .expect("the lockout ended");
+}

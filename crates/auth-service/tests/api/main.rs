@@ -1,0 +1,16 @@
+//! End-to-end tests of auth-service: a real gRPC server on 127.0.0.1:0 over a fresh database
+//! per test, on SQLite and on PostgreSQL.
+#![allow(missing_docs)]
+
+mod helpers;
+
+pub use db_core::backend_tests;
+
+mod attacks;
+mod cleanup;
+mod clients;
+mod keys;
+mod lockout;
+mod schema;
+mod tokens;
+mod users;

@@ -1,0 +1,420 @@
+//! The token endpoint: grants, refresh rotation and reuse detection, revocation, introspection.
+
+use crate::backend_tests;
+use crate::helpers::*;
+use codelab_proto::auth::v1 as pb;
+use db_core::Backend;
+use tonic::Code;
+
+backend_tests!(
+    password_grant_issues_jwt_and_refresh_token,
+    refresh_rotates_and_reuse_revokes_the_family,
+    retry_within_grace_gets_a_new_pair,
+    revoke_ends_the_family,
+    introspection_reports_only_what_the_caller_may_know,
+    client_credentials_grant,
+    grant_errors_carry_rfc_codes,
+    bcrypt_users_sign_in_and_are_upgraded,
+    disabled_user_loses_refresh_and_access,
+);
+
+async fn password_grant_issues_jwt_and_refresh_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let t = app.login("Admin", ADMIN_PASSWORD).await.unwrap();
+    assert_eq!(t.token_type, "Bearer");
+    assert_eq!(t.expires_in, 900);
+    assert_eq!(t.scope, "api:admin api:read api:write");
+    assert_eq!(t.refresh_token.len(), 43);
+    let c = claims(&t.access_token);
+    assert_eq!(c["iss"], "https://auth.codelab.local");
+    assert_eq!(c["aud"], "codelab-api");
+    assert_eq!(c["type"], "access");
+    assert_eq!(c["client_id"], "codelab-cli");
+    assert_eq!(c["username"], "admin");
+    assert_eq!(c["scope"], "api:admin api:read api:write");
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 900);
+    let me = app
+        .users(&t.access_token)
+        .get_current_user(pb::GetCurrentUserRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(c["sub"], me.user_id.as_str());
+    assert!(me.last_login_at.is_some());
+    let header = jsonwebtoken::decode_header(&t.access_token).unwrap();
+    let jwks = app
+        .auth("")
+        .get_jwks(pb::GetJwksRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(jwks.keys_json.contains(&header.kid.unwrap()));
+    assert_eq!(app.audit("login_success").await.len(), 1);
+}
+
+async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.refresh_grace_secs = 0).await;
+    let first = app.login("admin", ADMIN_PASSWORD).await.unwrap();
+    // Another login of the same user is another family and must survive the reuse below.
+    let other = app.login("admin", ADMIN_PASSWORD).await.unwrap();
+    let second = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &first.refresh_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert_ne!(second.access_token, first.access_token);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let reuse = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &first.refresh_token))
+        .await;
+    let status = expect_err(reuse, Code::Unauthenticated, "INVALID_GRANT");
+    assert!(status.message().starts_with("invalid_grant"));
+    // The whole family is revoked: the legitimate successor too.
+    let successor = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &second.refresh_token))
+        .await;
+    expect_err(successor, Code::Unauthenticated, "INVALID_GRANT");
+    let events = app.audit("refresh_token_reuse").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].username.as_deref(), Some("admin"));
+    app.auth("")
+        .token(refresh_grant("codelab-cli", &other.refresh_token))
+        .await
+        .expect("another family is untouched");
+}
+
+async fn retry_within_grace_gets_a_new_pair(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.login("admin", ADMIN_PASSWORD).await.unwrap();
+    let a = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &first.refresh_token))
+        .await
+        .unwrap()
+        .into_inner();
+    let b = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &first.refresh_token))
+        .await
+        .expect("a retry within the grace window")
+        .into_inner();
+    assert_ne!(a.refresh_token, b.refresh_token);
+    for t in [a.refresh_token, b.refresh_token] {
+        app.auth("")
+            .token(refresh_grant("codelab-cli", &t))
+            .await
+            .expect("both successors stay valid");
+    }
+    assert!(app.audit("refresh_token_reuse").await.is_empty());
+    // A refresh token only works for the client it was issued to.
+    let login = app.login("admin", ADMIN_PASSWORD).await.unwrap();
+    let wrong = app
+        .auth("")
+        .token(refresh_grant("codelab-flutter-app", &login.refresh_token))
+        .await;
+    expect_err(wrong, Code::Unauthenticated, "INVALID_GRANT");
+}
+
+async fn revoke_ends_the_family(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "alice-password").await;
+    let first = app.login("alice", "alice-password").await.unwrap();
+    let second = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &first.refresh_token))
+        .await
+        .unwrap()
+        .into_inner();
+    // Bob cannot revoke Alice's token: the call succeeds (RFC 7009 §2.2) and changes nothing.
+    app.create_user("bobby", "bobby-password").await;
+    let bob = app.login("bobby", "bobby-password").await.unwrap();
+    app.auth(&bob.access_token)
+        .revoke_token(pb::RevokeTokenRequest {
+            token: second.refresh_token.clone(),
+            token_type_hint: String::new(),
+        })
+        .await
+        .unwrap();
+    let introspect = |token: String| pb::IntrospectTokenRequest {
+        token,
+        token_type_hint: String::new(),
+    };
+    let i = app
+        .auth(&second.access_token)
+        .introspect_token(introspect(second.refresh_token.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(i.active);
+    assert_eq!(i.token_type, "refresh_token");
+    app.auth(&second.access_token)
+        .revoke_token(pb::RevokeTokenRequest {
+            token: second.refresh_token.clone(),
+            token_type_hint: "refresh_token".into(),
+        })
+        .await
+        .unwrap();
+    let after = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &second.refresh_token))
+        .await;
+    expect_err(after, Code::Unauthenticated, "INVALID_GRANT");
+    let i = app
+        .auth(&second.access_token)
+        .introspect_token(introspect(second.refresh_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!i.active);
+    assert_eq!(app.audit("token_revoked").await.len(), 1);
+    // Unknown tokens revoke "successfully"; a missing bearer does not.
+    app.auth(&second.access_token)
+        .revoke_token(pb::RevokeTokenRequest {
+            token: "no-such-token".into(),
+            token_type_hint: String::new(),
+        })
+        .await
+        .unwrap();
+    let anonymous = app
+        .auth("")
+        .revoke_token(pb::RevokeTokenRequest {
+            token: "x".into(),
+            token_type_hint: String::new(),
+        })
+        .await;
+    expect_err(anonymous, Code::Unauthenticated, "MISSING_TOKEN");
+}
+
+async fn introspection_reports_only_what_the_caller_may_know(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let carol = app.create_user("carol", "carol-password").await;
+    let carol_token = app.login("carol", "carol-password").await.unwrap();
+    app.create_user("dave1", "dave-password").await;
+    let dave = app.login("dave1", "dave-password").await.unwrap();
+    let req = |token: &str| pb::IntrospectTokenRequest {
+        token: token.into(),
+        token_type_hint: String::new(),
+    };
+    let own = app
+        .auth(&carol_token.access_token)
+        .introspect_token(req(&carol_token.access_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(own.active);
+    assert_eq!(own.sub, carol.user_id);
+    assert_eq!(own.username, "carol");
+    assert_eq!(own.client_id, "codelab-cli");
+    assert_eq!(own.scope, "api:read api:write");
+    assert_eq!(own.token_type, "access_token");
+    assert!(own.exp > own.iat);
+    let foreign = app
+        .auth(&dave.access_token)
+        .introspect_token(req(&carol_token.access_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(foreign, pb::IntrospectTokenResponse::default());
+    let admin = app.admin().await;
+    let by_admin = app
+        .auth(&admin)
+        .introspect_token(req(&carol_token.access_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(by_admin.active);
+    let garbage = app
+        .auth(&admin)
+        .introspect_token(req("a.b.c"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!garbage.active);
+}
+
+async fn client_credentials_grant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ok = app
+        .auth("")
+        .token(pb::TokenRequest {
+            grant_type: "client_credentials".into(),
+            client_id: "codelab-internal".into(),
+            client_secret: INTERNAL_SECRET.into(),
+            scope: "api:read".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(ok.refresh_token.is_empty());
+    assert_eq!(ok.scope, "api:read");
+    assert_eq!(ok.expires_in, 3600);
+    let c = claims(&ok.access_token);
+    assert_eq!(c["sub"], "codelab-internal");
+    assert!(c.get("username").is_none());
+    let wrong = app
+        .auth("")
+        .token(pb::TokenRequest {
+            grant_type: "client_credentials".into(),
+            client_id: "codelab-internal".into(),
+            client_secret: "wrong".into(),
+            ..Default::default()
+        })
+        .await;
+    expect_err(wrong, Code::Unauthenticated, "INVALID_CLIENT");
+    let public = app
+        .auth("")
+        .token(pb::TokenRequest {
+            grant_type: "client_credentials".into(),
+            client_id: "codelab-flutter-app".into(),
+            ..Default::default()
+        })
+        .await;
+    expect_err(public, Code::PermissionDenied, "UNAUTHORIZED_CLIENT");
+}
+
+async fn grant_errors_carry_rfc_codes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let auth = app.auth("");
+    let e = auth
+        .clone()
+        .token(pb::TokenRequest {
+            grant_type: "implicit".into(),
+            client_id: "codelab-cli".into(),
+            ..Default::default()
+        })
+        .await;
+    expect_err(e, Code::InvalidArgument, "UNSUPPORTED_GRANT_TYPE");
+    let e = auth.clone().token(pb::TokenRequest::default()).await;
+    expect_err(e, Code::InvalidArgument, "INVALID_REQUEST");
+    let e = auth
+        .clone()
+        .token(password_grant("no-such-client", "admin", ADMIN_PASSWORD))
+        .await;
+    expect_err(e, Code::Unauthenticated, "INVALID_CLIENT");
+    let mut req = password_grant("codelab-flutter-app", "admin", ADMIN_PASSWORD);
+    req.scope = "api:admin".into();
+    let e = auth.clone().token(req).await;
+    expect_err(e, Code::InvalidArgument, "INVALID_SCOPE");
+    let mut req = password_grant("codelab-cli", "admin", ADMIN_PASSWORD);
+    req.scope = "openid".into();
+    let e = auth.clone().token(req).await;
+    expect_err(e, Code::InvalidArgument, "INVALID_SCOPE");
+    // The flutter client's admin login gets the client's scopes only.
+    let t = auth
+        .clone()
+        .token(password_grant(
+            "codelab-flutter-app",
+            "admin",
+            ADMIN_PASSWORD,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(t.scope, "api:read api:write");
+    // A user without api:admin asking for it through the CLI client gets what they hold.
+    app.create_user("erin1", "erin-password").await;
+    let t = app.login("erin1", "erin-password").await.unwrap();
+    assert_eq!(t.scope, "api:read api:write");
+    let mut req = password_grant("codelab-cli", "erin1", "erin-password");
+    req.scope = "api:admin".into();
+    let e = auth.clone().token(req).await;
+    expect_err(e, Code::InvalidArgument, "INVALID_SCOPE");
+}
+
+async fn bcrypt_users_sign_in_and_are_upgraded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+        .await
+        .unwrap();
+    let store = auth_service::store::Store::new(pool);
+    let hash = bcrypt::hash("imported-password", 4).unwrap();
+    store
+        .create_user(
+            auth_service::model::NewUser {
+                username: "legacy".into(),
+                email: None,
+                password_hash: hash.clone(),
+                scopes: auth_service::model::Scopes::parse("api:read").unwrap(),
+                is_verified: true,
+            },
+            auth_service::model::Audit::new(
+                auth_service::model::AuditEvent::UserCreated,
+                true,
+                &Default::default(),
+            ),
+        )
+        .await
+        .unwrap();
+    let t = app.login("legacy", "imported-password").await.unwrap();
+    assert_eq!(t.scope, "api:read");
+    let mut upgraded = None;
+    for _ in 0..100 {
+        let u = store
+            .user_by_username("legacy".into())
+            .await
+            .unwrap()
+            .unwrap();
+        if u.password_hash.starts_with("$argon2id$") {
+            upgraded = Some(u.password_hash);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(upgraded.is_some(), "bcrypt hash was not upgraded");
+    app.login("legacy", "imported-password")
+        .await
+        .expect("the upgraded hash verifies");
+    expect_err(
+        app.login("legacy", "wrong-password").await,
+        Code::Unauthenticated,
+        "INVALID_GRANT",
+    );
+}
+
+async fn disabled_user_loses_refresh_and_access(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let frank = app.create_user("frank", "frank-password").await;
+    let t = app.login("frank", "frank-password").await.unwrap();
+    let admin = app.admin().await;
+    let disabled = app
+        .users(&admin)
+        .disable_user(pb::DisableUserRequest {
+            user_id: frank.user_id.clone(),
+            enable: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!disabled.is_active);
+    let refresh = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &t.refresh_token))
+        .await;
+    expect_err(refresh, Code::Unauthenticated, "INVALID_GRANT");
+    let login = app.login("frank", "frank-password").await;
+    let status = expect_err(login, Code::Unauthenticated, "INVALID_GRANT");
+    assert_eq!(
+        status.message(),
+        "invalid_grant: invalid username or password"
+    );
+    let me = app
+        .users(&t.access_token)
+        .get_current_user(pb::GetCurrentUserRequest {})
+        .await;
+    expect_err(me, Code::Unauthenticated, "ACCOUNT_DISABLED");
+    app.users(&admin)
+        .disable_user(pb::DisableUserRequest {
+            user_id: frank.user_id,
+            enable: true,
+        })
+        .await
+        .unwrap();
+    app.login("frank", "frank-password")
+        .await
+        .expect("enabled again");
+}

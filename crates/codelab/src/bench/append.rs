@@ -1,0 +1,109 @@
+//! `codelab bench append`: one message per `AppendMessages` call, each client to its own session.
+//!
+//! This is the durable-write workload (W1a of the Python benchmark): every call is one committed
+//! transaction. Sessions are named `bench-append-<run uuid>-<client>` and hard-deleted after the
+//! run unless `--keep-sessions`.
+
+use std::future::Future;
+
+use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
+use codelab_proto::agent::v1::{AppendMessagesRequest, DeleteSessionRequest};
+
+use super::report::{Report, Row};
+use super::runner::{self, Workload};
+use super::{CommonOpts, MessageOpts, MessageSource};
+use crate::client::{AuthChannel, describe};
+
+/// Options of `bench append`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Opts {
+    /// Clients, duration, output.
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Message texts.
+    #[command(flatten)]
+    pub messages: MessageOpts,
+    /// Keep the benchmark's sessions instead of deleting them afterwards.
+    #[arg(long)]
+    pub keep_sessions: bool,
+}
+
+/// Runs `bench append` and prints the report.
+///
+/// # Errors
+/// See [`measure`].
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let json = opts.common.json;
+    measure(opts).await?.print(json)
+}
+
+struct AppendClient {
+    client: SessionServiceClient<AuthChannel>,
+    session_id: String,
+    source: MessageSource,
+    next: u64,
+}
+
+impl Workload for AppendClient {
+    fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
+        let request = AppendMessagesRequest {
+            session_id: self.session_id.clone(),
+            messages: vec![self.source.message(self.next)],
+            create_if_missing: true,
+        };
+        self.next += 1;
+        let mut client = self.client.clone();
+        async move { client.append_messages(request).await.map(|_| ()) }
+    }
+}
+
+/// Runs the workload and returns its report without printing it.
+///
+/// # Errors
+/// Invalid options, a non-loopback address, an unreachable server or an unreadable
+/// `--messages-from` file. Failed calls are counted in the report.
+pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
+    let source = MessageSource::from_opts(&opts.messages)?;
+    let connections = super::connect_clients(&opts.common).await?;
+    let run_id = uuid::Uuid::now_v7();
+    let clients: Vec<AppendClient> = connections
+        .iter()
+        .enumerate()
+        .map(|(i, conn)| AppendClient {
+            client: conn.sessions(),
+            session_id: format!("bench-append-{run_id}-{i}"),
+            source: source.clone(),
+            next: source.offset(i),
+        })
+        .collect();
+    let session_ids: Vec<String> = clients.iter().map(|c| c.session_id.clone()).collect();
+    let m = runner::drive(clients, opts.common.warmup, opts.common.duration).await;
+    if !opts.keep_sessions {
+        let mut client = connections[0].sessions();
+        for id in session_ids {
+            let deleted = client
+                .delete_session(DeleteSessionRequest {
+                    session_id: id.clone(),
+                    hard: true,
+                })
+                .await;
+            match deleted {
+                Ok(_) => {}
+                // A client whose every call failed never created its session.
+                Err(s) if s.code() == tonic::Code::NotFound => {}
+                Err(s) => {
+                    tracing::warn!(session_id = %id, error = %describe(&s), "could not delete bench session")
+                }
+            }
+        }
+    }
+    Ok(Report {
+        workload: "append".into(),
+        addr: opts.common.connect.addr.clone(),
+        clients: opts.common.clients,
+        duration_s: opts.common.duration.as_secs_f64(),
+        warmup_s: opts.common.warmup.as_secs_f64(),
+        messages: source.describe(),
+        results: vec![Row::new("append", &m)],
+    })
+}

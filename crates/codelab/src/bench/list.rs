@@ -1,0 +1,116 @@
+//! `codelab bench list`: `ListMessages` by page number on a large session (W2 of the Python
+//! benchmark: pages 1 / 2000 / 4000 of a 200k-message session, 50 per page).
+//!
+//! The session `bench-list-<N>` is seeded first (see [`super::ensure_seeded`]); then each page of
+//! `--pages` is a phase of its own (warm-up + duration) with its own row in the report.
+
+use std::future::Future;
+
+use codelab_proto::agent::v1::ListMessagesRequest;
+use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
+
+use super::report::{Report, Row};
+use super::runner::{self, Workload};
+use super::{CommonOpts, MessageOpts, MessageSource};
+use crate::client::{AuthChannel, describe};
+
+/// Options of `bench list`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Opts {
+    /// Clients, duration, output.
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Texts of the seeded messages.
+    #[command(flatten)]
+    pub messages: MessageOpts,
+    /// Messages in the session read (`bench-list-<N>`); seeded when it has fewer.
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub seed_messages: u64,
+    /// Messages per page (1–1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: i32,
+    /// Page numbers to measure (1-based, comma-separated), one phase each.
+    #[arg(long, alias = "page", value_name = "P,…", value_delimiter = ',', default_value = "1,2000,4000",
+          value_parser = clap::value_parser!(i32).range(1..))]
+    pub pages: Vec<i32>,
+}
+
+/// Runs `bench list` and prints the report.
+///
+/// # Errors
+/// See [`measure`].
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let json = opts.common.json;
+    measure(opts).await?.print(json)
+}
+
+struct ListClient {
+    client: SessionServiceClient<AuthChannel>,
+    request: ListMessagesRequest,
+}
+
+impl Workload for ListClient {
+    fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
+        let mut client = self.client.clone();
+        let request = self.request.clone();
+        async move { client.list_messages(request).await.map(|_| ()) }
+    }
+}
+
+/// Seeds the session, runs one phase per page and returns the report without printing it.
+///
+/// # Errors
+/// Invalid options, a non-loopback address, an unreachable server, a failed seeding, or a page
+/// past the end of the session.
+pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
+    let source = MessageSource::from_opts(&opts.messages)?;
+    let connections = super::connect_clients(&opts.common).await?;
+    let session_id = super::ensure_seeded(&connections[0], opts.seed_messages, &source).await?;
+    let mut results = Vec::with_capacity(opts.pages.len());
+    for &page in &opts.pages {
+        let request = ListMessagesRequest {
+            session_id: session_id.clone(),
+            page_size: opts.page_size,
+            page,
+            ..ListMessagesRequest::default()
+        };
+        // One probe call, so a page past the end is an error rather than a fast empty answer.
+        let probe = connections[0]
+            .sessions()
+            .list_messages(request.clone())
+            .await
+            .map_err(|s| {
+                anyhow::anyhow!("reading page {page} of `{session_id}`: {}", describe(&s))
+            })?
+            .into_inner();
+        anyhow::ensure!(
+            !probe.messages.is_empty(),
+            "page {page} of `{session_id}` is empty: {} messages at {} per page; choose smaller \
+             --pages or a larger --seed-messages",
+            probe.total_size,
+            opts.page_size
+        );
+        let clients = connections
+            .iter()
+            .map(|conn| ListClient {
+                client: conn.sessions(),
+                request: request.clone(),
+            })
+            .collect();
+        let m = runner::drive(clients, opts.common.warmup, opts.common.duration).await;
+        results.push(Row::new(format!("page {page}"), &m));
+    }
+    Ok(Report {
+        workload: "list".into(),
+        addr: opts.common.connect.addr.clone(),
+        clients: opts.common.clients,
+        duration_s: opts.common.duration.as_secs_f64(),
+        warmup_s: opts.common.warmup.as_secs_f64(),
+        messages: format!(
+            "{} in {session_id}, {} per page",
+            source.describe(),
+            opts.page_size
+        ),
+        results,
+    })
+}

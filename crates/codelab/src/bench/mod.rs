@@ -1,0 +1,399 @@
+//! `codelab bench`: a pgbench-like load client against a running agent-runtime.
+//!
+//! Each of `--clients` clients has its own connection and sends one request at a time, as fast as
+//! the server answers, for `--warmup` seconds (not measured) and then `--duration` seconds.
+//! Latencies of successful calls go into an HdrHistogram (microsecond resolution, reported in
+//! milliseconds); failed calls are counted by gRPC code. The run always stops by itself, and only
+//! loopback addresses are accepted: this is a tool for measuring a server on this machine.
+//!
+//! | workload | what each call is |
+//! |---|---|
+//! | `append` | `AppendMessages` of one message to the client's own session (durable write) |
+//! | `list` | `ListMessages(page_size, page = P)` on a seeded session, for each `P` of `--pages` |
+//! | `stats` | `GetSessionStats` of the seeded session |
+
+pub mod append;
+pub mod list;
+pub mod report;
+pub mod runner;
+pub mod stats;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use codelab_proto::agent::v1::{AppendMessagesRequest, GetSessionStatsRequest, Message, Role};
+use tonic::Code;
+
+use crate::client::{self, ConnectOpts, Connection, describe};
+
+/// The `bench` workloads.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Append one message per call, each client to its own session.
+    Append(append::Opts),
+    /// Read pages of a large seeded session (`ListMessages` with a page number).
+    List(list::Opts),
+    /// Read the counters of the large seeded session (`GetSessionStats`).
+    Stats(stats::Opts),
+}
+
+/// Runs a `bench` workload and prints its report.
+///
+/// # Errors
+/// Invalid options, a non-loopback address, or a server that cannot be reached or seeded.
+/// Errors of individual calls during the run are counted, not returned.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Append(opts) => append::run(opts).await,
+        Command::List(opts) => list::run(opts).await,
+        Command::Stats(opts) => stats::run(opts).await,
+    }
+}
+
+/// Most clients of one run.
+pub const MAX_CLIENTS: u32 = 256;
+/// Longest measured duration of one run.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// Longest warm-up.
+pub const MAX_WARMUP: Duration = Duration::from_secs(600);
+
+/// Options every workload has.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonOpts {
+    /// Server and credentials (the address must be a loopback one).
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+    /// Concurrent clients, each with its own connection and one request in flight.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=MAX_CLIENTS as i64))]
+    pub clients: u32,
+    /// Measured time, in seconds (fractions allowed; at most 3600).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Time before measuring starts, in seconds (at most 600).
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_warmup)]
+    pub warmup: Duration,
+    /// Print the report as one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where message texts come from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MessageOpts {
+    /// Size of each synthetic message, in bytes (English-like words).
+    #[arg(long, value_name = "BYTES", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub message_size: u32,
+    /// Use the texts of a conversation file (ShareGPT, OpenAI, MT-Bench), cycled, instead of
+    /// synthetic messages.
+    #[arg(long, value_name = "FILE", conflicts_with = "message_size")]
+    pub messages_from: Option<PathBuf>,
+}
+
+fn parse_seconds(s: &str, max: Duration, zero_ok: bool) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 || (!zero_ok && secs == 0.0) {
+        return Err(format!(
+            "`{s}` must be a {}number of seconds",
+            if zero_ok { "" } else { "positive " }
+        ));
+    }
+    let d = Duration::from_secs_f64(secs);
+    if d > max {
+        return Err(format!("at most {} seconds", max.as_secs()));
+    }
+    Ok(d)
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    parse_seconds(s, MAX_DURATION, false)
+}
+
+fn parse_warmup(s: &str) -> Result<Duration, String> {
+    parse_seconds(s, MAX_WARMUP, true)
+}
+
+/// Refuses any address that is not loopback (127.0.0.0/8, ::1, or a name resolving only to
+/// those).
+///
+/// # Errors
+/// When the address is invalid, does not resolve, or is not loopback.
+pub async fn ensure_loopback(addr: &str) -> anyhow::Result<()> {
+    let endpoint = client::endpoint(addr)?;
+    let uri = endpoint.uri();
+    let host = uri.host().context("the address has no host")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = if let Ok(ip) = host.parse::<IpAddr>() {
+        ip.is_loopback()
+    } else {
+        let port = uri.port_u16().unwrap_or(80);
+        let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+            .await
+            .with_context(|| format!("cannot resolve `{host}`"))?
+            .collect();
+        !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+    };
+    anyhow::ensure!(
+        loopback,
+        "bench only targets this machine: `{addr}` is not a loopback address (use 127.0.0.1, \
+         [::1] or localhost)"
+    );
+    Ok(())
+}
+
+/// One connection per client.
+///
+/// # Errors
+/// The first connection that fails.
+pub async fn connect_clients(opts: &CommonOpts) -> anyhow::Result<Vec<Connection>> {
+    ensure_loopback(&opts.connect.addr).await?;
+    let mut out = Vec::with_capacity(opts.clients as usize);
+    for _ in 0..opts.clients {
+        out.push(client::connect(&opts.connect).await?);
+    }
+    Ok(out)
+}
+
+/// Texts for the messages a workload sends, and the roles they alternate between.
+#[derive(Debug, Clone)]
+pub enum MessageSource {
+    /// Words filling exactly this many bytes.
+    Synthetic(String),
+    /// Texts and roles of a real conversation file, cycled.
+    Corpus(Arc<Vec<(Role, String)>>),
+}
+
+const WORDS: &[&str] = &[
+    "the",
+    "agent",
+    "reads",
+    "a",
+    "file",
+    "and",
+    "writes",
+    "tests",
+    "for",
+    "each",
+    "function",
+    "before",
+    "it",
+    "changes",
+    "any",
+    "code",
+    "in",
+    "this",
+    "repository",
+    "because",
+    "small",
+    "steps",
+    "are",
+    "easier",
+    "to",
+    "review",
+    "than",
+    "large",
+    "ones",
+];
+
+impl MessageSource {
+    /// The source chosen by `opts`.
+    ///
+    /// # Errors
+    /// An unreadable or invalid `--messages-from` file, or one without any text.
+    pub fn from_opts(opts: &MessageOpts) -> anyhow::Result<MessageSource> {
+        let Some(path) = &opts.messages_from else {
+            return Ok(MessageSource::synthetic(opts.message_size as usize));
+        };
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+        let parsed = crate::formats::parse(&text, &name, crate::formats::ImportFormat::Auto, None)
+            .with_context(|| format!("{name} is not a conversation file"))?;
+        let corpus: Vec<(Role, String)> = parsed
+            .conversations
+            .into_iter()
+            .flat_map(|c| c.messages)
+            .filter_map(|m| {
+                let role = match Role::try_from(m.role) {
+                    Ok(Role::User) => Role::User,
+                    Ok(Role::Assistant) => Role::Assistant,
+                    // Tool and system messages need context a bench message does not have.
+                    _ => return None,
+                };
+                m.content.filter(|c| !c.is_empty()).map(|c| (role, c))
+            })
+            .collect();
+        anyhow::ensure!(!corpus.is_empty(), "{name} has no user or assistant text");
+        Ok(MessageSource::Corpus(Arc::new(corpus)))
+    }
+
+    /// English-like text of exactly `size` bytes.
+    pub fn synthetic(size: usize) -> MessageSource {
+        let mut text = String::with_capacity(size + 16);
+        let mut i = 0;
+        while text.len() < size {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(WORDS[i % WORDS.len()]);
+            i += 1;
+        }
+        text.truncate(size);
+        MessageSource::Synthetic(text)
+    }
+
+    /// Message number `n` (roles alternate user / assistant for synthetic text).
+    pub fn message(&self, n: u64) -> Message {
+        let (role, content) = match self {
+            MessageSource::Synthetic(text) => (
+                if n.is_multiple_of(2) {
+                    Role::User
+                } else {
+                    Role::Assistant
+                },
+                text.clone(),
+            ),
+            MessageSource::Corpus(corpus) => {
+                let (role, text) = &corpus[(n % corpus.len() as u64) as usize];
+                (*role, text.clone())
+            }
+        };
+        Message {
+            role: role as i32,
+            content: Some(content),
+            ..Message::default()
+        }
+    }
+
+    /// Where a message of number `n` for client `client` starts, so clients send different texts.
+    pub fn offset(&self, client: usize) -> u64 {
+        match self {
+            MessageSource::Synthetic(_) => 0,
+            MessageSource::Corpus(c) => (client as u64 * 7919) % c.len() as u64,
+        }
+    }
+
+    /// A short description for reports: `synthetic 256 B` or `corpus of 2000 messages`.
+    pub fn describe(&self) -> String {
+        match self {
+            MessageSource::Synthetic(t) => format!("synthetic {} B", t.len()),
+            MessageSource::Corpus(c) => format!("corpus of {} messages", c.len()),
+        }
+    }
+}
+
+/// Messages appended per call while seeding.
+pub const SEED_BATCH: u64 = 1000;
+
+/// The session `list` and `stats` read: `bench-list-<n>`, filled to at least `n` messages.
+///
+/// Already-present messages are kept (a second run seeds nothing); missing ones are appended in
+/// batches of [`SEED_BATCH`]. Progress goes to stderr.
+///
+/// # Errors
+/// A failed `GetSessionStats` (other than `NOT_FOUND`) or `AppendMessages`.
+pub async fn ensure_seeded(
+    conn: &Connection,
+    n: u64,
+    source: &MessageSource,
+) -> anyhow::Result<String> {
+    let session_id = format!("bench-list-{n}");
+    let mut client = conn.sessions();
+    let have = match client
+        .get_session_stats(GetSessionStatsRequest {
+            session_id: session_id.clone(),
+        })
+        .await
+    {
+        Ok(stats) => u64::try_from(stats.into_inner().message_count).unwrap_or(0),
+        Err(s) if s.code() == Code::NotFound => 0,
+        Err(s) => anyhow::bail!("reading stats of `{session_id}`: {}", describe(&s)),
+    };
+    if have >= n {
+        return Ok(session_id);
+    }
+    eprintln!("seeding {session_id}: {have} → {n} messages");
+    let mut next = have;
+    let started = std::time::Instant::now();
+    let mut last_report = started;
+    while next < n {
+        let count = SEED_BATCH.min(n - next);
+        let messages: Vec<Message> = (next..next + count).map(|i| source.message(i)).collect();
+        for batch in crate::sessions::import::batches(&messages) {
+            client
+                .append_messages(AppendMessagesRequest {
+                    session_id: session_id.clone(),
+                    messages: batch.to_vec(),
+                    create_if_missing: true,
+                })
+                .await
+                .map_err(|s| anyhow::anyhow!("seeding `{session_id}`: {}", describe(&s)))?;
+        }
+        next += count;
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            last_report = std::time::Instant::now();
+            eprintln!(
+                "  {next} / {n} messages ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    eprintln!(
+        "seeded {session_id} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(session_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_messages_have_the_exact_size() {
+        for size in [1, 7, 256, 1000] {
+            let MessageSource::Synthetic(t) = MessageSource::synthetic(size) else {
+                unreachable!()
+            };
+            assert_eq!(t.len(), size);
+        }
+        let s = MessageSource::synthetic(16);
+        assert_eq!(s.message(0).role, Role::User as i32);
+        assert_eq!(s.message(1).role, Role::Assistant as i32);
+    }
+
+    #[test]
+    fn seconds_parse_with_bounds() {
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("3601").is_err());
+        assert!(parse_duration("abc").is_err());
+        assert_eq!(parse_warmup("0").unwrap(), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn only_loopback_is_accepted() {
+        for ok in [
+            "http://127.0.0.1:50051",
+            "127.0.0.2:1",
+            "http://[::1]:50051",
+            "http://localhost:1",
+        ] {
+            ensure_loopback(ok)
+                .await
+                .unwrap_or_else(|e| panic!("{ok}: {e:#}"));
+        }
+        for bad in [
+            "http://10.0.0.1:50051",
+            "http://192.168.1.2:1",
+            "http://8.8.8.8:443",
+        ] {
+            assert!(ensure_loopback(bad).await.is_err(), "{bad}");
+        }
+    }
+}

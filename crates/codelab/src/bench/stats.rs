@@ -1,0 +1,78 @@
+//! `codelab bench stats`: `GetSessionStats` of the large seeded session (W3 of the Python
+//! benchmark, where the original scanned every message).
+
+use std::future::Future;
+
+use codelab_proto::agent::v1::GetSessionStatsRequest;
+use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
+
+use super::report::{Report, Row};
+use super::runner::{self, Workload};
+use super::{CommonOpts, MessageOpts, MessageSource};
+use crate::client::AuthChannel;
+
+/// Options of `bench stats`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Opts {
+    /// Clients, duration, output.
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Texts of the seeded messages.
+    #[command(flatten)]
+    pub messages: MessageOpts,
+    /// Messages in the session read (`bench-list-<N>`, shared with `bench list`); seeded when it
+    /// has fewer.
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub seed_messages: u64,
+}
+
+/// Runs `bench stats` and prints the report.
+///
+/// # Errors
+/// See [`measure`].
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let json = opts.common.json;
+    measure(opts).await?.print(json)
+}
+
+struct StatsClient {
+    client: SessionServiceClient<AuthChannel>,
+    session_id: String,
+}
+
+impl Workload for StatsClient {
+    fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
+        let mut client = self.client.clone();
+        let request = GetSessionStatsRequest {
+            session_id: self.session_id.clone(),
+        };
+        async move { client.get_session_stats(request).await.map(|_| ()) }
+    }
+}
+
+/// Seeds the session, runs the workload and returns the report without printing it.
+///
+/// # Errors
+/// Invalid options, a non-loopback address, an unreachable server or a failed seeding.
+pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
+    let source = MessageSource::from_opts(&opts.messages)?;
+    let connections = super::connect_clients(&opts.common).await?;
+    let session_id = super::ensure_seeded(&connections[0], opts.seed_messages, &source).await?;
+    let clients = connections
+        .iter()
+        .map(|conn| StatsClient {
+            client: conn.sessions(),
+            session_id: session_id.clone(),
+        })
+        .collect();
+    let m = runner::drive(clients, opts.common.warmup, opts.common.duration).await;
+    Ok(Report {
+        workload: "stats".into(),
+        addr: opts.common.connect.addr.clone(),
+        clients: opts.common.clients,
+        duration_s: opts.common.duration.as_secs_f64(),
+        warmup_s: opts.common.warmup.as_secs_f64(),
+        messages: format!("{} in {session_id}", source.describe()),
+        results: vec![Row::new("stats", &m)],
+    })
+}

@@ -1,0 +1,55 @@
+//! `codelab db health [DATABASE] [--url URL] [--json]`: exit 1 when a database is unhealthy.
+
+use super::{Target, print_json, table};
+use crate::output::println;
+
+/// Options of `db health`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Opts {
+    /// Database (all registered ones when omitted).
+    #[command(flatten)]
+    pub target: Target,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Times a connection and a round trip and reads the schema status of each database.
+///
+/// # Errors
+/// An unknown database; any database unhealthy (after printing the table).
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for db in opts.target.all_or_one()? {
+        all.push(db_core::admin::health(db.spec.name, &db.url, db.spec.migrations).await);
+    }
+    if opts.json {
+        print_json(&all)?;
+    } else {
+        let ms = |v: Option<f64>| {
+            v.map(|v| format!("{v:.1} ms"))
+                .unwrap_or_else(|| "-".into())
+        };
+        let mut t = table(&["database", "url", "ok", "connect", "round trip", "schema"]);
+        for h in &all {
+            t.add_row(vec![
+                h.name.clone(),
+                h.url.clone(),
+                if h.ok { "yes" } else { "NO" }.to_owned(),
+                ms(h.connect_ms),
+                ms(h.round_trip_ms),
+                h.schema.clone(),
+            ]);
+        }
+        println(&t.to_string())?;
+    }
+    let bad: Vec<&str> = all
+        .iter()
+        .filter(|h| !h.ok)
+        .map(|h| h.name.as_str())
+        .collect();
+    if !bad.is_empty() {
+        anyhow::bail!("unhealthy: {}", bad.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,523 @@
+//! End to end: a real agent-runtime on `127.0.0.1:0` with its own database (SQLite file or fresh
+//! PostgreSQL database), driven through the same functions the `codelab` subcommands run.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser as _;
+use codelab::client::{self, ConnectOpts, Connection};
+use codelab::{Cli, Command, bench};
+use codelab_proto::agent::v1::{GetSessionRequest, GetSessionStatsRequest, ListSessionsRequest};
+use db_core::testing::TestDb;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// An agent-runtime serving on a random loopback port until dropped or stopped.
+struct Server {
+    addr: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), agent_runtime::ServeError>>,
+    _db: TestDb,
+}
+
+impl Server {
+    async fn start(db: TestDb) -> Server {
+        // Built-in defaults rather than `Config::load(None)`: the test must not depend on the
+        // environment or a `.env`. Authentication is off here: these tests are about the
+        // file formats (tests/auth.rs runs the CLI against auth-service).
+        let mut config = agent_runtime::config::Config {
+            db_url: SecretString::from(db_url(&db)),
+            ..Default::default()
+        };
+        config.auth.disabled = true;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(agent_runtime::serve(config, listener, async {
+            let _ = rx.await;
+        }));
+        Server {
+            addr,
+            shutdown: Some(tx),
+            task,
+            _db: db,
+        }
+    }
+
+    fn connect_opts(&self) -> ConnectOpts {
+        ConnectOpts {
+            addr: self.addr.clone(),
+            token: None,
+        }
+    }
+
+    async fn connect(&self) -> Connection {
+        // The server binds before `serve` is polled, so the port already accepts connections;
+        // retry briefly anyway while it runs its migrations.
+        let mut last = None;
+        for _ in 0..50 {
+            match client::connect(&self.connect_opts()).await {
+                Ok(c) => match c
+                    .sessions()
+                    .list_sessions(ListSessionsRequest::default())
+                    .await
+                {
+                    Ok(_) => return c,
+                    Err(e) => last = Some(client::describe(&e)),
+                },
+                Err(e) => last = Some(format!("{e:#}")),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("agent-runtime at {} never answered: {last:?}", self.addr);
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let result = (&mut self.task).await.expect("server task panicked");
+        result.expect("server stopped with an error");
+    }
+}
+
+/// The URL agent-runtime's configuration takes (`connection_string()` is a bare path for SQLite).
+fn db_url(db: &TestDb) -> String {
+    match db.url().sqlite_path() {
+        Some(path) => format!("sqlite:///{}", path.display()),
+        None => db.url().connection_string(),
+    }
+}
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(name)
+}
+
+fn cli(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("codelab").chain(args.iter().copied()))
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+async fn import(server: &Server, file: &Path, extra: &[&str]) {
+    let file = file.to_str().unwrap();
+    let mut args = vec!["sessions", "import", file, "--addr", &server.addr];
+    args.extend_from_slice(extra);
+    codelab::run(cli(&args))
+        .await
+        .unwrap_or_else(|e| panic!("import {file}: {e:#}"));
+}
+
+async fn export(server: &Server, out: &Path, args: &[&str]) -> String {
+    let out_s = out.to_str().unwrap();
+    let mut all = vec!["sessions", "export", "--addr", &server.addr, "--out", out_s];
+    all.extend_from_slice(args);
+    codelab::run(cli(&all))
+        .await
+        .unwrap_or_else(|e| panic!("export {args:?}: {e:#}"));
+    std::fs::read_to_string(out).unwrap()
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+async fn round_trip(db: TestDb) {
+    let server = Server::start(db).await;
+    let conn = server.connect().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // ShareGPT: import, export everything, compare with the original, order included.
+    let sharegpt = data("fastchat_dummy_conversation.json");
+    import(&server, &sharegpt, &[]).await;
+    let exported = export(
+        &server,
+        &dir.path().join("all.json"),
+        &["--all", "--format", "sharegpt"],
+    )
+    .await;
+    let original: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sharegpt).unwrap()).unwrap();
+    let back: Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(back.as_array().unwrap().len(), 500);
+    assert_eq!(back, original, "ShareGPT round trip differs");
+    // Byte for byte, so key order (`id`, `conversations`; `from`, `value`) and layout too: the
+    // file was written by Python's `json.dump(indent=2)`, which serde_json's pretty printer
+    // matches for this ASCII-only data.
+    let original_text = std::fs::read_to_string(&sharegpt).unwrap();
+    assert!(
+        exported == original_text,
+        "ShareGPT export is not byte-identical to the original"
+    );
+
+    // One session, both single-session forms.
+    let one = export(
+        &server,
+        &dir.path().join("one.json"),
+        &["identity_3", "--format", "sharegpt"],
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&one).unwrap(),
+        json!([original[3].clone()])
+    );
+    let one = export(
+        &server,
+        &dir.path().join("one-openai.json"),
+        &["identity_3"],
+    )
+    .await;
+    let one: Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(one[0]["role"], "user");
+    assert_eq!(one[0]["content"], original[3]["conversations"][0]["value"]);
+    assert_eq!(one[1]["role"], "assistant");
+
+    // The summary figures come from the server.
+    let stats = conn
+        .sessions()
+        .get_session_stats(GetSessionStatsRequest {
+            session_id: "identity_0".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stats.message_count,
+        original[0]["conversations"].as_array().unwrap().len() as i64
+    );
+    assert!(stats.total_tokens > 0);
+
+    // Importing again is refused, or skipped when asked.
+    let again = codelab::run(cli(&[
+        "sessions",
+        "import",
+        sharegpt.to_str().unwrap(),
+        "--addr",
+        &server.addr,
+    ]))
+    .await;
+    let e = format!("{:#}", again.unwrap_err());
+    assert!(
+        e.contains("index 0") && e.contains("identity_0") && e.contains("already exists"),
+        "{e}"
+    );
+    import(&server, &sharegpt, &["--if-exists", "skip"]).await;
+
+    // A prefix makes new sessions, and export still writes the original ids, even one that had
+    // to be sanitized into a session id.
+    let mut small = original.as_array().unwrap()[5..8].to_vec();
+    small[2]["id"] = json!("odd id/7");
+    let small_path = dir.path().join("small.json");
+    std::fs::write(&small_path, Value::Array(small.clone()).to_string()).unwrap();
+    import(&server, &small_path, &["--session-prefix", "copy-"]).await;
+    let copy = export(
+        &server,
+        &dir.path().join("copy.json"),
+        &["copy-odd_id_7", "--format", "sharegpt"],
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&copy).unwrap(),
+        json!([small[2].clone()])
+    );
+
+    // MT-Bench questions and reference answers.
+    let questions = data("mt_bench_question.jsonl");
+    let answers = data("mt_bench_gpt4_reference.jsonl");
+    import(&server, &questions, &[]).await;
+    import(&server, &answers, &[]).await;
+    let all_path = dir.path().join("all.jsonl");
+    export(&server, &all_path, &["--all", "--format", "openai-jsonl"]).await;
+    let exported: std::collections::HashMap<String, Value> = read_jsonl(&all_path)
+        .into_iter()
+        .filter(|c| c["id"].as_str().unwrap().starts_with("mtbench-"))
+        .map(|c| (c["id"].as_str().unwrap().to_owned(), c["messages"].clone()))
+        .collect();
+    assert_eq!(exported.len(), 110);
+    for q in read_jsonl(&questions) {
+        let id = format!("mtbench-q{}", q["question_id"]);
+        let expected: Vec<Value> = q["turns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| json!({"role": "user", "content": t}))
+            .collect();
+        assert_eq!(exported[&id], Value::Array(expected), "{id}");
+    }
+    for a in read_jsonl(&answers) {
+        let id = format!("mtbench-a{}", a["question_id"]);
+        let expected: Vec<Value> = a["choices"][0]["turns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| json!({"role": "assistant", "content": t}))
+            .collect();
+        assert_eq!(exported[&id], Value::Array(expected), "{id}");
+    }
+    let session = conn
+        .sessions()
+        .get_session(GetSessionRequest {
+            session_id: "mtbench-q81".into(),
+            include_deleted: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let meta: Value = serde_json::from_str(&session.metadata_json).unwrap();
+    assert_eq!(meta["category"], "writing");
+    assert_eq!(meta["question_id"], 81);
+    assert_eq!(meta["import"]["format"], "mt-bench");
+    let session = conn
+        .sessions()
+        .get_session(GetSessionRequest {
+            session_id: "mtbench-a101".into(),
+            include_deleted: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let meta: Value = serde_json::from_str(&session.metadata_json).unwrap();
+    assert_eq!(meta["model_id"], "gpt-4");
+
+    // OpenAI chat with tool calls survives the server.
+    let chat = json!([
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather in Paris?", "name": "ana"},
+        {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_1", "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+        {"role": "tool", "content": "18 C", "tool_call_id": "call_1"},
+        {"role": "assistant", "content": "18 °C in Paris."}
+    ]);
+    let chat_path = dir.path().join("chat.json");
+    std::fs::write(
+        &chat_path,
+        json!([{"id": "chat-1", "messages": chat}]).to_string(),
+    )
+    .unwrap();
+    import(&server, &chat_path, &[]).await;
+    let back = export(
+        &server,
+        &dir.path().join("chat-out.json"),
+        &["chat-1", "--format", "openai"],
+    )
+    .await;
+    assert_eq!(serde_json::from_str::<Value>(&back).unwrap(), chat);
+
+    // A conversation the server refuses leaves no session behind, also when its first batch
+    // of 500 messages was already stored.
+    for (id, good) in [("refused-small", 1), ("refused-large", 500)] {
+        let mut messages: Vec<Value> = (0..good)
+            .map(|i| json!({"role": "user", "content": format!("m{i}")}))
+            .collect();
+        // Valid for the file format, refused by the server (names are at most 255 characters).
+        messages.push(json!({"role": "user", "content": "x", "name": "n".repeat(300)}));
+        let path = dir.path().join(format!("{id}.json"));
+        std::fs::write(&path, json!([{"id": id, "messages": messages}]).to_string()).unwrap();
+        let refused = codelab::run(cli(&[
+            "sessions",
+            "import",
+            path.to_str().unwrap(),
+            "--addr",
+            &server.addr,
+        ]))
+        .await;
+        let e = format!("{:#}", refused.unwrap_err());
+        assert!(
+            e.contains("index 0") && e.contains("INVALID_ARGUMENT"),
+            "{e}"
+        );
+        assert!(e.contains("the session was removed again"), "{e}");
+        let gone = conn
+            .sessions()
+            .get_session(GetSessionRequest {
+                session_id: id.into(),
+                include_deleted: true,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(gone.code(), tonic::Code::NotFound, "{id}");
+    }
+
+    // The table lists what is there.
+    codelab::run(cli(&[
+        "sessions",
+        "list",
+        "--addr",
+        &server.addr,
+        "--page-size",
+        "5",
+    ]))
+    .await
+    .unwrap();
+
+    // An unknown session is a clear error.
+    let missing = codelab::run(cli(&["sessions", "export", "nope", "--addr", &server.addr])).await;
+    assert!(format!("{:#}", missing.unwrap_err()).contains("NOT_FOUND"));
+
+    server.stop().await;
+}
+
+async fn bench_smoke(db: TestDb) {
+    let server = Server::start(db).await;
+    server.connect().await;
+    let addr = server.addr.clone();
+    let args = [
+        "bench",
+        "append",
+        "--addr",
+        &addr,
+        "--clients",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.2",
+    ];
+    let Command::Bench(bench::Command::Append(opts)) = cli(&args).command else {
+        unreachable!()
+    };
+    let report = bench::append::measure(opts).await.expect("bench append");
+    let row = &report.results[0];
+    assert!(row.ops > 0, "{report:?}");
+    assert_eq!(row.error_count, 0, "{report:?}");
+    assert!(
+        row.latency_ms.p50 > 0.0 && row.latency_ms.max >= row.latency_ms.p99,
+        "{report:?}"
+    );
+
+    let messages = data("fastchat_dummy_conversation.json");
+    let args = [
+        "bench",
+        "list",
+        "--addr",
+        &addr,
+        "--clients",
+        "2",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+        "--seed-messages",
+        "300",
+        "--pages",
+        "1,6",
+        "--messages-from",
+        messages.to_str().unwrap(),
+    ];
+    let Command::Bench(bench::Command::List(opts)) = cli(&args).command else {
+        unreachable!()
+    };
+    let report = bench::list::measure(opts).await.expect("bench list");
+    assert_eq!(report.results.len(), 2);
+    assert!(
+        report
+            .results
+            .iter()
+            .all(|r| r.ops > 0 && r.error_count == 0),
+        "{report:?}"
+    );
+
+    let args = [
+        "bench",
+        "stats",
+        "--addr",
+        &addr,
+        "--clients",
+        "1",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+        "--seed-messages",
+        "300",
+    ];
+    let Command::Bench(bench::Command::Stats(opts)) = cli(&args).command else {
+        unreachable!()
+    };
+    let report = bench::stats::measure(opts).await.expect("bench stats");
+    assert!(
+        report.results[0].ops > 0 && report.results[0].error_count == 0,
+        "{report:?}"
+    );
+
+    // Past the end of the seeded session is an error, not a fast empty benchmark.
+    let args = [
+        "bench",
+        "list",
+        "--addr",
+        &addr,
+        "--duration",
+        "0.1",
+        "--seed-messages",
+        "300",
+        "--pages",
+        "7",
+    ];
+    let Command::Bench(bench::Command::List(opts)) = cli(&args).command else {
+        unreachable!()
+    };
+    assert!(bench::list::measure(opts).await.is_err());
+
+    // Append sessions were removed; the seeded one stays for the next run.
+    let conn = server.connect().await;
+    let list = conn
+        .sessions()
+        .list_sessions(ListSessionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<_> = list
+        .sessions
+        .iter()
+        .map(|s| s.session_id.as_str())
+        .collect();
+    assert_eq!(ids, ["bench-list-300"]);
+
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_sqlite() {
+    round_trip(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_postgres() {
+    round_trip(TestDb::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_smoke_sqlite() {
+    bench_smoke(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_smoke_postgres() {
+    bench_smoke(TestDb::postgres().await).await;
+}
+
+#[tokio::test]
+async fn bench_refuses_remote_addresses() {
+    let args = [
+        "bench",
+        "append",
+        "--addr",
+        "http://10.1.2.3:50051",
+        "--duration",
+        "1",
+    ];
+    let Command::Bench(bench::Command::Append(opts)) = cli(&args).command else {
+        unreachable!()
+    };
+    let e = bench::append::measure(opts).await.unwrap_err();
+    assert!(format!("{e:#}").contains("not a loopback address"), "{e:#}");
+}

@@ -1,0 +1,42 @@
+//! db-core: the one crate of codelab that knows databases.
+//!
+//! - [`DbUrl`] parses every URL spelling codelab accepts and redacts passwords when printed.
+//! - [`Pool`] pools connections to SQLite (default, embedded) or PostgreSQL (production) behind
+//!   one type; [`transaction!`], [`read_transaction!`] and [`with_connection!`] let service code
+//!   write each query body once and compile it for both backends.
+//! - [`migrate`] is the migration engine: status, up/down to a target, redo, checksums, lock.
+//! - [`admin`] is the admin engine: stats, health, drift, backup/verify/restore/copy, retention.
+//! - [`service`] holds what both services share at start and stop: the `…__DB__*` settings,
+//!   the layered configuration loader, logging, the database health watch, the shutdown signal.
+//! - [`timestamp`]: UTC microsecond timestamps as both backends store them.
+//! - [`sql_types::Json`] is `JSONB` on PostgreSQL and `TEXT` on SQLite.
+//! - With the `testing` feature, [`testing::TestDb`] gives every test its own database.
+//!
+//! Invariant: this crate knows nothing of prost, tonic or either service's tables.
+
+pub mod admin;
+mod direct;
+mod error;
+pub mod migrate;
+mod pool;
+pub mod service;
+pub mod sql_types;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod timestamp;
+mod url;
+
+pub use error::{DbError, classify};
+pub use pool::{
+    DbConn, PgConn, Pool, PoolConfig, PoolStatus, SqliteConn, SqliteSynchronous, detach,
+};
+pub use service::DbSettings;
+pub use url::{Backend, DbUrl, UrlError};
+
+/// Re-exports used by the query macros, so service crates name one dependency path.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::pool::{AnyConn, PgConn, SqliteConn, any_conn};
+    pub use diesel::RunQueryDsl as SyncRunQueryDsl;
+    pub use diesel_async::{AsyncConnection, RunQueryDsl};
+}

@@ -1,0 +1,485 @@
+//! One connection pool type over both backends, and the macros that run one query body on
+//! whichever backend the pool holds.
+
+use crate::{Backend, DbError, DbUrl};
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool as Deadpool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures::FutureExt as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The async SQLite connection: diesel's `SqliteConnection` run on tokio's blocking pool.
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// The async PostgreSQL connection (tokio-postgres underneath; no libpq).
+pub type PgConn = AsyncPgConnection;
+
+/// SQLite's `PRAGMA synchronous` level.
+///
+/// `Full` (the default) fsyncs the WAL on every commit, so an acknowledged write survives a
+/// power cut. `Normal` may lose the last commits on power loss (never on a process crash) and
+/// is several times faster on slow disks. Source: <https://www.sqlite.org/pragma.html#pragma_synchronous>.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// No fsync at all (tests and throwaway data only).
+    Off,
+    /// fsync at WAL checkpoints only.
+    Normal,
+    /// fsync the WAL on every commit (default).
+    #[default]
+    Full,
+    /// Like `Full`, and also fsync the directory after deleting a journal.
+    Extra,
+}
+
+impl SqliteSynchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Off => "OFF",
+            SqliteSynchronous::Normal => "NORMAL",
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Extra => "EXTRA",
+        }
+    }
+}
+
+/// Pool and per-connection settings (the `…__DB__*` variables of each service).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
+pub struct PoolConfig {
+    /// Most connections open at once. SQLite in-memory databases always use 1.
+    pub max_size: usize,
+    /// How long a caller waits for a free connection before `DbError::Unavailable`, in ms.
+    pub wait_timeout_ms: u64,
+    /// How long establishing one connection may take, in ms.
+    pub connect_timeout_ms: u64,
+    /// SQLite `busy_timeout`: how long a writer waits for the lock, in ms.
+    pub busy_timeout_ms: u64,
+    /// SQLite `PRAGMA synchronous`.
+    pub synchronous: SqliteSynchronous,
+    /// PostgreSQL `statement_timeout` in ms (0 = none).
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            wait_timeout_ms: 5_000,
+            connect_timeout_ms: 5_000,
+            busy_timeout_ms: 5_000,
+            synchronous: SqliteSynchronous::Full,
+            statement_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Inner {
+    Postgres(Deadpool<PgConn>),
+    /// SQLite allows one writer at a time. Writers of this process queue on `writer` instead
+    /// of colliding on the database lock, where SQLite's busy handler would put them to sleep
+    /// for milliseconds at a time.
+    Sqlite {
+        pool: Deadpool<SqliteConn>,
+        writer: Arc<tokio::sync::Mutex<()>>,
+    },
+}
+
+/// A pool of connections to one database, SQLite or PostgreSQL. Cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Inner,
+    url: Arc<DbUrl>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection checked out of a [`Pool`]; returned to it on drop.
+///
+/// Service code does not match on it: use [`transaction!`](crate::transaction),
+/// [`read_transaction!`](crate::read_transaction) or [`with_connection!`](crate::with_connection).
+// A checked-out connection lives on the stack for one operation; boxing the larger PostgreSQL
+// variant would add an allocation to every checkout for no gain.
+#[allow(clippy::large_enum_variant)]
+pub enum DbConn {
+    /// A PostgreSQL connection.
+    Postgres(Object<PgConn>),
+    /// A SQLite connection, with the pool's writer lock (taken by `transaction!`).
+    Sqlite(Object<SqliteConn>, Arc<tokio::sync::Mutex<()>>),
+}
+
+/// Pool occupancy, for health output and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Configured maximum.
+    pub max_size: usize,
+    /// Connections currently open.
+    pub size: usize,
+    /// Open connections not checked out.
+    pub available: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+impl Pool {
+    /// Builds a pool for `url`. Connections open lazily; call [`Pool::ping`] to check the
+    /// database answers. Creates the folder of a SQLite file.
+    ///
+    /// # Errors
+    /// [`DbError::Io`] when the SQLite folder cannot be created.
+    pub fn new(url: &DbUrl, config: &PoolConfig) -> Result<Pool, DbError> {
+        url.ensure_parent_dir()?;
+        let wait = Some(Duration::from_millis(config.wait_timeout_ms));
+        let create = Some(Duration::from_millis(config.connect_timeout_ms));
+        let inner = match url.backend() {
+            Backend::Postgres => {
+                let statement_timeout = config.statement_timeout_ms;
+                let mut manager_config = ManagerConfig::<PgConn>::default();
+                manager_config.custom_setup = Box::new(move |url| {
+                    let url = url.to_owned();
+                    async move {
+                        let mut conn = PgConn::establish(&url).await?;
+                        conn.batch_execute(&format!(
+                            "SET statement_timeout = {statement_timeout}; SET TIME ZONE 'UTC'"
+                        ))
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                // A dead connection shows as an error on its next use and is then dropped (its
+                // transaction manager is marked broken); a test query on every checkout would
+                // add a round trip to every operation.
+                manager_config.recycling_method = RecyclingMethod::Fast;
+                let manager = AsyncDieselConnectionManager::new_with_config(
+                    url.connection_string(),
+                    manager_config,
+                );
+                Inner::Postgres(build(manager, config.max_size, wait, create)?)
+            }
+            Backend::Sqlite => {
+                let pragmas = format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
+                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+                    config.busy_timeout_ms,
+                    config.synchronous.pragma()
+                );
+                let mut manager_config = ManagerConfig::<SqliteConn>::default();
+                manager_config.custom_setup = Box::new(move |path| {
+                    let path = path.to_owned();
+                    let pragmas = pragmas.clone();
+                    async move {
+                        let mut conn = SqliteConn::establish(&path).await?;
+                        conn.batch_execute(&pragmas)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                // A local file cannot go away under us: skip the round trip on checkout.
+                manager_config.recycling_method = RecyclingMethod::Fast;
+                let manager = AsyncDieselConnectionManager::new_with_config(
+                    url.connection_string(),
+                    manager_config,
+                );
+                let max = if matches!(url, DbUrl::SqliteMemory) {
+                    1
+                } else {
+                    config.max_size
+                };
+                Inner::Sqlite {
+                    pool: build(manager, max, wait, create)?,
+                    writer: Arc::default(),
+                }
+            }
+        };
+        Ok(Pool {
+            inner,
+            url: Arc::new(url.clone()),
+        })
+    }
+
+    /// Builds the pool and checks that the database answers.
+    ///
+    /// # Errors
+    /// [`DbError::Unavailable`] when no connection can be made within `connect_timeout_ms`.
+    pub async fn connect(url: &DbUrl, config: &PoolConfig) -> Result<Pool, DbError> {
+        let pool = Pool::new(url, config)?;
+        pool.ping().await?;
+        Ok(pool)
+    }
+
+    /// Checks a connection out of the pool.
+    ///
+    /// # Errors
+    /// [`DbError::Unavailable`] when the database is unreachable or every connection stays
+    /// busy for `wait_timeout_ms`.
+    pub async fn get(&self) -> Result<DbConn, DbError> {
+        Ok(match &self.inner {
+            Inner::Postgres(p) => DbConn::Postgres(p.get().await?),
+            Inner::Sqlite { pool, writer } => DbConn::Sqlite(pool.get().await?, writer.clone()),
+        })
+    }
+
+    /// The engine behind this pool.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    /// True when the backend admits one writer at a time (SQLite): callers gain by coalescing
+    /// writes into fewer transactions (group commit) instead of queueing for the lock.
+    pub fn serializes_writes(&self) -> bool {
+        matches!(self.inner, Inner::Sqlite { .. })
+    }
+
+    /// The database URL (prints redacted).
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// Runs `SELECT 1` and returns the round-trip time including checkout.
+    ///
+    /// # Errors
+    /// [`DbError::Unavailable`] when the database does not answer.
+    pub async fn ping(&self) -> Result<Duration, DbError> {
+        use diesel::IntoSql;
+        let started = Instant::now();
+        let mut conn = self.get().await?;
+        crate::with_connection!(conn, |c| {
+            diesel_async::RunQueryDsl::get_result::<i32>(
+                diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>()),
+                c,
+            )
+            .await?;
+        });
+        Ok(started.elapsed())
+    }
+
+    /// Current occupancy.
+    pub fn status(&self) -> PoolStatus {
+        let (s, max) = match &self.inner {
+            Inner::Postgres(p) => (p.status(), p.status().max_size),
+            Inner::Sqlite { pool, .. } => (pool.status(), pool.status().max_size),
+        };
+        PoolStatus {
+            max_size: max,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        }
+    }
+
+    /// Closes the pool: waiting callers get `Unavailable`, idle connections are dropped and
+    /// checked-out ones close when returned.
+    pub fn close(&self) {
+        match &self.inner {
+            Inner::Postgres(p) => p.close(),
+            Inner::Sqlite { pool, .. } => pool.close(),
+        }
+    }
+}
+
+fn build<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    max_size: usize,
+    wait: Option<Duration>,
+    create: Option<Duration>,
+) -> Result<Deadpool<C>, DbError>
+where
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
+{
+    Deadpool::builder(manager)
+        .max_size(max_size.max(1))
+        .wait_timeout(wait)
+        .create_timeout(create)
+        .recycle_timeout(create)
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbError::Unavailable(format!("cannot build connection pool: {e}")))
+}
+
+/// Runs a database operation on its own task and waits for it.
+///
+/// A gRPC handler's future is dropped when its client goes away; a transaction dropped half way
+/// would leave its connection with an open transaction. Running the operation detached lets it
+/// commit or roll back whatever happens to the caller.
+///
+/// # Errors
+/// The operation's own error, or `DbError::Unavailable` (converted into `E`) when the runtime
+/// is shutting down. A panic inside the operation is resumed in the caller.
+pub async fn detach<T, E, F>(operation: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    match tokio::spawn(operation).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(E::from(DbError::Unavailable(
+            "runtime is shutting down".into(),
+        ))),
+    }
+}
+
+/// Runs `body` in a read-write transaction, with `conn` bound to the backend's connection type.
+///
+/// SQLite transactions begin `IMMEDIATE` (the write lock is taken up front, so two writers never
+/// deadlock upgrading a read lock); PostgreSQL uses the default `READ COMMITTED`. The body is an
+/// expression of type `Result<T, E>` where `E: From<diesel::result::Error>`; an `Err` rolls
+/// back. It is compiled once per backend, so it may only use queries both support.
+///
+/// ```ignore
+/// let mut conn = pool.get().await?;
+/// let n = db_core::transaction!(conn, |c| {
+///     diesel::delete(sessions::table).execute(c).await
+/// })?;
+/// ```
+#[macro_export]
+macro_rules! transaction {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::DbConn::Postgres(ref mut __conn) => {
+                $crate::__private::AsyncConnection::transaction(&mut **__conn, async move |$c| {
+                    $body
+                })
+                .await
+            }
+            $crate::DbConn::Sqlite(ref mut __conn, ref __writer) => {
+                let _writer = __writer.lock().await;
+                __conn.immediate_transaction(async move |$c| $body).await
+            }
+        }
+    };
+}
+
+/// Runs `body` in a read-only snapshot: PostgreSQL `REPEATABLE READ READ ONLY`, SQLite a
+/// deferred transaction (one WAL snapshot). Use it when one answer reads several queries (a
+/// page and its total). Same body rules as [`transaction!`](crate::transaction).
+#[macro_export]
+macro_rules! read_transaction {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::DbConn::Postgres(ref mut __conn) => {
+                __conn
+                    .build_transaction()
+                    .read_only()
+                    .repeatable_read()
+                    .run(async move |$c| $body)
+                    .await
+            }
+            $crate::DbConn::Sqlite(ref mut __conn, _) => {
+                $crate::__private::AsyncConnection::transaction(&mut **__conn, async move |$c| {
+                    $body
+                })
+                .await
+            }
+        }
+    };
+}
+
+/// Runs `body` on the connection without opening a transaction (single statements).
+#[macro_export]
+macro_rules! with_connection {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::DbConn::Postgres(ref mut __conn) => {
+                let $c: &mut $crate::__private::PgConn = &mut **__conn;
+                $body
+            }
+            $crate::DbConn::Sqlite(ref mut __conn, _) => {
+                let $c: &mut $crate::__private::SqliteConn = &mut **__conn;
+                $body
+            }
+        }
+    };
+}
+
+/// A connection of either backend, as seen inside a query body.
+#[doc(hidden)]
+pub enum AnyConn<'a> {
+    Postgres(&'a mut PgConn),
+    Sqlite(&'a mut SqliteConn),
+}
+
+/// Which backend the connection `c` of a query body is (the body is compiled once per backend;
+/// this lets a macro pick the statement form a backend supports).
+#[doc(hidden)]
+pub fn any_conn<C: std::any::Any>(c: &mut C) -> AnyConn<'_> {
+    let any = c as &mut dyn std::any::Any;
+    if any.is::<PgConn>() {
+        AnyConn::Postgres(
+            any.downcast_mut::<PgConn>()
+                .expect("checked with is::<PgConn>"),
+        )
+    } else {
+        AnyConn::Sqlite(
+            any.downcast_mut::<SqliteConn>()
+                .expect("a pool connection is PgConn or SqliteConn"),
+        )
+    }
+}
+
+/// Inserts `$rows` (a `Vec` of `Insertable` structs, `'static` and `Send`) into `$table` as
+/// multi-row INSERTs of at most `$chunk` rows, on either backend. Evaluates to a
+/// `QueryResult<()>`.
+///
+/// PostgreSQL gets `INSERT … VALUES (…), (…)` through diesel-async (one round trip per chunk).
+/// diesel-async cannot build multi-row INSERTs for SQLite; there all rows are inserted in one
+/// hop to the blocking thread that owns the connection, with one cached single-row statement
+/// (`$chunk` is not needed: nothing crosses a network). Inside the caller's transaction either
+/// way.
+#[macro_export]
+macro_rules! insert_batch {
+    ($c:expr, $table:expr, $rows:expr, $chunk:expr) => {{
+        let rows = $rows;
+        let chunk: usize = $chunk;
+        match $crate::__private::any_conn($c) {
+            $crate::__private::AnyConn::Postgres(pg) => {
+                let mut result = Ok(());
+                for part in rows.chunks(chunk) {
+                    if let Err(e) = $crate::__private::RunQueryDsl::execute(
+                        diesel::insert_into($table).values(part),
+                        pg,
+                    )
+                    .await
+                    {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                result
+            }
+            $crate::__private::AnyConn::Sqlite(sqlite) => {
+                sqlite
+                    .spawn_blocking(move |conn| {
+                        // One prepared single-row INSERT, reused from the statement cache for
+                        // every row: cheaper than parsing a fresh multi-row statement (those
+                        // are never cached) each time.
+                        for row in &rows {
+                            $crate::__private::SyncRunQueryDsl::execute(
+                                diesel::insert_into($table).values(row),
+                                conn,
+                            )?;
+                        }
+                        Ok(())
+                    })
+                    .await
+            }
+        }
+    }};
+}

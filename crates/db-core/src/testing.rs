@@ -1,0 +1,205 @@
+//! Test support: a fresh database per test, on either backend.
+//!
+//! `TestDb::sqlite()` makes a temporary file (deleted on drop). `TestDb::postgres()` creates
+//! `test_<random>` on the server named by `TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and drops it on drop. A PostgreSQL test whose
+//! server does not answer fails; it is never skipped.
+
+use crate::{Backend, DbUrl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+/// Default server for PostgreSQL tests.
+pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database that exists for the life of one test.
+pub struct TestDb {
+    url: DbUrl,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDb").field("url", &self.url).finish()
+    }
+}
+
+impl TestDb {
+    /// A fresh database of `backend`.
+    ///
+    /// # Panics
+    /// When the database cannot be created (PostgreSQL down): a test must not silently pass.
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::sqlite(),
+            Backend::Postgres => TestDb::postgres().await,
+        }
+    }
+
+    /// A temporary SQLite file.
+    ///
+    /// # Panics
+    /// When no temporary folder can be made.
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("create temp dir for test database");
+        let url = DbUrl::SqliteFile(dir.path().join("test.db"));
+        TestDb {
+            url,
+            _dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database on `TEST_POSTGRES_URL`.
+    ///
+    /// # Panics
+    /// When the server does not answer or refuses `CREATE DATABASE`.
+    pub async fn postgres() -> TestDb {
+        let admin = admin_url();
+        let name = format!("test_{:016x}", rand::random::<u64>());
+        let mut conn = AsyncPgConnection::establish(&admin)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL test database server {} is unreachable ({e}); start it or set \
+                 TEST_POSTGRES_URL",
+                    DbUrl::parse(&admin)
+                        .map(|u| u.to_string())
+                        .unwrap_or_default()
+                )
+            });
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} failed: {e}"));
+        let url = DbUrl::parse(&admin)
+            .expect("TEST_POSTGRES_URL is a PostgreSQL URL")
+            .with_postgres_database(&name)
+            .expect("PostgreSQL URL");
+        TestDb {
+            url,
+            _dir: None,
+            postgres: Some((admin, name)),
+        }
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// The backend of this database.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+}
+
+/// `TEST_POSTGRES_URL` or [`DEFAULT_TEST_POSTGRES_URL`].
+pub fn admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned())
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread with a
+        // runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = AsyncPgConnection::establish(&admin).await.ok()?;
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("warning: test database was not dropped");
+        }
+    }
+}
+
+/// Runs the async test functions `$name(backend: Backend)` once per backend, as tests
+/// `sqlite::$name` and `postgres::$name` (multi-threaded runtime, 2 workers).
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Column names Diesel selects for `query` (e.g. `table.select(table::all_columns)`), read from
+/// the SQL it generates: what `schema.rs` says a table has.
+pub fn diesel_columns<Q>(query: Q) -> std::collections::BTreeSet<String>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+{
+    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+    let select = sql
+        .split(" FROM ")
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("SELECT ");
+    select
+        .split(", ")
+        .map(|c| {
+            c.rsplit('.')
+                .next()
+                .unwrap_or(c)
+                .trim_matches('`')
+                .to_owned()
+        })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct ColumnName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// Column names of `table` in the database of `pool`, as the backend's catalog lists them.
+///
+/// # Panics
+/// When the catalog query fails (a test helper).
+pub async fn database_columns(
+    pool: &crate::Pool,
+    table: &str,
+) -> std::collections::BTreeSet<String> {
+    let mut conn = pool.get().await.expect("connection");
+    let sql = match pool.backend() {
+        Backend::Sqlite => format!("SELECT name FROM pragma_table_info('{table}')"),
+        Backend::Postgres => format!(
+            "SELECT column_name::text AS name FROM information_schema.columns \
+             WHERE table_name = '{table}' AND table_schema = 'public'"
+        ),
+    };
+    let rows: Vec<ColumnName> = crate::with_connection!(conn, |c| {
+        diesel_async::RunQueryDsl::load(diesel::sql_query(&sql), c)
+            .await
+            .expect("catalog query")
+    });
+    rows.into_iter().map(|r| r.name).collect()
+}

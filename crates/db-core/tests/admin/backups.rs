@@ -1,0 +1,456 @@
+//! Backup, verify, restore, copy, retention — and every bad input of the issue.
+
+use super::*;
+use db_core::admin::AdminError;
+use db_core::admin::backup::{Manifest, RestoreOptions};
+use db_core::migrate;
+use db_core::testing::TestDb;
+
+async fn migrated(backend: Backend) -> TestDb {
+    let db = TestDb::new(backend).await;
+    migrate::migrate(db.url(), &SET, None).await.unwrap();
+    db
+}
+
+async fn restore(
+    backup: &Path,
+    url: &DbUrl,
+    force: bool,
+    safety: &Path,
+) -> Result<backup::RestoreReport, AdminError> {
+    backup::restore(
+        backup,
+        url,
+        &SET,
+        RestoreOptions {
+            force,
+            safety_dir: safety,
+            progress: &NoProgress,
+        },
+    )
+    .await
+}
+
+fn other(backend: Backend) -> Backend {
+    match backend {
+        Backend::Sqlite => Backend::Postgres,
+        Backend::Postgres => Backend::Sqlite,
+    }
+}
+
+async fn backup_restores_identically_on_both_backends(backend: Backend) {
+    let src = migrated(backend).await;
+    seed(src.url()).await;
+    let expected = dump(src.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    for compression in [Compression::Zstd, Compression::Gzip, Compression::None] {
+        let info = backup_to(src.url(), dir.path(), compression).await;
+        let m = &info.manifest;
+        assert_eq!(m.database, "library");
+        assert_eq!(m.backend, backend.to_string());
+        assert_eq!(m.schema_version.as_deref(), Some(V3));
+        assert_eq!(m.compression, compression);
+        let order: Vec<(&str, u64)> = m.tables.iter().map(|t| (t.name.as_str(), t.rows)).collect();
+        assert_eq!(order, [("authors", 3), ("books", 3)], "parents first");
+        assert!(info.path.join("manifest.json").is_file());
+        assert!(
+            backup::verify(&info.path, Some(&SET), true)
+                .await
+                .unwrap()
+                .ok
+        );
+        // Into an empty, never-migrated database of each backend.
+        for target_backend in [backend, other(backend)] {
+            let target = TestDb::new(target_backend).await;
+            let report = restore(&info.path, target.url(), false, dir.path())
+                .await
+                .unwrap();
+            assert!(report.safety_backup.is_none());
+            assert_eq!(
+                dump(target.url()).await,
+                expected,
+                "{compression:?} into {target_backend}"
+            );
+            // Sequences continue after the restored ids.
+            exec(target.url(), "INSERT INTO authors (name) VALUES ('next')").await;
+            assert!(
+                dump(target.url())
+                    .await
+                    .0
+                    .iter()
+                    .any(|a| a.0 == 8 && a.1 == "next")
+            );
+        }
+    }
+    assert_eq!(backup::list(dir.path(), Some("library")).unwrap().len(), 3);
+}
+
+async fn round_trip_through_the_other_backend_gives_identical_rows(backend: Backend) {
+    let src = migrated(backend).await;
+    seed(src.url()).await;
+    let mid = TestDb::new(other(backend)).await;
+    let back = TestDb::new(backend).await;
+    let safety = tempfile::tempdir().unwrap();
+    let r = backup::copy(
+        src.url(),
+        mid.url(),
+        &SET,
+        false,
+        safety.path(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.source, r.target);
+    backup::copy(
+        mid.url(),
+        back.url(),
+        &SET,
+        false,
+        safety.path(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(dump(back.url()).await, dump(src.url()).await);
+    // Copying onto data needs force, and then keeps a safety backup.
+    let e = backup::copy(
+        src.url(),
+        back.url(),
+        &SET,
+        false,
+        safety.path(),
+        &NoProgress,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, AdminError::Refused(_)), "{e}");
+    let r = backup::copy(
+        src.url(),
+        back.url(),
+        &SET,
+        true,
+        safety.path(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(r.safety_backup.is_some());
+}
+
+async fn backup_while_writing_is_consistent(backend: Backend) {
+    let src = migrated(backend).await;
+    exec(src.url(), "INSERT INTO authors (id, name) VALUES (1, 'w')").await;
+    let url = src.url().clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while !std::sync::atomic::AtomicBool::load(&stop, std::sync::atomic::Ordering::Relaxed)
+            {
+                n += 1;
+                // A parent and its child in one transaction: a torn snapshot would show one
+                // without the other.
+                exec(
+                    &url,
+                    &format!(
+                        "BEGIN; INSERT INTO authors (id, name) VALUES ({id}, 'a{id}'); \
+                         INSERT INTO books (author_id, title) VALUES ({id}, 't'); COMMIT;",
+                        id = n + 1
+                    ),
+                )
+                .await;
+            }
+            n
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let info = backup_to(src.url(), dir.path(), Compression::Zstd).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    let rows: Vec<u64> = info.manifest.tables.iter().map(|t| t.rows).collect();
+    assert_eq!(
+        rows[0],
+        rows[1] + 1,
+        "authors = books + 1 in one snapshot: {rows:?}"
+    );
+    assert!(rows[1] > 0 && rows[1] <= written as u64);
+    let target = TestDb::new(backend).await;
+    restore(&info.path, target.url(), false, dir.path())
+        .await
+        .unwrap();
+    let c = counts(target.url()).await;
+    assert_eq!(c, [("authors".into(), rows[0]), ("books".into(), rows[1])]);
+}
+
+async fn bad_backups_are_refused_and_leave_the_target_unchanged(backend: Backend) {
+    let src = migrated(backend).await;
+    seed(src.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let safety = tempfile::tempdir().unwrap();
+    let good = backup_to(src.url(), dir.path(), Compression::Zstd).await;
+    let target = migrated(backend).await;
+    exec(
+        target.url(),
+        "INSERT INTO authors (id, name) VALUES (99, 'keep me')",
+    )
+    .await;
+    let before = dump(target.url()).await;
+    let copy_of = |name: &str| {
+        let p = dir.path().join(name);
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        for e in std::fs::read_dir(&good.path).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), p.join(e.file_name())).unwrap();
+        }
+        p
+    };
+    let edit_manifest = |p: &Path, f: &dyn Fn(&mut Manifest)| {
+        let mut m = Manifest::read(p).unwrap();
+        f(&mut m);
+        std::fs::write(p.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    };
+    let expect = |r: Result<backup::RestoreReport, AdminError>, what: &str, needle: &str| {
+        let e = r
+            .err()
+            .unwrap_or_else(|| panic!("{what}: restore succeeded"));
+        assert!(e.to_string().contains(needle), "{what}: {e}");
+    };
+
+    // Missing backup.
+    expect(
+        restore(&dir.path().join("nope"), target.url(), true, safety.path()).await,
+        "missing",
+        "no such backup folder",
+    );
+    // Truncated file.
+    let p = copy_of("truncated");
+    let f = p.join(&good.manifest.tables[1].file);
+    let len = std::fs::metadata(&f).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    expect(
+        restore(&p, target.url(), true, safety.path()).await,
+        "truncated",
+        "truncated",
+    );
+    let v = backup::verify(&p, Some(&SET), true).await.unwrap();
+    assert!(!v.ok && v.problems.len() == 1, "{v:?}");
+    // Tampered file of the same size.
+    let p = copy_of("tampered");
+    let f = p.join(&good.manifest.tables[0].file);
+    let mut bytes = std::fs::read(&f).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&f, bytes).unwrap();
+    expect(
+        restore(&p, target.url(), true, safety.path()).await,
+        "tampered",
+        "sha256 mismatch",
+    );
+    // A manifest from another database.
+    let p = copy_of("other-db");
+    edit_manifest(&p, &|m| m.database = "auth".into());
+    expect(
+        restore(&p, target.url(), true, safety.path()).await,
+        "other database",
+        "backup is of database `auth`",
+    );
+    // A newer schema.
+    let p = copy_of("newer");
+    edit_manifest(&p, &|m| m.schema_version = Some("20990101000000".into()));
+    expect(
+        restore(&p, target.url(), true, safety.path()).await,
+        "newer schema",
+        "unknown to this binary",
+    );
+    // Not a manifest at all.
+    let p = copy_of("garbage");
+    std::fs::write(p.join("manifest.json"), b"{ not json").unwrap();
+    expect(
+        restore(&p, target.url(), true, safety.path()).await,
+        "garbage manifest",
+        "not a valid manifest",
+    );
+    // A non-empty target without force.
+    expect(
+        restore(&good.path, target.url(), false, safety.path()).await,
+        "non-empty",
+        "--force",
+    );
+    // A failure half way (a row breaking a foreign key in the last table, with hashes
+    // recomputed so verification passes) rolls the whole restore back.
+    let p = copy_of("bad-row");
+    let books = &good.manifest.tables[1];
+    let rows = "[10,1,\"ok\",1.0,null]\n[11,12345,\"orphan\",null,null]\n";
+    let enc = zstd::encode_all(rows.as_bytes(), 3).unwrap();
+    std::fs::write(p.join(&books.file), &enc).unwrap();
+    edit_manifest(&p, &|m| {
+        let t = &mut m.tables[1];
+        t.rows = 2;
+        t.bytes = enc.len() as u64;
+        use sha2::Digest;
+        t.sha256 = sha2::Sha256::digest(&enc)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+    });
+    assert!(backup::verify(&p, Some(&SET), false).await.unwrap().ok);
+    assert!(
+        !backup::verify(&p, Some(&SET), true).await.unwrap().ok,
+        "deep check catches it"
+    );
+    expect(
+        restore(&p, target.url(), true, safety.path()).await,
+        "bad row",
+        "books",
+    );
+    assert_eq!(
+        dump(target.url()).await,
+        before,
+        "target unchanged after every failure"
+    );
+    assert!(
+        admin::drift(target.url(), &SET).await.unwrap().is_empty(),
+        "indexes dropped for the load came back with the rollback"
+    );
+    // The good backup restores with force, after a safety backup of the target.
+    let r = restore(&good.path, target.url(), true, safety.path())
+        .await
+        .unwrap();
+    let safety_id = r.safety_backup.unwrap();
+    assert_eq!(dump(target.url()).await, dump(src.url()).await);
+    // ...which restores the previous state.
+    restore(
+        &safety.path().join(safety_id),
+        target.url(),
+        true,
+        safety.path(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dump(target.url()).await, before);
+}
+
+async fn restore_refuses_a_target_newer_than_the_backup(backend: Backend) {
+    let src = TestDb::new(backend).await;
+    migrate::migrate(src.url(), &SET, Some(V2)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let info = backup_to(src.url(), dir.path(), Compression::Zstd).await;
+    assert_eq!(info.manifest.schema_version.as_deref(), Some(V2));
+    let target = migrated(backend).await;
+    let e = restore(&info.path, target.url(), true, dir.path())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("newer than the backup"), "{e}");
+    // An older backup restores into an empty database at its own version.
+    let fresh = TestDb::new(backend).await;
+    restore(&info.path, fresh.url(), false, dir.path())
+        .await
+        .unwrap();
+    assert_eq!(
+        migrate::status(fresh.url(), &SET)
+            .await
+            .unwrap()
+            .current
+            .as_deref(),
+        Some(V2)
+    );
+}
+
+backend_tests!(
+    backup_restores_identically_on_both_backends,
+    round_trip_through_the_other_backend_gives_identical_rows,
+    backup_while_writing_is_consistent,
+    bad_backups_are_refused_and_leave_the_target_unchanged,
+    restore_refuses_a_target_newer_than_the_backup,
+);
+
+#[tokio::test]
+async fn backup_of_a_missing_database_or_into_an_unwritable_folder_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = DbUrl::SqliteFile(dir.path().join("absent.db"));
+    let e = backup::backup(
+        &missing,
+        &SET,
+        BackupOptions {
+            dir: dir.path(),
+            label: None,
+            compression: Compression::Zstd,
+            progress: &NoProgress,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("does not exist"), "{e}");
+    let db = migrated(Backend::Sqlite).await;
+    seed(db.url()).await;
+    // A "folder" that is a file: the backup cannot be written, and nothing is left behind.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let e = backup::backup(
+        db.url(),
+        &SET,
+        BackupOptions {
+            dir: &blocker,
+            label: None,
+            compression: Compression::Zstd,
+            progress: &NoProgress,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, AdminError::Io { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn prune_keeps_the_newest_and_the_newest_verified() {
+    let db = migrated(Backend::Sqlite).await;
+    seed(db.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(backup_to(db.url(), dir.path(), Compression::Zstd).await.id);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    ids.reverse(); // newest first
+    let listed: Vec<String> = backup::list(dir.path(), None)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(listed, ids);
+    // Break the newest: the newest *verified* one must survive keep_last = 1.
+    let newest = dir.path().join(&ids[0]);
+    let f = backup::list(dir.path(), None).unwrap()[0].manifest.tables[0]
+        .file
+        .clone();
+    std::fs::write(newest.join(f), b"garbage").unwrap();
+    let dry = backup::prune(dir.path(), Some("library"), 1, None, true)
+        .await
+        .unwrap();
+    assert_eq!(dry.kept, vec![ids[0].clone(), ids[1].clone()]);
+    assert_eq!(dry.removed, vec![ids[2].clone(), ids[3].clone()]);
+    assert_eq!(
+        backup::list(dir.path(), None).unwrap().len(),
+        4,
+        "dry run deletes nothing"
+    );
+    let done = backup::prune(dir.path(), Some("library"), 1, None, false)
+        .await
+        .unwrap();
+    assert_eq!(done.removed.len(), 2);
+    assert_eq!(backup::list(dir.path(), None).unwrap().len(), 2);
+    // keep_days keeps everything young.
+    let r = backup::prune(dir.path(), None, 0, Some(1), true)
+        .await
+        .unwrap();
+    assert!(r.removed.is_empty());
+}
