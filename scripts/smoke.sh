@@ -36,7 +36,7 @@ TOKEN=$(CODELAB_PASSWORD="$AUTH_SERVICE__ADMIN_PASSWORD" "$bin" login --auth-add
 [ -n "$TOKEN" ] || { echo "codelab login printed no token" >&2; exit 1; }
 export CODELAB_TOKEN=$TOKEN
 
-data=../shared/data/mt_bench_question.jsonl
+data=testdata/conversations/mt_bench_question.jsonl
 "$bin" sessions import "$data" --addr "$addr"
 "$bin" sessions list --addr "$addr" | head -5
 [ -f "$work/data/agent_runtime.db" ] || { echo "no agent-runtime SQLite file under --data-dir" >&2; exit 1; }

@@ -94,7 +94,7 @@ fn db_url(db: &TestDb) -> String {
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../testdata/conversations")
         .join(name)
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 fn data(name: &str) -> (String, String) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../testdata/conversations")
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{} is needed by this test: {e}", path.display()));
