@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `AGENT_RUNTIME__BACKUP__*`: where backups go and the optional schedule.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct BackupSettings {
     /// Folder of backups (also used by the `DatabaseAdmin` RPCs).

@@ -195,7 +195,7 @@ impl Principal {
 /// The `AGENT_RUNTIME__AUTH__*` settings. Every field has a default
 /// (`#[serde(default)]`), so an empty section deserializes to
 /// [`AuthConfig::default`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct AuthConfig {
     /// `AGENT_RUNTIME__AUTH__DISABLED`: turn authentication off; every

@@ -34,6 +34,7 @@
 //! | `AGENT_RUNTIME__PAGE_TOKEN_SECRET` | random per process | key signing page tokens; set the same on every replica |
 //! | `AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS` | `5000` | database probe period for grpc.health.v1 |
 //! | `AGENT_RUNTIME__SHUTDOWN_GRACE_SECS` | `30` | time in-flight RPCs get on shutdown |
+//! | `AGENT_RUNTIME__METRICS_ADDR` | unset (off) | Prometheus `GET /metrics` listen address, e.g. `0.0.0.0:9464` |
 //!
 //! `RUST_LOG` and `LOG_FORMAT` (see [`crate::telemetry`]) are read without prefix.
 
@@ -48,13 +49,15 @@ use std::path::Path;
 /// Environment prefix of every variable.
 pub const ENV_PREFIX: &str = "AGENT_RUNTIME";
 
-/// Everything agent-runtime reads at start.
-#[derive(Debug, Clone, Deserialize)]
+/// Everything agent-runtime reads at start. Serializes with secrets redacted (for
+/// `codelab config check`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Config {
     /// gRPC listen address.
     pub grpc_addr: SocketAddr,
     /// Database URL; a secret because PostgreSQL URLs carry a password.
+    #[serde(serialize_with = "db_core::service::serialize_db_url")]
     pub db_url: SecretString,
     /// Pool and migration settings.
     pub db: DbSettings,
@@ -65,11 +68,14 @@ pub struct Config {
     /// Request limits.
     pub limits: Limits,
     /// Key for page tokens; random per process when unset.
+    #[serde(serialize_with = "db_core::service::serialize_redacted")]
     pub page_token_secret: Option<SecretString>,
     /// Database probe period for the health service, in ms.
     pub health_check_interval_ms: u64,
     /// Time in-flight RPCs get to finish on shutdown, in seconds.
     pub shutdown_grace_secs: u64,
+    /// Prometheus endpoint (`GET /metrics`); none when unset.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -84,12 +90,13 @@ impl Default for Config {
             page_token_secret: None,
             health_check_interval_ms: 5_000,
             shutdown_grace_secs: 30,
+            metrics_addr: None,
         }
     }
 }
 
 /// `AGENT_RUNTIME__LIMITS__*`: caps that keep one client from hurting the others.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Limits {
     /// Largest decoded request message, in bytes (tonic answers `OUT_OF_RANGE` beyond it).
@@ -139,9 +146,20 @@ impl Config {
     /// Checks values the types cannot: the database URL, the key source, limits.
     ///
     /// # Errors
-    /// [`ConfigError`] naming the variable.
+    /// [`ConfigError`] naming the variable (the first of [`Config::problems`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.database_url()?;
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(ConfigError(problem)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value the service would refuse to start with, each naming its variable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = self.database_url() {
+            problems.push(e.0);
+        }
         if !self.auth.disabled
             && self
                 .auth
@@ -150,22 +168,60 @@ impl Config {
                 .is_none_or(|u| u.trim().is_empty())
             && self.auth.auth_service_url.trim().is_empty()
         {
-            return Err(ConfigError(format!(
+            problems.push(format!(
                 "{ENV_PREFIX}__AUTH__AUTH_SERVICE_URL (e.g. http://127.0.0.1:50052) or \
                  {ENV_PREFIX}__AUTH__JWKS_URL is required unless {ENV_PREFIX}__AUTH__DISABLED=true"
-            )));
+            ));
+        }
+        if self.auth.jwks_fetch_timeout_ms == 0 {
+            problems.push(format!(
+                "{ENV_PREFIX}__AUTH__JWKS_FETCH_TIMEOUT_MS must be at least 1"
+            ));
         }
         if self.db.pool_size == 0 {
-            return Err(ConfigError(format!(
-                "{ENV_PREFIX}__DB__POOL_SIZE must be at least 1"
-            )));
+            problems.push(format!("{ENV_PREFIX}__DB__POOL_SIZE must be at least 1"));
         }
         if self.limits.max_request_bytes < 1024 {
-            return Err(ConfigError(format!(
+            problems.push(format!(
                 "{ENV_PREFIX}__LIMITS__MAX_REQUEST_BYTES must be at least 1024"
-            )));
+            ));
         }
-        Ok(())
+        problems
+    }
+
+    /// Values the service starts with but an operator should know about (development-only
+    /// settings, weaker durability, per-process keys), each naming its variable.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.auth.disabled {
+            warnings.push(format!(
+                "{ENV_PREFIX}__AUTH__DISABLED=true: no token checks, every caller is user \"dev\" \
+                 with all scopes (development only)"
+            ));
+        }
+        if self
+            .page_token_secret
+            .as_ref()
+            .is_none_or(|s| s.expose_secret().is_empty())
+        {
+            warnings.push(format!(
+                "{ENV_PREFIX}__PAGE_TOKEN_SECRET is unset: page tokens are signed with a random \
+                 per-process key, so they stop working after a restart and on other replicas"
+            ));
+        }
+        if let Ok(url) = self.database_url()
+            && url.backend() == db_core::Backend::Sqlite
+            && matches!(
+                self.db.synchronous,
+                db_core::SqliteSynchronous::Off | db_core::SqliteSynchronous::Normal
+            )
+        {
+            warnings.push(format!(
+                "{ENV_PREFIX}__DB__SYNCHRONOUS={}: acknowledged writes can be lost on power loss",
+                self.db.synchronous.name()
+            ));
+        }
+        warnings
     }
 
     /// The parsed database URL.

@@ -132,6 +132,25 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let metrics = db_core::metrics::Metrics::new(
+        "agent-runtime",
+        &[
+            SESSION,
+            AGENT_CONTEXT,
+            APPROVAL,
+            ADMIN,
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ],
+        &[],
+        vec![("agent_runtime".to_owned(), pool.clone())],
+    );
+    let metrics_endpoint = match config.metrics_addr {
+        Some(addr) => Some(db_core::metrics::MetricsEndpoint::start(addr, metrics.clone()).await?),
+        None => None,
+    };
+
     let addr = listener.local_addr()?;
     tracing::info!(%addr, auth = if shared.auth.is_disabled() { "DISABLED" } else { "jwt" }, "agent-runtime serving");
 
@@ -143,6 +162,7 @@ pub async fn serve(
     };
     let server = Server::builder()
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        .layer(metrics.layer())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -172,6 +192,9 @@ pub async fn serve(
         }
     };
     monitor.abort();
+    if let Some(endpoint) = metrics_endpoint {
+        endpoint.stop().await;
+    }
     if let Some(task) = scheduled {
         task.abort();
     }

@@ -29,6 +29,7 @@
 //! | `AUTH_SERVICE__MAX_REQUEST_BYTES` | `65536` | largest request message |
 //! | `AUTH_SERVICE__HEALTH_CHECK_INTERVAL_MS` | `5000` | database probe period for grpc.health.v1 |
 //! | `AUTH_SERVICE__SHUTDOWN_GRACE_SECS` | `30` | time in-flight RPCs get on shutdown |
+//! | `AUTH_SERVICE__METRICS_ADDR` | unset (off) | Prometheus `GET /metrics` listen address, e.g. `0.0.0.0:9465` |
 //!
 //! `RUST_LOG` and `LOG_FORMAT` are read without prefix.
 
@@ -42,13 +43,15 @@ use std::path::Path;
 /// Environment prefix of every variable.
 pub const ENV_PREFIX: &str = "AUTH_SERVICE";
 
-/// Everything auth-service reads at start.
-#[derive(Debug, Clone, Deserialize)]
+/// Everything auth-service reads at start. Serializes with secrets redacted (for
+/// `codelab config check`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Config {
     /// Listen address.
     pub grpc_addr: SocketAddr,
     /// Database URL; a secret because PostgreSQL URLs carry a password.
+    #[serde(serialize_with = "db_core::service::serialize_db_url")]
     pub db_url: SecretString,
     /// Pool and migration settings.
     pub db: DbSettings,
@@ -57,10 +60,13 @@ pub struct Config {
     /// `aud` claim.
     pub audience: String,
     /// Password of the seeded `admin` user.
+    #[serde(serialize_with = "db_core::service::serialize_redacted")]
     pub admin_password: Option<SecretString>,
     /// The original service's name for the admin password.
+    #[serde(serialize_with = "db_core::service::serialize_redacted")]
     pub master_key: Option<SecretString>,
     /// Secret of the seeded `codelab-internal` client.
+    #[serde(serialize_with = "db_core::service::serialize_redacted")]
     pub internal_client_secret: Option<SecretString>,
     /// Open registration.
     pub allow_registration: bool,
@@ -80,6 +86,8 @@ pub struct Config {
     pub health_check_interval_ms: u64,
     /// Shutdown grace period, seconds.
     pub shutdown_grace_secs: u64,
+    /// Prometheus endpoint (`GET /metrics`); none when unset.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -102,12 +110,13 @@ impl Default for Config {
             max_request_bytes: 64 * 1024,
             health_check_interval_ms: 5_000,
             shutdown_grace_secs: 30,
+            metrics_addr: None,
         }
     }
 }
 
 /// `AUTH_SERVICE__LOCKOUT__*`: the original service's brute-force protection numbers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct LockoutSettings {
     /// Failed logins per username per window.
@@ -145,49 +154,98 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the variable and what was expected.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let config: Config =
-            db_core::service::load_layered(ENV_PREFIX, file).map_err(ConfigError)?;
+        let config = Config::load_unvalidated(file)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The layering of [`Config::load`] without [`Config::validate`] (`codelab config check`
+    /// reports every problem instead of the first).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable whose value does not parse.
+    pub fn load_unvalidated(file: Option<&Path>) -> Result<Config, ConfigError> {
+        db_core::service::load_layered(ENV_PREFIX, file).map_err(ConfigError)
     }
 
     /// Checks values the types cannot.
     ///
     /// # Errors
-    /// [`ConfigError`] naming the variable.
+    /// [`ConfigError`] naming the variable (the first of [`Config::problems`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.database_url()?;
-        let fail = |var: &str, what: &str| Err(ConfigError(format!("{ENV_PREFIX}__{var} {what}")));
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(ConfigError(problem)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value the service would refuse to start with, each naming its variable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut fail = |var: &str, what: &str| problems.push(format!("{ENV_PREFIX}__{var} {what}"));
         if self.issuer.trim().is_empty() {
-            return fail("ISSUER", "must not be empty");
+            fail("ISSUER", "must not be empty");
         }
         if self.audience.trim().is_empty() {
-            return fail("AUDIENCE", "must not be empty");
+            fail("AUDIENCE", "must not be empty");
         }
         if !(0..=60).contains(&self.refresh_grace_secs) {
-            return fail(
+            fail(
                 "REFRESH_GRACE_SECS",
                 "must be between 0 and 60 (RFC 9700 practice)",
             );
         }
         if self.db.pool_size == 0 {
-            return fail("DB__POOL_SIZE", "must be at least 1");
+            fail("DB__POOL_SIZE", "must be at least 1");
         }
         if self.lockout.max_failures_per_user < 1 || self.lockout.max_failures_per_ip < 1 {
-            return fail("LOCKOUT__MAX_FAILURES_PER_USER/_IP", "must be at least 1");
+            fail("LOCKOUT__MAX_FAILURES_PER_USER/_IP", "must be at least 1");
         }
         if self.lockout.window_secs < 1 || self.lockout.lockout_secs < 1 {
-            return fail("LOCKOUT__WINDOW_SECS/LOCKOUT_SECS", "must be at least 1");
+            fail("LOCKOUT__WINDOW_SECS/LOCKOUT_SECS", "must be at least 1");
         }
         if self.key_refresh_secs == 0 {
-            return fail("KEY_REFRESH_SECS", "must be at least 1");
+            fail("KEY_REFRESH_SECS", "must be at least 1");
         }
         if self.max_request_bytes < 1024 {
-            return fail("MAX_REQUEST_BYTES", "must be at least 1024");
+            fail("MAX_REQUEST_BYTES", "must be at least 1024");
         }
-        crate::passwords::Passwords::new(&self.password)
-            .map_err(|e| ConfigError(format!("{ENV_PREFIX}__PASSWORD__*: {e}")))?;
-        Ok(())
+        if let Err(e) = crate::passwords::Passwords::new(&self.password) {
+            problems.push(format!("{ENV_PREFIX}__PASSWORD__*: {e}"));
+        }
+        if let Err(e) = self.database_url() {
+            problems.insert(0, e.0);
+        }
+        problems
+    }
+
+    /// Values the service starts with but an operator should know about, each naming its
+    /// variable.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.admin_password().is_none() {
+            warnings.push(format!(
+                "{ENV_PREFIX}__ADMIN_PASSWORD is unset: on first start the admin user gets a \
+                 random password, printed once in the log"
+            ));
+        }
+        if self
+            .internal_client_secret
+            .as_ref()
+            .is_none_or(|s| s.expose_secret().is_empty())
+        {
+            warnings.push(format!(
+                "{ENV_PREFIX}__INTERNAL_CLIENT_SECRET is unset: on first start codelab-internal \
+                 gets a random secret, printed once in the log"
+            ));
+        }
+        if self.allow_registration {
+            warnings.push(format!(
+                "{ENV_PREFIX}__ALLOW_REGISTRATION=true: anyone who can reach the service can \
+                 create an account"
+            ));
+        }
+        warnings
     }
 
     /// The parsed database URL.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{OnceCell, Semaphore};
 
 /// `AUTH_SERVICE__PASSWORD__*`: argon2id cost and hashing concurrency.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct PasswordSettings {
     /// Memory cost, KiB. Default 19456 (19 MiB, OWASP minimum).

@@ -208,6 +208,24 @@ pub async fn serve(
         }),
     );
 
+    let metrics = db_core::metrics::Metrics::new(
+        "auth-service",
+        &[
+            SERVICES[1],
+            SERVICES[2],
+            SERVICES[3],
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ],
+        &[JWKS_PATH],
+        vec![("auth".to_owned(), pool.clone())],
+    );
+    let metrics_endpoint = match config.metrics_addr {
+        Some(addr) => Some(db_core::metrics::MetricsEndpoint::start(addr, metrics.clone()).await?),
+        None => None,
+    };
+
     let addr = listener.local_addr()?;
     tracing::info!(%addr, issuer = %config.issuer, "auth-service serving (gRPC; HTTP {JWKS_PATH})");
 
@@ -220,6 +238,7 @@ pub async fn serve(
     let server = Server::builder()
         .accept_http1(true)
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+        .layer(metrics.layer())
         .add_routes(Routes::from(router))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
 
@@ -233,6 +252,9 @@ pub async fn serve(
     };
     monitor.abort();
     reload.abort();
+    if let Some(endpoint) = metrics_endpoint {
+        endpoint.stop().await;
+    }
     pool.close();
     tracing::info!("auth-service stopped");
     result

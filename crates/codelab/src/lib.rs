@@ -10,6 +10,8 @@
 //! - [`sessions`]: imports conversations (OpenAI chat, ShareGPT, MT-Bench) into agent-runtime
 //!   over gRPC, exports them back, lists sessions.
 //! - [`mod@bench`]: a pgbench-like load client against a running agent-runtime.
+//! - [`healthcheck`]: grpc.health.v1 `Check` for container health checks.
+//! - [`config`]: `config check`, each service's effective configuration and its problems.
 //! - [`db`]: database administration (stats, migrations, backup/restore, copy, cleanup, drift)
 //!   through `db_core::admin`, for every database in [`db::registry`].
 //!
@@ -26,8 +28,10 @@ pub mod auth;
 pub mod bench;
 pub mod client;
 pub mod clients;
+pub mod config;
 pub mod db;
 pub mod formats;
+pub mod healthcheck;
 pub mod login;
 pub mod output;
 pub mod password;
@@ -71,6 +75,11 @@ pub enum Command {
     /// Manage codelab's databases: stats, migrations, backups, restore, copy, cleanup, drift.
     #[command(subcommand)]
     Db(db::Command),
+    /// Ask a service's grpc.health.v1 whether it is serving (exit 0) or not (exit 1).
+    Healthcheck(healthcheck::Opts),
+    /// Check the services' configuration (effective values, secrets redacted, and problems).
+    #[command(subcommand)]
+    Config(config::Command),
 }
 
 /// Installs the tracing subscriber of the client subcommands: human-readable on stderr (stdout
@@ -121,6 +130,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Db(cmd) => {
             init_cli_tracing();
             db::run(cmd).await
+        }
+        Command::Healthcheck(opts) => {
+            init_cli_tracing();
+            healthcheck::run(opts).await
+        }
+        Command::Config(cmd) => {
+            init_cli_tracing();
+            config::run(cmd).await
         }
     }
 }

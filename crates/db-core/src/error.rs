@@ -50,8 +50,19 @@ impl DbError {
     }
 }
 
-/// Classifies a Diesel error (see [`DbError`] for the classes).
+/// Classifies a Diesel error (see [`DbError`] for the classes) and counts it in
+/// [`crate::metrics::db_error_counts`].
 pub fn classify(err: DieselError) -> DbError {
+    counted(classify_uncounted(err))
+}
+
+/// Counts `err` in the process's database error counters and returns it.
+fn counted(err: DbError) -> DbError {
+    crate::metrics::count_db_error(&err);
+    err
+}
+
+fn classify_uncounted(err: DieselError) -> DbError {
     match err {
         DieselError::NotFound => DbError::NotFound,
         DieselError::DatabaseError(kind, info) => {
@@ -113,7 +124,7 @@ impl From<DieselError> for DbError {
 
 impl From<diesel::ConnectionError> for DbError {
     fn from(err: diesel::ConnectionError) -> Self {
-        DbError::Unavailable(err.to_string())
+        counted(DbError::Unavailable(err.to_string()))
     }
 }
 
@@ -121,18 +132,19 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for DbError {
     fn from(err: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         use deadpool::managed::PoolError as P;
         use diesel_async::pooled_connection::PoolError as Backend;
-        match err {
+        let err = match err {
             P::Timeout(kind) => DbError::Unavailable(format!(
                 "timed out waiting for a database connection ({kind:?})"
             )),
             P::Backend(Backend::ConnectionError(e)) => DbError::Unavailable(e.to_string()),
-            P::Backend(Backend::QueryError(e)) => classify(e),
+            P::Backend(Backend::QueryError(e)) => classify_uncounted(e),
             P::Closed => DbError::Unavailable("connection pool is closed".into()),
             P::NoRuntimeSpecified => {
                 DbError::Unavailable("pool has no runtime for timeouts".into())
             }
             P::PostCreateHook(e) => DbError::Unavailable(format!("connection setup failed: {e}")),
-        }
+        };
+        counted(err)
     }
 }
 

@@ -17,6 +17,7 @@
 pub mod admin;
 mod direct;
 mod error;
+pub mod metrics;
 pub mod migrate;
 mod pool;
 pub mod service;

@@ -23,7 +23,7 @@ pub type PgConn = AsyncPgConnection;
 /// `Full` (the default) fsyncs the WAL on every commit, so an acknowledged write survives a
 /// power cut. `Normal` may lose the last commits on power loss (never on a process crash) and
 /// is several times faster on slow disks. Source: <https://www.sqlite.org/pragma.html#pragma_synchronous>.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SqliteSynchronous {
     /// No fsync at all (tests and throwaway data only).
@@ -38,6 +38,16 @@ pub enum SqliteSynchronous {
 }
 
 impl SqliteSynchronous {
+    /// The setting as written in configuration: `off`, `normal`, `full` or `extra`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Off => "off",
+            SqliteSynchronous::Normal => "normal",
+            SqliteSynchronous::Full => "full",
+            SqliteSynchronous::Extra => "extra",
+        }
+    }
+
     fn pragma(self) -> &'static str {
         match self {
             SqliteSynchronous::Off => "OFF",

@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::pool::Pool;
 
 /// `<PREFIX>__DB__*`: pool and migration settings of one service.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct DbSettings {
     /// Most open connections.
@@ -84,12 +84,68 @@ pub fn load_layered<T: DeserializeOwned>(prefix: &str, file: Option<&Path>) -> R
         config::Environment::with_prefix(prefix)
             .prefix_separator("__")
             .separator("__")
+            // `KEY=` (as in .env.example) means "unset": the default applies.
+            .ignore_empty(true)
             .try_parsing(true),
     );
     builder
         .build()
         .and_then(config::Config::try_deserialize)
         .map_err(|e| name_variable(prefix, &e.to_string()))
+}
+
+/// Serializes a secret as `"[redacted]"` (or `null` when unset or empty), for printing an
+/// effective configuration (`codelab config check`) without revealing it.
+///
+/// # Errors
+/// Never fails on its own; returns the serializer's error.
+pub fn serialize_redacted<S: serde::Serializer>(
+    secret: &Option<secrecy::SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    match secret {
+        Some(s) if !s.expose_secret().is_empty() => serializer.serialize_str("[redacted]"),
+        _ => serializer.serialize_none(),
+    }
+}
+
+/// Serializes a database URL with its password redacted (see [`crate::DbUrl`]'s `Display`);
+/// a URL that does not parse prints as `"[invalid]"` (it might carry a password).
+///
+/// # Errors
+/// Never fails on its own; returns the serializer's error.
+pub fn serialize_db_url<S: serde::Serializer>(
+    url: &secrecy::SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret;
+    match crate::DbUrl::parse(url.expose_secret()) {
+        Ok(url) => serializer.collect_str(&url),
+        Err(_) => serializer.serialize_str("[invalid]"),
+    }
+}
+
+/// Flattens a serialized configuration into `(VARIABLE, value)` pairs named as the environment
+/// variables that set them: `{"db": {"pool_size": 16}}` with prefix `AUTH_SERVICE` gives
+/// `("AUTH_SERVICE__DB__POOL_SIZE", "16")`. `null` gives an empty value. Sorted by name.
+pub fn environment_view(prefix: &str, config: &serde_json::Value) -> Vec<(String, String)> {
+    fn walk(path: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    walk(&format!("{path}__{}", key.to_ascii_uppercase()), value, out);
+                }
+            }
+            serde_json::Value::Null => out.push((path.to_owned(), String::new())),
+            serde_json::Value::String(s) => out.push((path.to_owned(), s.clone())),
+            other => out.push((path.to_owned(), other.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    walk(prefix, config, &mut out);
+    out.sort();
+    out
 }
 
 /// Rewrites config-rs's "… for key `db.pool_size`" into the environment variable's name.

@@ -1,0 +1,835 @@
+//! The deployment as operators run it, without a container engine: `docker-compose.yml`,
+//! `Dockerfile` and `.env.example` are parsed and checked against the services' real
+//! configuration; `scripts/init-postgres.sh` runs twice against the PostgreSQL test server; then
+//! both services run as separate processes on the databases it made, the way the compose file
+//! starts them, and serve login → append → read, visible on their metrics endpoints.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_yaml_ng::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(repo().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn compose() -> Value {
+    serde_yaml_ng::from_str(&read("docker-compose.yml")).expect("docker-compose.yml is YAML")
+}
+
+/// The variable names each service reads (from its own configuration type).
+fn known_variables() -> BTreeSet<String> {
+    let agent = serde_json::to_value(agent_runtime::config::Config::default()).unwrap();
+    let auth = serde_json::to_value(auth_service::config::Config::default()).unwrap();
+    db_core::service::environment_view("AGENT_RUNTIME", &agent)
+        .into_iter()
+        .chain(db_core::service::environment_view("AUTH_SERVICE", &auth))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// `${NAME:-default}` with nested defaults expanded as compose does when nothing is set.
+fn interpolate_defaults(text: &str) -> String {
+    let mut out = text.to_owned();
+    while let Some(start) = out.rfind("${") {
+        let end = start + out[start..].find('}').expect("closed ${");
+        let inner = &out[start + 2..end];
+        let value = inner.split_once(":-").map(|(_, d)| d).unwrap_or("");
+        out = format!("{}{}{}", &out[..start], value, &out[end + 1..]);
+    }
+    out
+}
+
+fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    &compose["services"][name]
+}
+
+fn environment(service: &Value) -> Vec<(String, String)> {
+    service["environment"]
+        .as_mapping()
+        .expect("environment is a mapping")
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().unwrap().to_owned(),
+                v.as_str().map(str::to_owned).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn depends_on_healthy(service: &Value, other: &str) -> bool {
+    service["depends_on"][other]["condition"].as_str() == Some("service_healthy")
+}
+
+#[test]
+fn compose_file_runs_postgres_and_both_services() {
+    let compose = compose();
+    let known = known_variables();
+
+    let postgres = service(&compose, "postgres");
+    assert!(
+        postgres["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("postgres:16")),
+        "PostgreSQL 16: {:?}",
+        postgres["image"]
+    );
+    let test = format!("{:?}", postgres["healthcheck"]["test"]);
+    assert!(test.contains("pg_isready"), "{test}");
+    assert!(
+        postgres.get("ports").is_none(),
+        "PostgreSQL is not published by default"
+    );
+    let mounts = format!("{:?}", postgres["volumes"]);
+    assert!(
+        mounts.contains("postgres-data:/var/lib/postgresql/data"),
+        "{mounts}"
+    );
+    assert!(
+        mounts.contains("./scripts/init-postgres.sh:/docker-entrypoint-initdb.d/init-postgres.sh"),
+        "{mounts}"
+    );
+
+    for (name, prefix, port, database) in [
+        ("auth-service", "AUTH_SERVICE", 50052, "auth_db"),
+        ("agent-runtime", "AGENT_RUNTIME", 50051, "agent_runtime"),
+    ] {
+        let svc = service(&compose, name);
+        assert_eq!(svc["command"][0].as_str(), Some(name), "{name} command");
+        assert!(
+            depends_on_healthy(svc, "postgres"),
+            "{name} waits for postgres"
+        );
+        let check = format!("{:?}", svc["healthcheck"]["test"]);
+        assert!(
+            check.contains("healthcheck") && check.contains(&port.to_string()),
+            "{name} health check through grpc.health.v1: {check}"
+        );
+        assert!(
+            format!("{:?}", svc["networks"]).contains("codelab"),
+            "{name} on the codelab network"
+        );
+        assert!(
+            format!("{:?}", svc["volumes"]).contains(":/app/data"),
+            "{name} keeps SQLite files in a volume"
+        );
+        let env = environment(svc);
+        for (var, _) in &env {
+            assert!(
+                var.starts_with(&format!("{prefix}__")),
+                "{name} gets only its own variables: {var}"
+            );
+            assert!(known.contains(var), "{name}: {var} is not a setting");
+        }
+        let get = |var: &str| {
+            env.iter()
+                .find(|(k, _)| k == var)
+                .map(|(_, v)| interpolate_defaults(v))
+                .unwrap_or_else(|| panic!("{name} sets {var}"))
+        };
+        assert_eq!(
+            get(&format!("{prefix}__GRPC_ADDR")),
+            format!("0.0.0.0:{port}")
+        );
+        let url = db_core::DbUrl::parse(&get(&format!("{prefix}__DB_URL"))).unwrap();
+        assert_eq!(url.backend(), db_core::Backend::Postgres, "{name}");
+        assert!(
+            url.to_string().ends_with(&format!("/{database}")),
+            "{name} uses the database init-postgres.sh creates: {url}"
+        );
+        assert!(
+            get(&format!("{prefix}__METRICS_ADDR")).starts_with("0.0.0.0:"),
+            "{name} metrics"
+        );
+    }
+    let runtime = service(&compose, "agent-runtime");
+    assert!(depends_on_healthy(runtime, "auth-service"));
+    let env = environment(runtime);
+    assert!(
+        env.contains(&(
+            "AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL".to_owned(),
+            "http://auth-service:50052".to_owned()
+        )),
+        "{env:?}"
+    );
+
+    let volumes: BTreeSet<&str> = compose["volumes"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(Value::as_str)
+        .collect();
+    for volume in ["postgres-data", "agent-runtime-data", "auth-data"] {
+        assert!(volumes.contains(volume), "volume {volume} declared");
+    }
+    assert!(compose["networks"].get("codelab").is_some());
+}
+
+#[test]
+fn env_example_lists_every_setting_and_nothing_else() {
+    let example = read(".env.example");
+    let listed: BTreeSet<String> = example
+        .lines()
+        .map(|l| l.trim_start_matches('#').trim())
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().to_owned())
+        .filter(|k| k.starts_with("AGENT_RUNTIME__") || k.starts_with("AUTH_SERVICE__"))
+        .collect();
+    let known = known_variables();
+    let missing: Vec<_> = known.difference(&listed).collect();
+    let unknown: Vec<_> = listed.difference(&known).collect();
+    assert!(missing.is_empty(), ".env.example lacks {missing:?}");
+    assert!(unknown.is_empty(), ".env.example names unknown {unknown:?}");
+    for var in [
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_DB",
+        "LOG_FORMAT",
+    ] {
+        assert!(example.contains(var), ".env.example lacks {var}");
+    }
+}
+
+#[test]
+fn dockerfile_builds_the_three_binaries_into_a_non_root_image() {
+    let dockerfile = read("Dockerfile");
+    assert!(dockerfile.matches("\nFROM ").count() >= 3, "multi-stage");
+    assert!(
+        dockerfile.contains("cargo chef cook"),
+        "cached dependency layer"
+    );
+    for bin in ["agent-runtime", "auth-service", "codelab"] {
+        assert!(
+            dockerfile.contains(&format!("target/release/{bin}")),
+            "{bin} in the image"
+        );
+    }
+    let user = dockerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("USER line");
+    assert_ne!(user.trim(), "root");
+    assert!(dockerfile.contains("HEALTHCHECK"));
+    assert!(dockerfile.contains("codelab healthcheck"));
+}
+
+// ----- real processes on PostgreSQL -------------------------------------------------------
+
+/// libpq variables for the test server (`TEST_POSTGRES_URL`).
+fn pg_env() -> Vec<(&'static str, String)> {
+    let url = url_parts(&db_core::testing::admin_url());
+    let mut env = vec![
+        ("PGHOST", url.host),
+        ("PGPORT", url.port.to_string()),
+        ("POSTGRES_USER", url.user),
+        ("POSTGRES_DB", url.database),
+    ];
+    if let Some(password) = url.password {
+        env.push(("PGPASSWORD", password));
+    }
+    env
+}
+
+struct UrlParts {
+    host: String,
+    port: u16,
+    user: String,
+    password: Option<String>,
+    database: String,
+}
+
+fn url_parts(url: &str) -> UrlParts {
+    let rest = url.split_once("://").expect("scheme").1;
+    let (auth, rest) = rest.rsplit_once('@').unwrap_or(("postgres", rest));
+    let (user, password) = match auth.split_once(':') {
+        Some((u, p)) => (u.to_owned(), Some(p.to_owned())),
+        None => (auth.to_owned(), None),
+    };
+    let (hostport, database) = rest.split_once('/').unwrap_or((rest, "postgres"));
+    let database = database.split('?').next().unwrap_or("postgres").to_owned();
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.to_owned(), p.parse().expect("port")),
+        None => (hostport.to_owned(), 5432),
+    };
+    UrlParts {
+        host,
+        port,
+        user,
+        password,
+        database,
+    }
+}
+
+fn psql(sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-Atc", sql])
+        .envs(pg_env())
+        .env(
+            "PGDATABASE",
+            url_parts(&db_core::testing::admin_url()).database,
+        )
+        .env("PGUSER", url_parts(&db_core::testing::admin_url()).user)
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn init_postgres(extra: &str) -> String {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/init-postgres.sh"))
+        .envs(pg_env())
+        .env("POSTGRES_MULTIPLE_DATABASES", extra)
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "init-postgres.sh failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A port free right now on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A service binary built next to `codelab` (cargo builds every workspace binary for the
+/// workspace's tests).
+fn binary(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_codelab"))
+        .parent()
+        .unwrap()
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the workspace's tests (scripts/test.sh) or `cargo build --bins`",
+        path.display()
+    );
+    path
+}
+
+/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
+struct Process {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    fn start(name: &'static str, dir: &Path, env: &[(String, String)]) -> Process {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(binary(name));
+        // Only the variables given here: nothing from the test's own environment or a .env.
+        for (var, _) in std::env::vars() {
+            if var.starts_with("AGENT_RUNTIME__") || var.starts_with("AUTH_SERVICE__") {
+                command.env_remove(var);
+            }
+        }
+        let child = command
+            .current_dir(dir)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("LOG_FORMAT", "json")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Process { name, child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait up to 10 s; true when it exited with success.
+    fn stop(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `codelab args…`; returns stdout, panicking with stderr on failure.
+fn codelab(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_codelab"))
+        .args(args)
+        .env_remove("CODELAB_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .expect("codelab runs");
+    assert!(
+        out.status.success(),
+        "codelab {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits until `codelab healthcheck` says SERVING (or the process died).
+fn wait_serving(process: &mut Process, addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ok = Command::new(env!("CARGO_BIN_EXE_codelab"))
+            .args(["healthcheck", "--addr", addr, "--timeout-ms", "1000"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return;
+        }
+        if let Ok(Some(status)) = process.child.try_wait() {
+            panic!("{} exited ({status}): {}", process.name, process.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never became SERVING: {}",
+            process.name,
+            process.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `GET /metrics` over plain HTTP/1.1.
+fn scrape(port: u16) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// Drops the test's databases even when it fails.
+struct DropDatabases(Vec<String>);
+
+impl Drop for DropDatabases {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Command::new("psql")
+                .args([
+                    "--no-psqlrc",
+                    "-qc",
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                ])
+                .envs(pg_env())
+                .env(
+                    "PGDATABASE",
+                    url_parts(&db_core::testing::admin_url()).database,
+                )
+                .env("PGUSER", url_parts(&db_core::testing::admin_url()).user)
+                .status();
+        }
+    }
+}
+
+#[test]
+fn services_run_as_processes_on_databases_made_by_init_postgres() {
+    let suffix = format!("{:x}", rand_suffix());
+    let runtime_db = format!("e2e_agent_runtime_{suffix}");
+    let auth_db = format!("e2e_auth_{suffix}");
+    let _cleanup = DropDatabases(vec![runtime_db.clone(), auth_db.clone()]);
+
+    // init-postgres.sh twice: the first creates, the second changes nothing and succeeds.
+    let extra = format!("{runtime_db},{auth_db}");
+    let first = init_postgres(&extra);
+    assert!(
+        first.contains(&format!("created database {runtime_db}")),
+        "{first}"
+    );
+    let second = init_postgres(&extra);
+    for name in ["agent_runtime", "auth_db", &runtime_db, &auth_db] {
+        assert!(
+            second.contains(&format!("database {name} exists")),
+            "{second}"
+        );
+        assert_eq!(
+            psql(&format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+            ))
+            .trim(),
+            "1",
+            "{name} exists"
+        );
+    }
+    assert!(
+        !second.contains("created"),
+        "second run created nothing: {second}"
+    );
+
+    let server = url_parts(&db_core::testing::admin_url());
+    let pg_url = |db: &str| {
+        let auth = match &server.password {
+            Some(p) => format!("{}:{p}", server.user),
+            None => server.user.clone(),
+        };
+        format!("postgresql://{auth}@{}:{}/{db}", server.host, server.port)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    run_pair(dir.path(), pg_url(&auth_db), pg_url(&runtime_db));
+    // The rows are in the database init-postgres.sh made.
+    assert_eq!(
+        psql_in(&runtime_db, "SELECT count(*) FROM messages").trim(),
+        "2"
+    );
+}
+
+/// The seed's mixed configuration: agent-runtime on SQLite (its default relative path, in the
+/// working folder), auth-service on PostgreSQL.
+#[test]
+fn mixed_configuration_sqlite_runtime_with_postgres_auth() {
+    let auth_db = format!("e2e_auth_mixed_{:x}", rand_suffix());
+    let _cleanup = DropDatabases(vec![auth_db.clone()]);
+    init_postgres(&auth_db);
+    let server = url_parts(&db_core::testing::admin_url());
+    let credentials = match &server.password {
+        Some(p) => format!("{}:{p}", server.user),
+        None => server.user.clone(),
+    };
+    let auth_url = format!(
+        "postgresql+asyncpg://{credentials}@{}:{}/{auth_db}",
+        server.host, server.port
+    );
+    let dir = tempfile::tempdir().unwrap();
+    run_pair(
+        dir.path(),
+        auth_url,
+        "sqlite:///data/agent_runtime.db".to_owned(),
+    );
+    assert!(dir.path().join("data/agent_runtime.db").exists());
+    assert!(!dir.path().join("data/auth.db").exists());
+}
+
+/// Starts auth-service on `auth_db_url` and agent-runtime on `runtime_db_url` as processes in
+/// `dir`, runs login → append → read with the CLI, checks both metrics endpoints and the JSON
+/// logs, and stops both with SIGTERM.
+fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
+    let (auth_port, auth_metrics) = (free_port(), free_port());
+    let (runtime_port, runtime_metrics) = (free_port(), free_port());
+    let admin_password = "e2e-admin-password";
+
+    let mut auth = Process::start(
+        "auth-service",
+        dir,
+        &[
+            (
+                "AUTH_SERVICE__GRPC_ADDR".into(),
+                format!("127.0.0.1:{auth_port}"),
+            ),
+            (
+                "AUTH_SERVICE__METRICS_ADDR".into(),
+                format!("127.0.0.1:{auth_metrics}"),
+            ),
+            ("AUTH_SERVICE__DB_URL".into(), auth_db_url),
+            ("AUTH_SERVICE__ADMIN_PASSWORD".into(), admin_password.into()),
+            // Cheap hashing keeps the test fast; the parameters are checked elsewhere.
+            ("AUTH_SERVICE__PASSWORD__MEMORY_KIB".into(), "1024".into()),
+            ("AUTH_SERVICE__PASSWORD__ITERATIONS".into(), "1".into()),
+        ],
+    );
+    let auth_addr = format!("http://127.0.0.1:{auth_port}");
+    wait_serving(&mut auth, &auth_addr);
+
+    let mut runtime = Process::start(
+        "agent-runtime",
+        dir,
+        &[
+            (
+                "AGENT_RUNTIME__GRPC_ADDR".into(),
+                format!("127.0.0.1:{runtime_port}"),
+            ),
+            (
+                "AGENT_RUNTIME__METRICS_ADDR".into(),
+                format!("127.0.0.1:{runtime_metrics}"),
+            ),
+            ("AGENT_RUNTIME__DB_URL".into(), runtime_db_url),
+            (
+                "AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL".into(),
+                auth_addr.clone(),
+            ),
+        ],
+    );
+    let runtime_addr = format!("http://127.0.0.1:{runtime_port}");
+    wait_serving(&mut runtime, &runtime_addr);
+
+    // login → append → read.
+    let token = codelab(
+        &["login", "--auth-addr", &auth_addr, "--username", "admin"],
+        &[("CODELAB_PASSWORD", admin_password)],
+    )
+    .trim()
+    .to_owned();
+    let chat = dir.join("chat.jsonl");
+    std::fs::write(
+        &chat,
+        "{\"id\": \"deploy-1\", \"messages\": [{\"role\": \"user\", \"content\": \"ping\"}, {\"role\": \"assistant\", \"content\": \"pong\"}]}\n",
+    )
+    .unwrap();
+    codelab(
+        &[
+            "sessions",
+            "import",
+            chat.to_str().unwrap(),
+            "--addr",
+            &runtime_addr,
+        ],
+        &[("CODELAB_TOKEN", &token)],
+    );
+    let exported = codelab(
+        &["sessions", "export", "deploy-1", "--addr", &runtime_addr],
+        &[("CODELAB_TOKEN", &token)],
+    );
+    assert!(
+        exported.contains("ping") && exported.contains("pong"),
+        "{exported}"
+    );
+    // Metrics show those RPCs with their codes, and the pool.
+    let metrics = scrape(runtime_metrics);
+    for needle in [
+        r#"codelab_rpc_requests_total{service="agent-runtime",method="/codelab.agent.v1.SessionService/AppendMessages",code="Ok"} 1"#,
+        r#"codelab_rpc_requests_total{service="agent-runtime",method="/codelab.agent.v1.SessionService/ListMessages",code="Ok"}"#,
+        r#"codelab_rpc_duration_seconds_count{service="agent-runtime",method="/codelab.agent.v1.SessionService/AppendMessages"} 1"#,
+        r#"codelab_db_pool_connections{service="agent-runtime",database="agent_runtime",state="max"} 16"#,
+        "codelab_db_errors_total{kind=\"query\"}",
+    ] {
+        assert!(metrics.contains(needle), "no {needle} in\n{metrics}");
+    }
+    let metrics = scrape(auth_metrics);
+    assert!(
+        metrics.contains(
+            r#"codelab_rpc_requests_total{service="auth-service",method="/codelab.auth.v1.AuthService/Token",code="Ok"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"method="/codelab.auth.v1.AuthService/GetJwks",code="Ok"}"#),
+        "agent-runtime fetched the keys: {metrics}"
+    );
+
+    // JSON logs: one object a line.
+    assert!(
+        runtime.stop(),
+        "agent-runtime stops cleanly: {}",
+        runtime.log()
+    );
+    assert!(auth.stop(), "auth-service stops cleanly: {}", auth.log());
+    let log = runtime.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("LOG_FORMAT=json line is not JSON ({e}): {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+    assert!(!auth.log().contains(admin_password), "no password in logs");
+}
+
+fn psql_in(database: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-Atc", sql])
+        .envs(pg_env())
+        .env("PGDATABASE", database)
+        .env("PGUSER", url_parts(&db_core::testing::admin_url()).user)
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// Runs `codelab args…` in an empty folder (no `.env`) with only `env` of the services'
+/// variables set.
+fn codelab_isolated(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_codelab"));
+    for (var, _) in std::env::vars() {
+        if var.starts_with("AGENT_RUNTIME__") || var.starts_with("AUTH_SERVICE__") {
+            command.env_remove(var);
+        }
+    }
+    command
+        .args(args)
+        .current_dir(dir.path())
+        .envs(env.iter().copied())
+        .output()
+        .expect("codelab runs")
+}
+
+#[test]
+fn config_check_prints_effective_settings_without_secrets_and_every_problem() {
+    // A working pair: exit 0, defaults shown as variables, warnings for what is random.
+    let out = codelab_isolated(&["config", "check", "--offline"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("AGENT_RUNTIME__DB__POOL_SIZE=16\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("AUTH_SERVICE__GRPC_ADDR=127.0.0.1:50052\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("# warning: AUTH_SERVICE__ADMIN_PASSWORD is unset"),
+        "{stdout}"
+    );
+
+    // Secrets redacted; several problems reported at once, each naming its variable; exit 1.
+    let out = codelab_isolated(
+        &["config", "check", "--offline"],
+        &[
+            ("AUTH_SERVICE__ADMIN_PASSWORD", "admin-secret-value"),
+            (
+                "AUTH_SERVICE__DB_URL",
+                "postgresql://codelab:db-secret-value@db.internal:5432/auth_db",
+            ),
+            ("AGENT_RUNTIME__AUTH__ISSUER", "https://other.example"),
+            ("AGENT_RUNTIME__DB__POOL_SIZE", "0"),
+            ("AUTH_SERVICE__REFRESH_GRACE_SECS", "600"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("3 configuration problem(s)"), "{stderr}");
+    assert!(
+        !stdout.contains("admin-secret-value") && !stdout.contains("db-secret-value"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("AUTH_SERVICE__ADMIN_PASSWORD=[redacted]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("AUTH_SERVICE__DB_URL=postgres://codelab:***@db.internal:5432/auth_db"),
+        "{stdout}"
+    );
+    for needle in [
+        "# error: AGENT_RUNTIME__DB__POOL_SIZE must be at least 1",
+        "# error: AGENT_RUNTIME__AUTH__ISSUER=\"https://other.example\" differs from AUTH_SERVICE__ISSUER",
+        "# error: AUTH_SERVICE__REFRESH_GRACE_SECS must be between 0 and 60",
+    ] {
+        assert!(stdout.contains(needle), "no {needle:?} in {stdout}");
+    }
+
+    // A value that does not parse names its variable; --json for scripts.
+    let out = codelab_isolated(
+        &[
+            "config",
+            "check",
+            "--offline",
+            "--json",
+            "--service",
+            "agent-runtime",
+        ],
+        &[("AGENT_RUNTIME__DB__POOL_SIZE", "many")],
+    );
+    assert!(!out.status.success());
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports.as_array().unwrap().len(), 1);
+    let problem = reports[0]["problems"][0].as_str().unwrap();
+    assert!(
+        problem.contains("AGENT_RUNTIME__DB__POOL_SIZE"),
+        "{problem}"
+    );
+
+    // Without --offline an unreachable PostgreSQL is a problem.
+    let port = free_port();
+    let out = codelab_isolated(
+        &["config", "check", "--service", "auth-service"],
+        &[(
+            "AUTH_SERVICE__DB_URL",
+            &format!("postgresql://codelab@127.0.0.1:{port}/auth_db"),
+        )],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("# error: AUTH_SERVICE__DB_URL (postgres://codelab@127.0.0.1"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_serves() {
+    let port = free_port();
+    let out = codelab_isolated(
+        &[
+            "healthcheck",
+            "--addr",
+            &format!("http://127.0.0.1:{port}"),
+            "--timeout-ms",
+            "2000",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+}

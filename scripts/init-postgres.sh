@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Creates codelab's PostgreSQL databases: agent_runtime and auth_db, plus any names listed in
+# POSTGRES_MULTIPLE_DATABASES (comma- or space-separated). Each is owned by POSTGRES_USER,
+# who gets every privilege on it.
+#
+# Idempotent: a database that exists is left as it is, so a second run changes nothing and
+# succeeds. Runs as /docker-entrypoint-initdb.d/init-postgres.sh in the postgres image (which
+# sets POSTGRES_USER and starts the server on its local socket), or by hand against any server:
+#
+#   PGHOST=127.0.0.1 POSTGRES_USER=postgres scripts/init-postgres.sh
+#
+# Environment: POSTGRES_USER (default postgres), POSTGRES_DB (the database to connect to,
+# default POSTGRES_USER), POSTGRES_MULTIPLE_DATABASES (extra names), and the usual libpq
+# variables (PGHOST, PGPORT, PGPASSWORD).
+set -euo pipefail
+
+user="${POSTGRES_USER:-postgres}"
+maintenance_db="${POSTGRES_DB:-$user}"
+names="agent_runtime auth_db ${POSTGRES_MULTIPLE_DATABASES:-}"
+
+psql_admin() {
+    psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "$user" --dbname "$maintenance_db" "$@"
+}
+
+valid_name='^[A-Za-z_][A-Za-z0-9_]{0,62}$'
+for name in ${names//,/ }; do
+    if [[ ! "$name" =~ $valid_name ]]; then
+        echo "init-postgres: '$name' is not a valid database name (letters, digits, _; at most 63)" >&2
+        exit 2
+    fi
+done
+
+seen=" "
+for name in ${names//,/ }; do
+    [[ "$seen" == *" $name "* ]] && continue
+    seen+="$name "
+    exists="$(psql_admin --tuples-only --no-align \
+        --set=name="$name" <<'SQL'
+SELECT 1 FROM pg_database WHERE datname = :'name';
+SQL
+)"
+    if [[ "$exists" == "1" ]]; then
+        echo "init-postgres: database $name exists"
+    else
+        # CREATE DATABASE cannot run inside a transaction block or a DO block; two scripts
+        # racing here make one of them fail loudly, which is what an operator wants to see.
+        psql_admin --set=name="$name" --set=owner="$user" <<'SQL'
+CREATE DATABASE :"name" OWNER :"owner";
+SQL
+        echo "init-postgres: created database $name"
+    fi
+    psql_admin --set=name="$name" --set=owner="$user" <<'SQL'
+GRANT ALL PRIVILEGES ON DATABASE :"name" TO :"owner";
+SQL
+done
