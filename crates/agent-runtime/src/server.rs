@@ -3,10 +3,9 @@
 
 use crate::auth::{AuthError, Authenticator};
 use crate::config::{Config, ConfigError};
-use crate::grpc::{AdminApi, AgentContextApi, ApprovalApi, SessionApi, Shared};
+use crate::grpc::{AgentContextApi, ApprovalApi, SessionApi, Shared};
 use crate::page_token::PageTokens;
 use crate::store::Store;
-use codelab_proto::admin::v1::database_admin_server::DatabaseAdminServer;
 use codelab_proto::agent::v1::agent_context_service_server::AgentContextServiceServer;
 use codelab_proto::agent::v1::approval_service_server::ApprovalServiceServer;
 use codelab_proto::agent::v1::session_service_server::SessionServiceServer;
@@ -95,11 +94,15 @@ pub async fn serve(
         limits: config.limits.clone(),
     };
     let max = config.limits.max_request_bytes;
-    let admin =
-        crate::admin::Admin::new(url.clone(), config.backup.dir.clone(), shared.store.clone());
+    let admin = database_admin::DatabaseOps::new(
+        url.clone(),
+        config.backup.dir.clone(),
+        &crate::migrations::MIGRATIONS,
+        crate::grpc::status::DOMAIN,
+    );
     let scheduled = (config.backup.interval > 0).then(|| {
         tracing::info!(every_secs = config.backup.interval, keep = config.backup.keep, dir = %config.backup.dir.display(), "scheduled backups on");
-        tokio::spawn(crate::admin::scheduled_backups(admin.clone(), config.backup.clone()))
+        tokio::spawn(database_admin::scheduled_backups(admin.clone(), config.backup.clone()))
     });
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -178,7 +181,10 @@ pub async fn serve(
             ApprovalServiceServer::new(ApprovalApi::new(shared.clone()))
                 .max_decoding_message_size(max),
         )
-        .add_service(DatabaseAdminServer::new(AdminApi::new(shared, admin)))
+        .add_service(
+            database_admin::DatabaseAdminService::new(admin, crate::admin::AdminHooks::new(shared))
+                .into_server(),
+        )
         // Small unary answers must leave at once: without TCP_NODELAY, Nagle's algorithm and the
         // client's delayed ACK hold responses for ~40 ms.
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);

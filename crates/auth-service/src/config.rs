@@ -9,6 +9,9 @@
 //! | `AUTH_SERVICE__GRPC_ADDR` | `127.0.0.1:50052` | listen address (gRPC, and HTTP/1.1 `GET /.well-known/jwks.json`) |
 //! | `AUTH_SERVICE__DB_URL` | `sqlite:///data/auth.db` | database (see `db_core::DbUrl`) |
 //! | `AUTH_SERVICE__DB__*` | see agent-runtime | pool, SQLite and migration settings |
+//! | `AUTH_SERVICE__BACKUP__DIR` | `backups` | folder of backups (DatabaseAdmin RPCs, scheduled backups) |
+//! | `AUTH_SERVICE__BACKUP__INTERVAL` | `0` | seconds between scheduled backups; 0 = off |
+//! | `AUTH_SERVICE__BACKUP__KEEP` | `7` | backups kept by the schedule (the newest verified one always) |
 //! | `AUTH_SERVICE__ISSUER` | `https://auth.codelab.local` | `iss` of every token |
 //! | `AUTH_SERVICE__AUDIENCE` | `codelab-api` | `aud` of every access token |
 //! | `AUTH_SERVICE__ADMIN_PASSWORD` | random, printed once | password of the `admin` user seeded on first start (`AUTH_SERVICE__MASTER_KEY` is accepted too) |
@@ -55,6 +58,8 @@ pub struct Config {
     pub db_url: SecretString,
     /// Pool and migration settings.
     pub db: DbSettings,
+    /// Backup folder and schedule (`AUTH_SERVICE__BACKUP__*`).
+    pub backup: crate::admin::BackupSettings,
     /// `iss` claim.
     pub issuer: String,
     /// `aud` claim.
@@ -96,6 +101,7 @@ impl Default for Config {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
             db_url: SecretString::from("sqlite:///data/auth.db"),
             db: DbSettings::default(),
+            backup: crate::admin::BackupSettings::default(),
             issuer: "https://auth.codelab.local".to_owned(),
             audience: "codelab-api".to_owned(),
             admin_password: None,

@@ -4,8 +4,10 @@
 //! shutdown) → [`grpc`] (`AuthService`, `UserService`, `ClientService` of `codelab.auth.v1`:
 //! authentication, validation, conversion) → [`oauth`] (grants, revocation, introspection,
 //! lockout) with [`keys`] (signing keys, JWTs) and [`passwords`] (argon2id) → [`store`] (one
-//! transaction per operation, written once for both backends) → `db_core::Pool`.
+//! transaction per operation, written once for both backends) → `db_core::Pool`. [`admin`]
+//! plugs the auth database into the shared `codelab.admin.v1.DatabaseAdmin`.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod grpc;

@@ -64,11 +64,12 @@ pub async fn run(
     serve(config, listener, shutdown).await
 }
 
-const SERVICES: [&str; 4] = [
+const SERVICES: [&str; 5] = [
     "",
     "codelab.auth.v1.AuthService",
     "codelab.auth.v1.UserService",
     "codelab.auth.v1.ClientService",
+    "codelab.admin.v1.DatabaseAdmin",
 ];
 
 async fn set_serving(reporter: &HealthReporter, status: ServingStatus) {
@@ -149,6 +150,17 @@ pub async fn serve(
     };
     let max = config.max_request_bytes;
 
+    let admin = database_admin::DatabaseOps::new(
+        url.clone(),
+        config.backup.dir.clone(),
+        &crate::migrations::MIGRATIONS,
+        crate::grpc::status::DOMAIN,
+    );
+    let scheduled = (config.backup.interval > 0).then(|| {
+        tracing::info!(every_secs = config.backup.interval, keep = config.backup.keep, dir = %config.backup.dir.display(), "scheduled backups on");
+        tokio::spawn(database_admin::scheduled_backups(admin.clone(), config.backup.clone()))
+    });
+
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_serving(&reporter, ServingStatus::Serving).await;
     let monitor = {
@@ -189,7 +201,14 @@ pub async fn serve(
             UserServiceServer::new(UserApi::new(shared.clone())).max_decoding_message_size(max),
         )
         .add_service(
-            ClientServiceServer::new(ClientApi::new(shared)).max_decoding_message_size(max),
+            ClientServiceServer::new(ClientApi::new(shared.clone())).max_decoding_message_size(max),
+        )
+        .add_service(
+            database_admin::DatabaseAdminService::new(
+                admin.clone(),
+                crate::admin::AdminHooks::new(shared),
+            )
+            .into_server(),
         );
     let jwks_keys = keys.clone();
     let router = routes.into_axum_router().route(
@@ -214,6 +233,7 @@ pub async fn serve(
             SERVICES[1],
             SERVICES[2],
             SERVICES[3],
+            SERVICES[4],
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection",
@@ -252,6 +272,9 @@ pub async fn serve(
     };
     monitor.abort();
     reload.abort();
+    if let Some(task) = scheduled {
+        task.abort();
+    }
     if let Some(endpoint) = metrics_endpoint {
         endpoint.stop().await;
     }

@@ -61,9 +61,11 @@ impl Direct {
                 let mut c = SqliteConn::establish(&url.connection_string())
                     .await
                     .map_err(|e| DbError::Unavailable(format!("cannot open {url}: {e}")))?;
-                c.batch_execute(
+                crate::pool::sqlite_setup(
+                    &mut c,
                     "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
                      PRAGMA journal_mode = WAL;",
+                    std::time::Duration::from_secs(10),
                 )
                 .await
                 .map_err(|e| DbError::Unavailable(format!("cannot open {url}: {e}")))?;

@@ -187,13 +187,14 @@ impl Pool {
                     config.busy_timeout_ms,
                     config.synchronous.pragma()
                 );
+                let patience = Duration::from_millis(config.busy_timeout_ms);
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
                 manager_config.custom_setup = Box::new(move |path| {
                     let path = path.to_owned();
                     let pragmas = pragmas.clone();
                     async move {
                         let mut conn = SqliteConn::establish(&path).await?;
-                        conn.batch_execute(&pragmas)
+                        sqlite_setup(&mut conn, &pragmas, patience)
                             .await
                             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                         Ok(conn)
@@ -299,6 +300,31 @@ impl Pool {
         match &self.inner {
             Inner::Postgres(p) => p.close(),
             Inner::Sqlite { pool, .. } => pool.close(),
+        }
+    }
+}
+
+/// Runs a new SQLite connection's setup `pragmas`, retrying for up to `patience` while the
+/// file is locked. `PRAGMA journal_mode = WAL` answers "database is locked" at once, without
+/// waiting on `busy_timeout`, when another connection is converting the file or holds an
+/// exclusive lock (several processes opening a fresh database together).
+///
+/// # Errors
+/// The last error once `patience` has passed, or any other error at once.
+pub(crate) async fn sqlite_setup(
+    conn: &mut SqliteConn,
+    pragmas: &str,
+    patience: Duration,
+) -> diesel::QueryResult<()> {
+    let deadline = Instant::now() + patience;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match conn.batch_execute(pragmas).await {
+            Err(e) if e.to_string().contains("locked") && Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
         }
     }
 }

@@ -9,7 +9,6 @@
 //!
 //! Invariant: prost and tonic types stop here; the store never sees them.
 
-mod admin;
 mod agents;
 mod approvals;
 pub mod convert;
@@ -26,7 +25,6 @@ use crate::store::Store;
 use std::time::Instant;
 use tonic::{Request, Response, Status};
 
-pub use admin::AdminApi;
 pub use agents::AgentContextApi;
 pub use approvals::ApprovalApi;
 pub use sessions::SessionApi;
@@ -46,7 +44,11 @@ pub struct Shared {
 
 impl Shared {
     /// Authenticates the request's caller and requires `scope`.
-    async fn caller<T>(&self, request: &Request<T>, scope: Scope) -> Result<Access, Error> {
+    pub(crate) async fn caller<T>(
+        &self,
+        request: &Request<T>,
+        scope: Scope,
+    ) -> Result<Access, Error> {
         let principal = self.auth.authenticate(request.metadata()).await?;
         principal.require(scope)?;
         Ok(Access {

@@ -6,6 +6,7 @@ mod helpers;
 
 pub use db_core::backend_tests;
 
+mod admin;
 mod attacks;
 mod cleanup;
 mod clients;
