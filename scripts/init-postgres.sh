@@ -49,7 +49,18 @@ CREATE DATABASE :"name" OWNER :"owner";
 SQL
         echo "init-postgres: created database $name"
     fi
-    psql_admin --set=name="$name" --set=owner="$user" <<'SQL'
+    # Grant only what is missing, so a second run writes nothing (and two runs at once do not
+    # race on the catalogue).
+    granted="$(psql_admin --tuples-only --no-align --set=name="$name" --set=owner="$user" <<'SQL'
+SELECT (has_database_privilege(:'owner', :'name', 'CREATE')
+    AND has_database_privilege(:'owner', :'name', 'CONNECT')
+    AND has_database_privilege(:'owner', :'name', 'TEMPORARY'))::int;
+SQL
+)"
+    if [[ "$granted" != "1" ]]; then
+        psql_admin --set=name="$name" --set=owner="$user" <<'SQL'
 GRANT ALL PRIVILEGES ON DATABASE :"name" TO :"owner";
 SQL
+        echo "init-postgres: granted all privileges on $name to $user"
+    fi
 done

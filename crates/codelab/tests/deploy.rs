@@ -4,10 +4,14 @@
 //! both services run as separate processes on the databases it made, the way the compose file
 //! starts them, and serve login → append → read, visible on their metrics endpoints.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Process, codelab, free_port, rand_suffix, wait_serving};
 
 use serde_yaml_ng::Value;
 
@@ -302,132 +306,6 @@ fn init_postgres(extra: &str) -> String {
     stdout
 }
 
-/// A port free right now on 127.0.0.1.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A service binary built next to `codelab` (cargo builds every workspace binary for the
-/// workspace's tests).
-fn binary(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_codelab"))
-        .parent()
-        .unwrap()
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the workspace's tests (scripts/test.sh) or `cargo build --bins`",
-        path.display()
-    );
-    path
-}
-
-/// A child process that is stopped (SIGTERM, then SIGKILL) when dropped.
-struct Process {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    fn start(name: &'static str, dir: &Path, env: &[(String, String)]) -> Process {
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let mut command = Command::new(binary(name));
-        // Only the variables given here: nothing from the test's own environment or a .env.
-        for (var, _) in std::env::vars() {
-            if var.starts_with("AGENT_RUNTIME__") || var.starts_with("AUTH_SERVICE__") {
-                command.env_remove(var);
-            }
-        }
-        let child = command
-            .current_dir(dir)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("LOG_FORMAT", "json")
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        Process { name, child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM and wait up to 10 s; true when it exited with success.
-    fn stop(&mut self) -> bool {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        false
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Runs `codelab args…`; returns stdout, panicking with stderr on failure.
-fn codelab(args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_codelab"))
-        .args(args)
-        .env_remove("CODELAB_TOKEN")
-        .envs(env.iter().copied())
-        .output()
-        .expect("codelab runs");
-    assert!(
-        out.status.success(),
-        "codelab {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Waits until `codelab healthcheck` says SERVING (or the process died).
-fn wait_serving(process: &mut Process, addr: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ok = Command::new(env!("CARGO_BIN_EXE_codelab"))
-            .args(["healthcheck", "--addr", addr, "--timeout-ms", "1000"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return;
-        }
-        if let Ok(Some(status)) = process.child.try_wait() {
-            panic!("{} exited ({status}): {}", process.name, process.log());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} never became SERVING: {}",
-            process.name,
-            process.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// `GET /metrics` over plain HTTP/1.1.
 fn scrape(port: u16) -> String {
     use std::io::{Read as _, Write as _};
@@ -504,11 +382,14 @@ fn services_run_as_processes_on_databases_made_by_init_postgres() {
     );
 
     let server = url_parts(&db_core::testing::admin_url());
+    // With trust authentication the server ignores the password: a made-up one proves the
+    // services never log it.
+    let password = server
+        .password
+        .clone()
+        .unwrap_or_else(|| "e2e-db-secret-pw".to_owned());
     let pg_url = |db: &str| {
-        let auth = match &server.password {
-            Some(p) => format!("{}:{p}", server.user),
-            None => server.user.clone(),
-        };
+        let auth = format!("{}:{password}", server.user);
         format!("postgresql://{auth}@{}:{}/{db}", server.host, server.port)
     };
     let dir = tempfile::tempdir().unwrap();
@@ -566,7 +447,7 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
                 "AUTH_SERVICE__METRICS_ADDR".into(),
                 format!("127.0.0.1:{auth_metrics}"),
             ),
-            ("AUTH_SERVICE__DB_URL".into(), auth_db_url),
+            ("AUTH_SERVICE__DB_URL".into(), auth_db_url.clone()),
             ("AUTH_SERVICE__ADMIN_PASSWORD".into(), admin_password.into()),
             // Cheap hashing keeps the test fast; the parameters are checked elsewhere.
             ("AUTH_SERVICE__PASSWORD__MEMORY_KIB".into(), "1024".into()),
@@ -588,7 +469,7 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
                 "AGENT_RUNTIME__METRICS_ADDR".into(),
                 format!("127.0.0.1:{runtime_metrics}"),
             ),
-            ("AGENT_RUNTIME__DB_URL".into(), runtime_db_url),
+            ("AGENT_RUNTIME__DB_URL".into(), runtime_db_url.clone()),
             (
                 "AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL".into(),
                 auth_addr.clone(),
@@ -667,7 +548,21 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
             .unwrap_or_else(|e| panic!("LOG_FORMAT=json line is not JSON ({e}): {line}"));
         assert!(value.get("level").is_some(), "{line}");
     }
-    assert!(!auth.log().contains(admin_password), "no password in logs");
+    // No secret in any log line: passwords, the access token, database passwords.
+    let mut secrets = vec![admin_password.to_owned(), token.clone()];
+    for url in [&auth_db_url, &runtime_db_url] {
+        if let Some(password) = url_parts(url).password {
+            secrets.push(password);
+        }
+    }
+    for log in [auth.log(), runtime.log()] {
+        for secret in &secrets {
+            assert!(
+                !log.contains(secret.as_str()),
+                "a secret reached a log line"
+            );
+        }
+    }
 }
 
 fn psql_in(database: &str, sql: &str) -> String {
@@ -684,19 +579,6 @@ fn psql_in(database: &str, sql: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    hasher.write_u32(std::process::id());
-    hasher.finish()
 }
 
 /// Runs `codelab args…` in an empty folder (no `.env`) with only `env` of the services'

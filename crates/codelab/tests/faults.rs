@@ -1,0 +1,519 @@
+//! Faults injected into real processes on real databases: agent-runtime killed with SIGKILL
+//! while clients append, and (PostgreSQL) the database server stopped under load. Every
+//! message the server acknowledged must be there afterwards, numbered without gap or
+//! duplicate, and the service must recover without a restart when the database comes back.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
+use codelab_proto::agent::v1::{
+    AppendMessagesRequest, GetSessionStatsRequest, ListMessagesRequest, Message, Role,
+};
+use db_core::Backend;
+use support::{Process, free_port, healthcheck, wait_serving};
+use tonic::transport::Channel;
+
+/// Appending clients, as in the crash scenario.
+const CLIENTS: usize = 8;
+
+/// `(session, seq) → content` of every append the server acknowledged.
+type Acked = Arc<Mutex<BTreeMap<(String, i64), String>>>;
+
+fn start_runtime(dir: &Path, db_url: &str, port: u16) -> Process {
+    Process::start(
+        "agent-runtime",
+        dir,
+        &[
+            (
+                "AGENT_RUNTIME__GRPC_ADDR".into(),
+                format!("127.0.0.1:{port}"),
+            ),
+            ("AGENT_RUNTIME__DB_URL".into(), db_url.to_owned()),
+            ("AGENT_RUNTIME__AUTH__DISABLED".into(), "true".into()),
+            (
+                "AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS".into(),
+                "200".into(),
+            ),
+            ("AGENT_RUNTIME__DB__WAIT_TIMEOUT_MS".into(), "2000".into()),
+            (
+                "AGENT_RUNTIME__DB__CONNECT_TIMEOUT_MS".into(),
+                "2000".into(),
+            ),
+        ],
+    )
+}
+
+async fn client(port: u16) -> SessionServiceClient<Channel> {
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .expect("connect to agent-runtime");
+    SessionServiceClient::new(channel)
+}
+
+fn message(text: String) -> Message {
+    Message {
+        role: Role::User as i32,
+        content: Some(text),
+        ..Message::default()
+    }
+}
+
+/// Each client appends one message at a time to its own session until `stop`, recording
+/// what was acknowledged. Calls may fail (the server is being killed): failures are counted,
+/// never recorded as acknowledged.
+fn spawn_appenders(
+    port: u16,
+    round: usize,
+    acked: &Acked,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<u64>> {
+    spawn_n_appenders(CLIENTS, port, round, acked, stop)
+}
+
+fn spawn_n_appenders(
+    clients: usize,
+    port: u16,
+    round: usize,
+    acked: &Acked,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<u64>> {
+    (0..clients)
+        .map(|i| {
+            let acked = acked.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut sessions = client(port).await;
+                let session = format!("crash-{i}");
+                let mut failures = 0;
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let text = format!("round {round} client {i} message {n}");
+                    let result = sessions
+                        .append_messages(AppendMessagesRequest {
+                            session_id: session.clone(),
+                            messages: vec![message(text.clone())],
+                            create_if_missing: true,
+                        })
+                        .await;
+                    match result {
+                        Ok(r) => {
+                            let r = r.into_inner();
+                            assert_eq!(r.first_seq, r.last_seq);
+                            let previous = acked
+                                .lock()
+                                .unwrap()
+                                .insert((session.clone(), r.first_seq), text);
+                            assert!(
+                                previous.is_none(),
+                                "seq {} of {session} acknowledged twice",
+                                r.first_seq
+                            );
+                        }
+                        Err(_) => {
+                            failures += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+                failures
+            })
+        })
+        .collect()
+}
+
+/// Every acknowledged message is stored with its seq and content; each session's messages are
+/// numbered 1..=n without gap or duplicate and its stats count exactly them.
+async fn check_nothing_lost(port: u16, acked: &Acked) -> usize {
+    let mut sessions = client(port).await;
+    let acked = acked.lock().unwrap().clone();
+    for i in 0..CLIENTS {
+        let session = format!("crash-{i}");
+        let mut stored = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = sessions
+                .list_messages(ListMessagesRequest {
+                    session_id: session.clone(),
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    ..ListMessagesRequest::default()
+                })
+                .await
+                .expect("list after restart")
+                .into_inner();
+            stored.extend(page.messages);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+        let expected: Vec<i64> = (1..=stored.len() as i64).collect();
+        assert_eq!(
+            seqs, expected,
+            "{session}: seqs 1..=n without gap or duplicate"
+        );
+        for m in &stored {
+            if let Some(text) = acked.get(&(session.clone(), m.seq)) {
+                assert_eq!(
+                    m.content.as_deref(),
+                    Some(text.as_str()),
+                    "{session} seq {}",
+                    m.seq
+                );
+            }
+        }
+        for ((s, seq), text) in acked.range((session.clone(), 0)..(session.clone(), i64::MAX)) {
+            let found = stored.iter().find(|m| m.seq == *seq);
+            assert_eq!(
+                found.and_then(|m| m.content.as_deref()),
+                Some(text.as_str()),
+                "acknowledged {s} seq {seq} lost"
+            );
+        }
+        let stats = sessions
+            .get_session_stats(GetSessionStatsRequest {
+                session_id: session.clone(),
+            })
+            .await
+            .expect("stats")
+            .into_inner();
+        assert_eq!(
+            stats.message_count,
+            stored.len() as i64,
+            "{session} counters"
+        );
+    }
+    acked.len()
+}
+
+db_core::backend_tests!(kill_9_while_appending_loses_no_acknowledged_message);
+
+async fn kill_9_while_appending_loses_no_acknowledged_message(backend: Backend) {
+    let db = db_core::testing::TestDb::new(backend).await;
+    let url = match db.url().sqlite_path() {
+        Some(path) => format!("sqlite:///{}", path.display()),
+        None => db.url().connection_string(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("http://127.0.0.1:{port}");
+    let acked: Acked = Arc::default();
+    for round in 0..3 {
+        let mut runtime = start_runtime(dir.path(), &url, port);
+        wait_serving(&mut runtime, &addr);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let appenders = spawn_appenders(port, round, &acked, &stop);
+        let before = acked.lock().unwrap().len();
+        // Let the clients get going, then kill the server mid-flight.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while acked.lock().unwrap().len() < before + 200 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        runtime.kill9();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut failures = 0;
+        for a in appenders {
+            failures += a.await.unwrap();
+        }
+        assert!(
+            acked.lock().unwrap().len() >= before + 200,
+            "the clients appended before the kill"
+        );
+        assert!(failures > 0, "calls in flight or after the kill failed");
+
+        let mut runtime = start_runtime(dir.path(), &url, port);
+        wait_serving(&mut runtime, &addr);
+        let checked = check_nothing_lost(port, &acked).await;
+        assert!(checked >= 200 * (round + 1));
+        assert!(runtime.stop(), "clean stop: {}", runtime.log());
+    }
+    if backend == Backend::Sqlite {
+        let path = db.url().sqlite_path().unwrap().to_owned();
+        let out = Command::new("sqlite3")
+            .arg(&path)
+            .arg("PRAGMA integrity_check")
+            .output()
+            .expect("the sqlite3 command-line tool (Debian package sqlite3)");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    }
+}
+
+// ----- PostgreSQL outage on a throwaway cluster ----------------------------------------------
+
+/// A PostgreSQL cluster of its own in a temporary folder (never the machine's shared server),
+/// run as the `postgres` user (initdb refuses root).
+struct Cluster {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl Cluster {
+    fn bin() -> std::path::PathBuf {
+        let base = Path::new("/usr/lib/postgresql");
+        let mut versions: Vec<_> = std::fs::read_dir(base)
+            .expect("PostgreSQL server binaries under /usr/lib/postgresql")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        versions.sort();
+        versions.pop().expect("a PostgreSQL version").join("bin")
+    }
+
+    fn as_postgres(&self, program: &str, args: &[&str]) {
+        let mut command = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join(program));
+            c
+        } else {
+            Command::new(self.bin.join(program))
+        };
+        let out = command.args(args).output().expect("run PostgreSQL tool");
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn new() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown the cluster folder to postgres");
+        }
+        let cluster = Cluster {
+            bin: Cluster::bin(),
+            port: free_port(),
+            dir,
+        };
+        let data = cluster.data();
+        cluster.as_postgres(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        cluster.start();
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=on",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.as_postgres(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    fn stop(&self) {
+        self.as_postgres("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = Command::new(if is_root() { "runuser" } else { "true" })
+            .args(if is_root() {
+                vec!["-u", "postgres", "--"]
+            } else {
+                vec![]
+            })
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_outage_fails_fast_and_recovers_without_restart() {
+    let cluster = Cluster::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("http://127.0.0.1:{port}");
+    let mut runtime = start_runtime(dir.path(), &cluster.url("postgres"), port);
+    wait_serving(&mut runtime, &addr);
+
+    let acked: Acked = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let appenders = spawn_appenders(port, 0, &acked, &stop);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let before_outage = acked.lock().unwrap().len();
+    assert!(before_outage > 0, "appends went through before the outage");
+
+    cluster.stop();
+    // Calls fail fast with UNAVAILABLE: none hangs (each has at most the pool's 2 s wait).
+    let mut probe = client(port).await;
+    let started = Instant::now();
+    let failed = probe
+        .append_messages(AppendMessagesRequest {
+            session_id: "outage-probe".into(),
+            messages: vec![message("during outage".into())],
+            create_if_missing: true,
+        })
+        .await
+        .expect_err("no database, no append");
+    assert_eq!(failed.code(), tonic::Code::Unavailable, "{failed:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while healthcheck(&addr) {
+        assert!(Instant::now() < deadline, "health went NOT_SERVING");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+
+    cluster.start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !healthcheck(&addr) {
+        assert!(
+            Instant::now() < deadline,
+            "health SERVING again without a restart: {}",
+            runtime.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let during = acked.lock().unwrap().len();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while acked.lock().unwrap().len() < during + 50 {
+        assert!(
+            Instant::now() < deadline,
+            "appends resumed after the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut failures = 0;
+    for a in appenders {
+        failures += a.await.unwrap();
+    }
+    assert!(failures > 0, "the outage was felt by the clients");
+    check_nothing_lost(port, &acked).await;
+    assert!(runtime.stop(), "clean stop: {}", runtime.log());
+}
+
+/// Many more writers than SQLite has write locks (one): the service queues them, so no
+/// `database is locked` (or any other error) reaches a client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_under_many_concurrent_writers_never_reports_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("http://127.0.0.1:{port}");
+    let url = format!("sqlite:///{}/many.db", dir.path().display());
+    let mut runtime = start_runtime(dir.path(), &url, port);
+    wait_serving(&mut runtime, &addr);
+    let acked: Acked = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers = spawn_n_appenders(32, port, 0, &acked, &stop);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut failures = 0;
+    for w in writers {
+        failures += w.await.unwrap();
+    }
+    assert_eq!(failures, 0, "no call failed: {}", runtime.log());
+    let n = acked.lock().unwrap().len();
+    assert!(n >= 32, "every writer got through: {n}");
+    assert!(
+        !runtime.log().contains("database is locked"),
+        "{}",
+        runtime.log()
+    );
+    assert!(runtime.stop());
+}
+
+/// Two replicas starting at the same moment on one empty PostgreSQL database: one applies the
+/// migrations, the other waits for the lock and finds nothing left to do; both serve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_migrating_one_empty_postgres_database_both_serve() {
+    let db = db_core::testing::TestDb::new(Backend::Postgres).await;
+    let url = db.url().connection_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (free_port(), free_port());
+    let mut first = start_runtime(dir.path(), &url, a);
+    let mut second = start_runtime(dir.path(), &url, b);
+    wait_serving(&mut first, &format!("http://127.0.0.1:{a}"));
+    wait_serving(&mut second, &format!("http://127.0.0.1:{b}"));
+    for port in [a, b] {
+        client(port)
+            .await
+            .append_messages(AppendMessagesRequest {
+                session_id: format!("replica-{port}"),
+                messages: vec![message("hello".into())],
+                create_if_missing: true,
+            })
+            .await
+            .expect("both replicas serve");
+    }
+    let status = db_core::migrate::status(db.url(), &agent_runtime::migrations::MIGRATIONS)
+        .await
+        .unwrap();
+    assert!(
+        status
+            .in_state(db_core::migrate::MigrationState::Pending)
+            .is_empty()
+    );
+    assert_eq!(
+        status.applied().len(),
+        agent_runtime::migrations::MIGRATIONS.postgres.len(),
+        "each migration applied once"
+    );
+    assert!(first.stop() && second.stop());
+}

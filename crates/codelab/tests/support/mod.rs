@@ -1,0 +1,167 @@
+//! Running the workspace's binaries as real processes in tests: free ports, the service
+//! binaries built next to `codelab`, a child process stopped on drop, and `codelab` itself.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port free right now on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A service binary built next to `codelab` (cargo builds every workspace binary for the
+/// workspace's tests).
+pub fn binary(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_codelab"))
+        .parent()
+        .unwrap()
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the workspace's tests (scripts/test.sh) or `cargo build --bins`",
+        path.display()
+    );
+    path
+}
+
+/// A child process, killed when dropped if still running.
+pub struct Process {
+    /// The binary's name.
+    pub name: &'static str,
+    /// The running child.
+    pub child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts binary `name` in `dir` with only `env` of the services' variables (nothing from
+    /// the test's own environment or a `.env`), JSON logs appended to `dir/<name>.log`.
+    pub fn start(name: &'static str, dir: &Path, env: &[(String, String)]) -> Process {
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut command = Command::new(binary(name));
+        for (var, _) in std::env::vars() {
+            if var.starts_with("AGENT_RUNTIME__") || var.starts_with("AUTH_SERVICE__") {
+                command.env_remove(var);
+            }
+        }
+        let child = command
+            .current_dir(dir)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("LOG_FORMAT", "json")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Process { name, child, log }
+    }
+
+    /// Everything the process (and earlier processes logging to the same file) wrote.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait up to 10 s; true when it exited with success.
+    pub fn stop(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+
+    /// SIGKILL: the process gets no chance to clean up (a crash or power cut for the
+    /// process, not for the disk).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Waits until `codelab healthcheck --addr addr` says SERVING; panics with the process's log
+/// if it exits or 60 s pass.
+pub fn wait_serving(process: &mut Process, addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if healthcheck(addr) {
+            return;
+        }
+        if let Ok(Some(status)) = process.child.try_wait() {
+            panic!("{} exited ({status}): {}", process.name, process.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never became SERVING: {}",
+            process.name,
+            process.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether `codelab healthcheck` reports SERVING for `addr` within a second.
+pub fn healthcheck(addr: &str) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_codelab"))
+        .args(["healthcheck", "--addr", addr, "--timeout-ms", "1000"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs `codelab args…` with `env`; returns stdout, panicking with stderr on failure.
+pub fn codelab(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_codelab"))
+        .args(args)
+        .env_remove("CODELAB_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .expect("codelab runs");
+    assert!(
+        out.status.success(),
+        "codelab {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A random-enough suffix for database names.
+pub fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
