@@ -25,6 +25,8 @@
 //! | `AUTH_SERVICE__LOCKOUT__WINDOW_SECS` | `900` | counting window |
 //! | `AUTH_SERVICE__LOCKOUT__LOCKOUT_SECS` | `900` | lockout duration |
 //! | `AUTH_SERVICE__LOCKOUT__TRUST_FORWARDED_FOR` | `true` | take the address from `x-forwarded-for` (behind a gateway); else the TCP peer |
+//! | `AUTH_SERVICE__RATE_LIMIT__REQUESTS_PER_SECOND` | `20` | sustained RPCs per client address (0 = no limit) |
+//! | `AUTH_SERVICE__RATE_LIMIT__BURST` | `40` | RPCs one address may send at once |
 //! | `AUTH_SERVICE__PASSWORD__MEMORY_KIB` | `19456` | argon2id memory (OWASP: ≥ 19 MiB) |
 //! | `AUTH_SERVICE__PASSWORD__ITERATIONS` | `2` | argon2id iterations |
 //! | `AUTH_SERVICE__PASSWORD__PARALLELISM` | `1` | argon2id lanes |
@@ -83,6 +85,8 @@ pub struct Config {
     pub key_refresh_secs: u64,
     /// Failed-login limits.
     pub lockout: LockoutSettings,
+    /// Per-address request rate limit.
+    pub rate_limit: crate::rate_limit::RateLimitSettings,
     /// argon2id parameters.
     pub password: PasswordSettings,
     /// Largest request message, bytes.
@@ -112,6 +116,7 @@ impl Default for Config {
             leeway_secs: 30,
             key_refresh_secs: 60,
             lockout: LockoutSettings::default(),
+            rate_limit: crate::rate_limit::RateLimitSettings::default(),
             password: PasswordSettings::default(),
             max_request_bytes: 64 * 1024,
             health_check_interval_ms: 5_000,

@@ -16,6 +16,7 @@ pub mod migrations;
 pub mod model;
 pub mod oauth;
 pub mod passwords;
+pub mod rate_limit;
 pub mod schema;
 pub mod seed;
 mod server;

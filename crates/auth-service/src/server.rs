@@ -17,6 +17,7 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
@@ -191,25 +192,32 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let limit =
+        crate::rate_limit::RateLimit::new(&config.rate_limit, config.lockout.trust_forwarded_for);
+    let forget = tokio::spawn(limit.clone().forget_idle_periodically());
     let routes = Routes::new(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(
+        .add_service(InterceptedService::new(
             AuthServiceServer::new(AuthApi::new(shared.clone())).max_decoding_message_size(max),
-        )
-        .add_service(
+            limit.interceptor(),
+        ))
+        .add_service(InterceptedService::new(
             UserServiceServer::new(UserApi::new(shared.clone())).max_decoding_message_size(max),
-        )
-        .add_service(
+            limit.interceptor(),
+        ))
+        .add_service(InterceptedService::new(
             ClientServiceServer::new(ClientApi::new(shared.clone())).max_decoding_message_size(max),
-        )
-        .add_service(
+            limit.interceptor(),
+        ))
+        .add_service(InterceptedService::new(
             database_admin::DatabaseAdminService::new(
                 admin.clone(),
                 crate::admin::AdminHooks::new(shared),
             )
             .into_server(),
-        );
+            limit.interceptor(),
+        ));
     let jwks_keys = keys.clone();
     let router = routes.into_axum_router().route(
         JWKS_PATH,
@@ -272,6 +280,7 @@ pub async fn serve(
     };
     monitor.abort();
     reload.abort();
+    forget.abort();
     if let Some(task) = scheduled {
         task.abort();
     }

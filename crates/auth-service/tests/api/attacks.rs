@@ -11,8 +11,57 @@ use tonic::Code;
 
 backend_tests!(
     forged_and_misused_tokens_are_refused,
-    oversized_fields_are_refused
+    oversized_fields_are_refused,
+    one_address_is_rate_limited_others_are_not
 );
+
+async fn one_address_is_rate_limited_others_are_not(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.rate_limit = auth_service::rate_limit::RateLimitSettings {
+            requests_per_second: 1,
+            burst: 3,
+        };
+    })
+    .await;
+    let mut noisy = app.auth_from("203.0.113.7");
+    for _ in 0..3 {
+        noisy.get_jwks(pb::GetJwksRequest {}).await.unwrap();
+    }
+    let refused = expect_err(
+        noisy.get_jwks(pb::GetJwksRequest {}).await,
+        Code::ResourceExhausted,
+        "RATE_LIMITED",
+    );
+    use tonic_types::StatusExt as _;
+    let delay = refused
+        .get_error_details()
+        .retry_info()
+        .and_then(|r| r.retry_delay)
+        .expect("RetryInfo");
+    assert!(delay <= std::time::Duration::from_secs(1), "{delay:?}");
+    // Logins from that address are refused too, before any password is checked.
+    expect_err(
+        noisy
+            .token(password_grant(
+                "codelab-flutter-app",
+                "admin",
+                ADMIN_PASSWORD,
+            ))
+            .await,
+        Code::ResourceExhausted,
+        "RATE_LIMITED",
+    );
+    // Another address is unaffected.
+    app.auth_from("203.0.113.8")
+        .token(password_grant(
+            "codelab-flutter-app",
+            "admin",
+            ADMIN_PASSWORD,
+        ))
+        .await
+        .unwrap();
+    app.shutdown().await;
+}
 
 /// Signs `claims` with the service's own current key (read from its database), `kid` set.
 async fn sign_with_service_key(app: &TestApp, claims: serde_json::Value) -> String {

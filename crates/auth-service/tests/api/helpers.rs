@@ -70,6 +70,11 @@ pub fn test_config(db: &TestDb) -> Config {
         password: fast_passwords(),
         health_check_interval_ms: 200,
         shutdown_grace_secs: 5,
+        // Tests call from one address far faster than a person; the limit has its own test.
+        rate_limit: auth_service::rate_limit::RateLimitSettings {
+            requests_per_second: 0,
+            burst: 0,
+        },
         ..Config::default()
     }
 }
