@@ -198,7 +198,10 @@ async fn check_nothing_lost(port: u16, acked: &Acked) -> usize {
     acked.len()
 }
 
-db_core::backend_tests!(kill_9_while_appending_loses_no_acknowledged_message);
+db_core::backend_tests!(
+    kill_9_while_appending_loses_no_acknowledged_message,
+    kill_9_during_backup_and_restore_never_leaves_a_mixed_state
+);
 
 async fn kill_9_while_appending_loses_no_acknowledged_message(backend: Backend) {
     let db = db_core::testing::TestDb::new(backend).await;
@@ -516,4 +519,325 @@ async fn two_replicas_migrating_one_empty_postgres_database_both_serve() {
         "each migration applied once"
     );
     assert!(first.stop() && second.stop());
+}
+
+// ----- SIGKILL during backup and restore ------------------------------------------------------
+
+/// Appends `sessions` × `per_session` messages of ~600 bytes through a running agent-runtime.
+async fn seed(dir: &Path, url: &str, prefix: &str, sessions: usize, per_session: usize) {
+    let port = free_port();
+    let mut runtime = start_runtime(dir, url, port);
+    wait_serving(&mut runtime, &format!("http://127.0.0.1:{port}"));
+    let mut c = client(port).await;
+    for s in 0..sessions {
+        for chunk in 0..per_session.div_ceil(500) {
+            let n = 500.min(per_session - chunk * 500);
+            c.append_messages(AppendMessagesRequest {
+                session_id: format!("{prefix}-{s}"),
+                messages: (0..n)
+                    .map(|i| {
+                        message(format!(
+                            "{prefix} {s} {chunk} {i} {}",
+                            "lorem ipsum ".repeat(50)
+                        ))
+                    })
+                    .collect(),
+                create_if_missing: true,
+            })
+            .await
+            .expect("seed append");
+        }
+    }
+    assert!(runtime.stop(), "{}", runtime.log());
+}
+
+/// Runs `codelab args…` to completion; true on success.
+fn codelab_ok(args: &[&str]) -> bool {
+    Command::new(env!("CARGO_BIN_EXE_codelab"))
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Starts `codelab args…`, SIGKILLs it after `after`; true when it was still running then.
+fn codelab_killed_after(args: &[&str], after: Duration) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codelab"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("codelab runs");
+    std::thread::sleep(after);
+    let running = matches!(child.try_wait(), Ok(None));
+    let _ = child.kill();
+    let _ = child.wait();
+    running
+}
+
+/// Rows of `table` in the database at `url`, read with `codelab db stats`.
+fn rows(url: &str, table: &str) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_codelab"))
+        .args(["db", "stats", "agent_runtime", "--url", url, "--json"])
+        .output()
+        .expect("codelab runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    stats[0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == table)
+        .and_then(|t| t["rows"].as_u64())
+        .expect("table in stats")
+}
+
+/// Every backup `codelab db backups` lists verifies (a killed backup is never listed).
+fn listed_backups_all_verify(backups: &str) -> usize {
+    let out = Command::new(env!("CARGO_BIN_EXE_codelab"))
+        .args(["db", "backups", "--backup-dir", backups, "--json"])
+        .output()
+        .expect("codelab runs");
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect();
+    for id in &ids {
+        assert!(
+            codelab_ok(&["db", "verify", id, "--backup-dir", backups]),
+            "listed backup {id} verifies"
+        );
+    }
+    ids.len()
+}
+
+fn sqlite_integrity_ok(url: &str) {
+    if let Some(path) = url.strip_prefix("sqlite:///") {
+        let out = Command::new("sqlite3")
+            .arg(format!("/{}", path.trim_start_matches('/')))
+            .arg("PRAGMA integrity_check")
+            .output()
+            .expect("the sqlite3 command-line tool (Debian package sqlite3)");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    }
+}
+
+async fn kill_9_during_backup_and_restore_never_leaves_a_mixed_state(backend: Backend) {
+    let db = db_core::testing::TestDb::new(backend).await;
+    let scratch = db_core::testing::TestDb::new(backend).await;
+    let url_of = |db: &db_core::testing::TestDb| match db.url().sqlite_path() {
+        Some(path) => format!("sqlite:///{}", path.display()),
+        None => db.url().connection_string(),
+    };
+    let (url, scratch_url) = (url_of(&db), url_of(&scratch));
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups").display().to_string();
+    seed(dir.path(), &url, "seed", 20, 1000).await;
+    let seeded = rows(&url, "messages");
+    assert_eq!(seeded, 20_000);
+
+    // How long a whole backup takes, then kills at fractions of it.
+    let started = Instant::now();
+    assert!(codelab_ok(&[
+        "db",
+        "backup",
+        "agent_runtime",
+        "--url",
+        &url,
+        "--backup-dir",
+        &backups
+    ]));
+    let backup_time = started.elapsed();
+    let mut interrupted = 0;
+    for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
+        let after = backup_time.mul_f64(fraction);
+        if codelab_killed_after(
+            &[
+                "db",
+                "backup",
+                "agent_runtime",
+                "--url",
+                &url,
+                "--backup-dir",
+                &backups,
+            ],
+            after,
+        ) {
+            interrupted += 1;
+        }
+        listed_backups_all_verify(&backups);
+    }
+    assert!(
+        interrupted >= 3,
+        "most kills hit a running backup ({interrupted} of 5)"
+    );
+    let complete = listed_backups_all_verify(&backups);
+    assert!(complete >= 1);
+
+    // The newest complete backup holds 20,000 messages; the target gets more after it.
+    let list: serde_json::Value = serde_json::from_slice(
+        &Command::new(env!("CARGO_BIN_EXE_codelab"))
+            .args(["db", "backups", "--backup-dir", &backups, "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let backup_id = list[0]["id"].as_str().unwrap().to_owned();
+
+    // How long a whole restore takes (into a scratch database of the same backend).
+    let started = Instant::now();
+    assert!(codelab_ok(&[
+        "db",
+        "restore",
+        &backup_id,
+        "--to",
+        &scratch_url,
+        "--force",
+        "--backup-dir",
+        &backups
+    ]));
+    let restore_time = started.elapsed();
+    assert_eq!(rows(&scratch_url, "messages"), seeded);
+
+    seed(dir.path(), &url, "later", 1, 700).await;
+    let mut before = rows(&url, "messages");
+    assert_eq!(before, seeded + 700);
+    let mut interrupted = 0;
+    for fraction in [0.1, 0.3, 0.5, 0.7, 0.9] {
+        let after = restore_time.mul_f64(fraction);
+        if codelab_killed_after(
+            &[
+                "db",
+                "restore",
+                &backup_id,
+                "--to",
+                &url,
+                "--force",
+                "--backup-dir",
+                &backups,
+            ],
+            after,
+        ) {
+            interrupted += 1;
+        }
+        let now = rows(&url, "messages");
+        assert!(
+            now == before || now == seeded,
+            "after a kill the target is untouched ({before}) or restored ({seeded}), not {now}"
+        );
+        sqlite_integrity_ok(&url);
+        if now == seeded {
+            // Restored: make the states distinguishable again.
+            seed(dir.path(), &url, &format!("again-{fraction}"), 1, 300).await;
+            before = rows(&url, "messages");
+        }
+    }
+    assert!(
+        interrupted >= 3,
+        "most kills hit a running restore ({interrupted} of 5)"
+    );
+    // Safety backups of interrupted restores are never listed half-written.
+    listed_backups_all_verify(&backups);
+}
+
+// ----- full disk -------------------------------------------------------------------------------
+
+/// agent-runtime's SQLite file hits a file-size limit (a full disk as the process sees it):
+/// appends fail with a clear retryable status, nothing acknowledged is lost, the service keeps
+/// serving reads, and appends work again once space is back — without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_during_appends_is_reported_and_survived() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("http://127.0.0.1:{port}");
+    let url = format!("sqlite:///{}/full.db", dir.path().display());
+    let mut runtime = Process::start_with_file_limit(
+        "agent-runtime",
+        dir.path(),
+        &[
+            (
+                "AGENT_RUNTIME__GRPC_ADDR".into(),
+                format!("127.0.0.1:{port}"),
+            ),
+            ("AGENT_RUNTIME__DB_URL".into(), url.clone()),
+            ("AGENT_RUNTIME__AUTH__DISABLED".into(), "true".into()),
+            (
+                "AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS".into(),
+                "200".into(),
+            ),
+        ],
+        2048,
+    );
+    wait_serving(&mut runtime, &addr);
+    let mut c = client(port).await;
+    let mut acked = 0usize;
+    let failure = loop {
+        let result = c
+            .append_messages(AppendMessagesRequest {
+                session_id: "full".into(),
+                messages: (0..20)
+                    .map(|i| message(format!("{i} {}", "x".repeat(4000))))
+                    .collect(),
+                create_if_missing: true,
+            })
+            .await;
+        match result {
+            Ok(r) => {
+                acked = r.into_inner().last_seq as usize;
+                assert!(acked < 20 * 200, "the limit was never reached");
+            }
+            Err(status) => break status,
+        }
+    };
+    assert!(acked > 0, "appends worked before the disk filled");
+    assert_eq!(failure.code(), tonic::Code::Unavailable, "{failure:?}");
+    assert!(failure.message().contains("retry"), "{failure:?}");
+    // Reads still work and see exactly the acknowledged messages.
+    let stats = c
+        .get_session_stats(GetSessionStatsRequest {
+            session_id: "full".into(),
+        })
+        .await
+        .expect("reads keep working")
+        .into_inner();
+    assert_eq!(stats.message_count as usize, acked);
+    assert!(
+        runtime.log().contains("database unavailable"),
+        "the cause is logged"
+    );
+
+    // Space comes back: appends work again, same process.
+    let ok = Command::new("prlimit")
+        .args([
+            "--pid",
+            &runtime.child.id().to_string(),
+            "--fsize=unlimited:",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "prlimit");
+    let r = c
+        .append_messages(AppendMessagesRequest {
+            session_id: "full".into(),
+            messages: vec![message("after".into())],
+            create_if_missing: false,
+        })
+        .await
+        .expect("appends work again")
+        .into_inner();
+    assert_eq!(
+        r.first_seq as usize,
+        acked + 1,
+        "no gap, no half-written batch"
+    );
+    assert!(runtime.stop(), "{}", runtime.log());
+    sqlite_integrity_ok(&url);
 }

@@ -101,7 +101,10 @@ fn classify_uncounted(err: DieselError) -> DbError {
     }
 }
 
-/// Messages that mean "try again later" rather than "bad query".
+/// Messages that mean "try again later" rather than "bad query": locks, lost connections,
+/// and storage that is full or failing (SQLite `SQLITE_FULL`/`SQLITE_IOERR`, PostgreSQL's
+/// "could not extend file … No space left on device") — the operator frees space and clients
+/// retry; nothing was written.
 fn is_busy_or_gone(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("database is locked")
@@ -114,6 +117,10 @@ fn is_busy_or_gone(message: &str) -> bool {
         || m.contains("the database system is shutting down")
         || m.contains("the database system is starting up")
         || m.contains("disk i/o error")
+        || m.contains("database or disk is full")
+        || m.contains("no space left on device")
+        || m.contains("could not extend file")
+        || m.contains("could not write")
 }
 
 impl From<DieselError> for DbError {
@@ -163,6 +170,10 @@ mod tests {
     fn busy_messages_are_unavailable() {
         assert!(is_busy_or_gone("database is locked"));
         assert!(is_busy_or_gone("Connection refused (os error 111)"));
+        assert!(is_busy_or_gone("database or disk is full"));
+        assert!(is_busy_or_gone(
+            "could not extend file \"base/16384/16385\": No space left on device"
+        ));
         assert!(!is_busy_or_gone("syntax error at or near"));
     }
 }

@@ -322,4 +322,50 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/test_x"
         );
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            /// Whatever text arrives in `…__DB_URL` or `--url`: an answer, never a panic.
+            #[test]
+            fn parsing_arbitrary_text_never_panics(s in "\\PC{0,120}") {
+                let _ = DbUrl::parse(&s);
+            }
+
+            /// Text after a valid scheme (the likely typo space) never panics either.
+            #[test]
+            fn parsing_after_a_scheme_never_panics(
+                scheme in prop::sample::select(vec![
+                    "sqlite://", "sqlite:///", "sqlite:////", "sqlite+aiosqlite:///",
+                    "postgres://", "postgresql://", "postgresql+asyncpg://",
+                ]),
+                rest in "\\PC{0,80}",
+            ) {
+                let _ = DbUrl::parse(&format!("{scheme}{rest}"));
+            }
+
+            /// A password never shows in `Display` or `Debug`, whatever it is.
+            #[test]
+            fn passwords_never_show(
+                user in "[a-z][a-z0-9_]{0,15}",
+                password in "[A-Za-z0-9!*~._-]{6,24}",
+                host in "[a-z][a-z0-9.-]{0,20}",
+                db in "[a-z_][a-z0-9_]{0,20}",
+            ) {
+                let raw = format!("postgresql://{user}:{password}@{host}:5432/{db}");
+                if let Ok(url) = DbUrl::parse(&raw) {
+                    prop_assert!(!url.to_string().contains(&password));
+                    let debug = format!("{url:?}");
+                    prop_assert!(!debug.contains(&password));
+                }
+                if let Err(e) = DbUrl::parse(&format!("{raw}?bad=%zz")) {
+                    prop_assert!(!e.to_string().contains(&password));
+                }
+            }
+        }
+    }
 }

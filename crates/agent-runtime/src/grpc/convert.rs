@@ -500,4 +500,107 @@ mod tests {
             .is_err()
         );
     }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// JSON-ish text: valid objects, valid non-objects, and broken fragments.
+        fn json_text() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just(String::new()),
+                Just("{}".to_owned()),
+                "\\{\"[a-z]{1,8}\": (\"[^\"\\\\]{0,20}\"|[0-9]{1,6}|null|true)\\}",
+                "\\PC{0,60}",
+                Just("[1,2".to_owned()),
+                Just("{\"a\": {\"b\": [1, {\"c\": null}]}}".to_owned()),
+            ]
+        }
+
+        fn tool_call() -> impl Strategy<Value = pb::ToolCall> {
+            ("\\PC{0,40}", "\\PC{0,10}", "\\PC{0,80}", json_text()).prop_map(
+                |(id, kind, name, arguments_json)| pb::ToolCall {
+                    id,
+                    r#type: kind,
+                    name,
+                    arguments_json,
+                },
+            )
+        }
+
+        fn message() -> impl Strategy<Value = pb::Message> {
+            (
+                -2i32..8,
+                proptest::option::of("\\PC{0,200}"),
+                "\\PC{0,80}",
+                "\\PC{0,80}",
+                proptest::collection::vec(tool_call(), 0..4),
+                any::<i32>(),
+                json_text(),
+                proptest::option::of((any::<i64>(), any::<i32>())),
+            )
+                .prop_map(
+                    |(
+                        role,
+                        content,
+                        name,
+                        tool_call_id,
+                        tool_calls,
+                        token_count,
+                        metadata_json,
+                        ts,
+                    )| {
+                        pb::Message {
+                            seq: 0,
+                            role,
+                            content,
+                            name,
+                            tool_call_id,
+                            tool_calls,
+                            token_count,
+                            metadata_json,
+                            timestamp: ts
+                                .map(|(seconds, nanos)| prost_types::Timestamp { seconds, nanos }),
+                        }
+                    },
+                )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+            /// Any message a client can encode is accepted or refused with INVALID_ARGUMENT
+            /// naming a field of `messages[i]`; never a panic, never a half-valid message.
+            #[test]
+            fn any_message_is_validated_without_panicking(m in message(), i in 0usize..5) {
+                match super::super::message(i, m) {
+                    Ok(new) => {
+                        prop_assert!(new.content.is_some() || !new.tool_calls.is_empty());
+                        if let Some(meta) = &new.metadata_json {
+                            let parsed: serde_json::Value = serde_json::from_str(meta).unwrap();
+                            prop_assert!(parsed.is_object());
+                        }
+                        prop_assert!(new.token_count >= 0);
+                    }
+                    Err(Error::InvalidArgument { field, .. }) => {
+                        prop_assert!(field.starts_with(&format!("messages[{i}]")), "{field}");
+                    }
+                    Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+                }
+            }
+
+            /// Ids and names of any text: validated, never a panic.
+            #[test]
+            fn ids_and_names_never_panic(s in "\\PC{0,300}", n in any::<i32>()) {
+                let _ = session_id("session_id", &s);
+                let _ = new_session_id("new_session_id", &s);
+                let _ = agent_name("agent_name", &s);
+                let _ = json_object("metadata_json", &s);
+                let _ = json_value("value", &s);
+                let _ = page_size("page_size", n);
+                let _ = role("role", n);
+                let _ = decision("decision", n);
+            }
+        }
+    }
 }

@@ -43,13 +43,38 @@ impl Process {
     /// Starts binary `name` in `dir` with only `env` of the services' variables (nothing from
     /// the test's own environment or a `.env`), JSON logs appended to `dir/<name>.log`.
     pub fn start(name: &'static str, dir: &Path, env: &[(String, String)]) -> Process {
+        Process::spawn(name, Command::new(binary(name)), dir, env)
+    }
+
+    /// Like [`Process::start`], with a file-size limit of `kib` KiB (`ulimit -f`): a write past
+    /// it fails with EFBIG, as on a full disk (SIGXFSZ is ignored so the error is returned).
+    /// Only the soft limit is set, so `prlimit --pid <pid> --fsize=unlimited:` lifts it.
+    pub fn start_with_file_limit(
+        name: &'static str,
+        dir: &Path,
+        env: &[(String, String)],
+        kib: u32,
+    ) -> Process {
+        let mut command = Command::new("bash");
+        command.arg("-c").arg(format!(
+            "trap '' XFSZ; ulimit -S -f {kib}; exec \"{}\"",
+            binary(name).display()
+        ));
+        Process::spawn(name, command, dir, env)
+    }
+
+    fn spawn(
+        name: &'static str,
+        mut command: Command,
+        dir: &Path,
+        env: &[(String, String)],
+    ) -> Process {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .unwrap();
-        let mut command = Command::new(binary(name));
         for (var, _) in std::env::vars() {
             if var.starts_with("AGENT_RUNTIME__") || var.starts_with("AUTH_SERVICE__") {
                 command.env_remove(var);

@@ -4,6 +4,9 @@
 //!
 //! - `manifest.json` ([`Manifest`]): database, backend, schema version, created_at, tool
 //!   version, compression, and per table its columns, row count, file, size and sha256;
+//! - `manifest.json.sha256`: the sha256 of `manifest.json` in `sha256sum` format (so
+//!   `sha256sum -c manifest.json.sha256` works in the folder), so a change to the manifest
+//!   itself is detected too;
 //! - one file per table, `<table>.jsonl.zst` (or `.jsonl.gz`, `.jsonl`): one JSON array per row,
 //!   values in the manifest's column order. Numbers and booleans are JSON numbers and booleans;
 //!   every other value is its text form (timestamps as `YYYY-MM-DD HH:MM:SS[.ffffff]`, JSON
@@ -29,6 +32,11 @@ use crate::{Backend, DbUrl};
 use sha2::Digest as _;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+
+/// The manifest's file name.
+const MANIFEST: &str = "manifest.json";
+/// The file holding the manifest's sha256.
+const MANIFEST_SUM: &str = "manifest.json.sha256";
 
 /// Value of [`Manifest::format`].
 pub const FORMAT: &str = "codelab-backup/1";
@@ -240,12 +248,17 @@ async fn backup_on(
     };
     let finish = || -> std::io::Result<String> {
         let bytes = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-        let path = partial.join("manifest.json");
-        let mut f = std::fs::File::create(&path)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
+        let sha256 = hex(&sha2::Sha256::digest(&bytes));
+        for (name, content) in [
+            (MANIFEST, bytes),
+            (MANIFEST_SUM, format!("{sha256}  {MANIFEST}\n").into_bytes()),
+        ] {
+            let mut f = std::fs::File::create(partial.join(name))?;
+            f.write_all(&content)?;
+            f.sync_all()?;
+        }
         std::fs::rename(&partial, &target)?;
-        Ok(hex(&sha2::Sha256::digest(&bytes)))
+        Ok(sha256)
     };
     match finish() {
         Ok(sha256) => Ok(BackupInfo {
@@ -546,7 +559,8 @@ pub struct VerifyReport {
     pub deep: bool,
 }
 
-/// Re-hashes every file of the backup against its manifest; with `deep`, also restores it into
+/// Re-hashes `manifest.json` against `manifest.json.sha256` and every table file against the
+/// manifest; with `deep`, also restores it into
 /// a scratch SQLite database (migrated with `set`) and checks row counts, `integrity_check` and
 /// `foreign_key_check`.
 ///
@@ -556,6 +570,19 @@ pub struct VerifyReport {
 pub async fn verify(backup: &Path, set: Option<&MigrationSet>, deep: bool) -> Result<VerifyReport> {
     let manifest = Manifest::read(backup)?;
     let mut problems = Vec::new();
+    match std::fs::read_to_string(backup.join(MANIFEST_SUM)) {
+        Err(e) => problems.push(format!("{MANIFEST_SUM}: {e}")),
+        Ok(line) => {
+            let expected = line.split_whitespace().next().unwrap_or_default();
+            match hash_file(&backup.join(MANIFEST)) {
+                Err(e) => problems.push(format!("{MANIFEST}: {e}")),
+                Ok((_, sum)) if sum != expected => {
+                    problems.push(format!("{MANIFEST}: sha256 mismatch (file changed)"));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
     for t in &manifest.tables {
         let path = backup.join(&t.file);
         match hash_file(&path) {

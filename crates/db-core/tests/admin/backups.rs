@@ -208,10 +208,23 @@ async fn bad_backups_are_refused_and_leave_the_target_unchanged(backend: Backend
         }
         p
     };
+    // A consistent backup with other contents: the manifest and its checksum both rewritten,
+    // so the semantic checks (not the checksum) must refuse it.
     let edit_manifest = |p: &Path, f: &dyn Fn(&mut Manifest)| {
+        use sha2::Digest as _;
         let mut m = Manifest::read(p).unwrap();
         f(&mut m);
-        std::fs::write(p.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let sum: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        std::fs::write(p.join("manifest.json"), bytes).unwrap();
+        std::fs::write(
+            p.join("manifest.json.sha256"),
+            format!("{sum}  manifest.json\n"),
+        )
+        .unwrap();
     };
     let expect = |r: Result<backup::RestoreReport, AdminError>, what: &str, needle: &str| {
         let e = r

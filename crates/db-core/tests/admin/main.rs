@@ -3,6 +3,7 @@
 #![allow(missing_docs)]
 
 mod backups;
+mod fuzz;
 mod migrations;
 
 use db_core::admin::backup::{self, BackupOptions, Compression};
