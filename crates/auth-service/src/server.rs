@@ -157,10 +157,7 @@ pub async fn serve(
         &crate::migrations::MIGRATIONS,
         crate::grpc::status::DOMAIN,
     );
-    let scheduled = (config.backup.interval > 0).then(|| {
-        tracing::info!(every_secs = config.backup.interval, keep = config.backup.keep, dir = %config.backup.dir.display(), "scheduled backups on");
-        tokio::spawn(database_admin::scheduled_backups(admin.clone(), config.backup.clone()))
-    });
+    let scheduled = database_admin::spawn_scheduled_backups(&admin, &config.backup);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_serving(&reporter, ServingStatus::Serving).await;

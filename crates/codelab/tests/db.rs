@@ -1,6 +1,8 @@
 //! `codelab db …` end to end: the real binary on real databases (SQLite files and fresh
 //! PostgreSQL databases), checking output and exit codes.
 
+mod support;
+
 use agent_runtime::model::{Access, NewMessage, Role};
 use agent_runtime::store::Store;
 use db_core::testing::TestDb;
@@ -87,15 +89,7 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-fn rows(stats: &serde_json::Value, table: &str) -> u64 {
-    stats[0]["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == table)
-        .and_then(|t| t["rows"].as_u64())
-        .unwrap()
-}
+use support::table_rows as rows;
 
 async fn migrations_stats_backup_restore_drift(backend: Backend) {
     let src = TestDb::new(backend).await;

@@ -25,28 +25,30 @@ const CLIENTS: usize = 8;
 /// `(session, seq) → content` of every append the server acknowledged.
 type Acked = Arc<Mutex<BTreeMap<(String, i64), String>>>;
 
+/// agent-runtime on `port` over `db_url`, authentication off (durability is the point here),
+/// health probed every 200 ms, at most 2 s waiting for the database.
+fn runtime_env(db_url: &str, port: u16) -> Vec<(String, String)> {
+    vec![
+        (
+            "AGENT_RUNTIME__GRPC_ADDR".into(),
+            format!("127.0.0.1:{port}"),
+        ),
+        ("AGENT_RUNTIME__DB_URL".into(), db_url.to_owned()),
+        ("AGENT_RUNTIME__AUTH__DISABLED".into(), "true".into()),
+        (
+            "AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS".into(),
+            "200".into(),
+        ),
+        ("AGENT_RUNTIME__DB__WAIT_TIMEOUT_MS".into(), "2000".into()),
+        (
+            "AGENT_RUNTIME__DB__CONNECT_TIMEOUT_MS".into(),
+            "2000".into(),
+        ),
+    ]
+}
+
 fn start_runtime(dir: &Path, db_url: &str, port: u16) -> Process {
-    Process::start(
-        "agent-runtime",
-        dir,
-        &[
-            (
-                "AGENT_RUNTIME__GRPC_ADDR".into(),
-                format!("127.0.0.1:{port}"),
-            ),
-            ("AGENT_RUNTIME__DB_URL".into(), db_url.to_owned()),
-            ("AGENT_RUNTIME__AUTH__DISABLED".into(), "true".into()),
-            (
-                "AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS".into(),
-                "200".into(),
-            ),
-            ("AGENT_RUNTIME__DB__WAIT_TIMEOUT_MS".into(), "2000".into()),
-            (
-                "AGENT_RUNTIME__DB__CONNECT_TIMEOUT_MS".into(),
-                "2000".into(),
-            ),
-        ],
-    )
+    Process::start("agent-runtime", dir, &runtime_env(db_url, port))
 }
 
 async fn client(port: u16) -> SessionServiceClient<Channel> {
@@ -598,13 +600,7 @@ fn rows(url: &str, table: &str) -> u64 {
         String::from_utf8_lossy(&out.stderr)
     );
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    stats[0]["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == table)
-        .and_then(|t| t["rows"].as_u64())
-        .expect("table in stats")
+    support::table_rows(&stats, table)
 }
 
 /// Every backup `codelab db backups` lists verifies (a killed backup is never listed).
@@ -777,23 +773,8 @@ async fn full_disk_during_appends_is_reported_and_survived() {
     let port = free_port();
     let addr = format!("http://127.0.0.1:{port}");
     let url = format!("sqlite:///{}/full.db", dir.path().display());
-    let mut runtime = Process::start_with_file_limit(
-        "agent-runtime",
-        dir.path(),
-        &[
-            (
-                "AGENT_RUNTIME__GRPC_ADDR".into(),
-                format!("127.0.0.1:{port}"),
-            ),
-            ("AGENT_RUNTIME__DB_URL".into(), url.clone()),
-            ("AGENT_RUNTIME__AUTH__DISABLED".into(), "true".into()),
-            (
-                "AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS".into(),
-                "200".into(),
-            ),
-        ],
-        2048,
-    );
+    let mut runtime =
+        Process::start_with_file_limit("agent-runtime", dir.path(), &runtime_env(&url, port), 2048);
     wait_serving(&mut runtime, &addr);
     let mut c = client(port).await;
     let mut acked = 0usize;

@@ -175,6 +175,23 @@ impl DatabaseOps {
     }
 }
 
+/// Starts [`scheduled_backups`] in a task when `settings.interval` is above 0 (logging the
+/// schedule); `None` when scheduled backups are off. Abort the task to stop them.
+pub fn spawn_scheduled_backups(
+    ops: &DatabaseOps,
+    settings: &BackupSettings,
+) -> Option<tokio::task::JoinHandle<()>> {
+    (settings.interval > 0).then(|| {
+        tracing::info!(
+            every_secs = settings.interval,
+            keep = settings.keep,
+            dir = %settings.dir.display(),
+            "scheduled backups on"
+        );
+        tokio::spawn(scheduled_backups(ops.clone(), settings.clone()))
+    })
+}
+
 /// Takes a backup every `settings.interval` seconds and prunes to `settings.keep`, until the
 /// task is aborted. Failures are logged and retried at the next tick.
 pub async fn scheduled_backups(ops: DatabaseOps, settings: BackupSettings) {

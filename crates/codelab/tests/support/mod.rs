@@ -190,3 +190,14 @@ pub fn rand_suffix() -> u64 {
     hasher.write_u32(std::process::id());
     hasher.finish()
 }
+
+/// Rows of `table` in the first database of `codelab db stats --json` output.
+pub fn table_rows(stats: &serde_json::Value, table: &str) -> u64 {
+    stats[0]["tables"]
+        .as_array()
+        .expect("tables in stats")
+        .iter()
+        .find(|t| t["name"] == table)
+        .and_then(|t| t["rows"].as_u64())
+        .unwrap_or_else(|| panic!("no table {table} in {stats}"))
+}
