@@ -394,6 +394,28 @@ async fn bench_smoke(db: TestDb) {
         "{report:?}"
     );
 
+    // The mixed workload: every kind of call succeeds, and its sessions are gone afterwards.
+    let args = [
+        "bench",
+        "mixed",
+        "--addr",
+        &addr,
+        "--clients",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0",
+    ];
+    let Command::Bench(bench::Command::Mixed(opts)) = cli(&args).command else {
+        unreachable!()
+    };
+    let report = bench::mixed::measure(opts).await.expect("bench mixed");
+    let row = &report.results[0];
+    assert!(row.ops >= 10, "{report:?}");
+    assert_eq!(row.error_count, 0, "{report:?}");
+    assert_eq!(report.workload, "mixed");
+
     let messages = data("fastchat_dummy_conversation.json");
     let args = [
         "bench",
@@ -467,7 +489,7 @@ async fn bench_smoke(db: TestDb) {
     };
     assert!(bench::list::measure(opts).await.is_err());
 
-    // Append sessions were removed; the seeded one stays for the next run.
+    // Append and mixed sessions were removed; the seeded one stays for the next run.
     let conn = server.connect().await;
     let list = conn
         .sessions()

@@ -11,9 +11,11 @@
 //! | `append` | `AppendMessages` of one message to the client's own session (durable write) |
 //! | `list` | `ListMessages(page_size, page = P)` on a seeded session, for each `P` of `--pages` |
 //! | `stats` | `GetSessionStats` of the seeded session |
+//! | `mixed` | per client on its own session, a cycle of 6 appends, 3 reads of the newest 20 messages, 1 stats |
 
 pub mod append;
 pub mod list;
+pub mod mixed;
 pub mod report;
 pub mod runner;
 pub mod stats;
@@ -38,6 +40,8 @@ pub enum Command {
     List(list::Opts),
     /// Read the counters of the large seeded session (`GetSessionStats`).
     Stats(stats::Opts),
+    /// A running conversation: 60 % appends, 30 % reads of the newest page, 10 % stats.
+    Mixed(mixed::Opts),
 }
 
 /// Runs a `bench` workload and prints its report.
@@ -50,6 +54,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Append(opts) => append::run(opts).await,
         Command::List(opts) => list::run(opts).await,
         Command::Stats(opts) => stats::run(opts).await,
+        Command::Mixed(opts) => mixed::run(opts).await,
     }
 }
 

@@ -1,0 +1,151 @@
+//! `codelab bench mixed`: what an agent platform does to a session while a conversation runs —
+//! each client, on its own session, cycles through 6 appends of one message, 3 reads of the
+//! newest 20 messages (`ListMessages`, reverse) and 1 `GetSessionStats` (60 / 30 / 10 %).
+//!
+//! The report has one row for the mix (every call's latency in one histogram), like a
+//! pgbench script. Sessions are named `bench-mixed-<run uuid>-<client>` and hard-deleted after
+//! the run unless `--keep-sessions`.
+
+use std::future::Future;
+
+use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
+use codelab_proto::agent::v1::{
+    AppendMessagesRequest, DeleteSessionRequest, GetSessionStatsRequest, ListMessagesRequest,
+};
+
+use super::report::{Report, Row};
+use super::runner::{self, Workload};
+use super::{CommonOpts, MessageOpts, MessageSource};
+use crate::client::{AuthChannel, describe};
+
+/// Calls of one cycle: `A` append, `L` list the newest page, `S` stats.
+const CYCLE: &[u8; 10] = b"ALASALALAA";
+
+/// Messages read per `ListMessages` call.
+const READ_PAGE: i32 = 20;
+
+/// Options of `bench mixed`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Opts {
+    /// Clients, duration, output.
+    #[command(flatten)]
+    pub common: CommonOpts,
+    /// Message texts.
+    #[command(flatten)]
+    pub messages: MessageOpts,
+    /// Keep the benchmark's sessions instead of deleting them afterwards.
+    #[arg(long)]
+    pub keep_sessions: bool,
+}
+
+/// Runs `bench mixed` and prints the report.
+///
+/// # Errors
+/// See [`measure`].
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let json = opts.common.json;
+    measure(opts).await?.print(json)
+}
+
+struct MixedClient {
+    client: SessionServiceClient<AuthChannel>,
+    session_id: String,
+    source: MessageSource,
+    next: u64,
+    step: usize,
+}
+
+impl Workload for MixedClient {
+    fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
+        let mut client = self.client.clone();
+        let session_id = self.session_id.clone();
+        // The first call of a client creates its session, whatever the cycle says.
+        let kind = if self.next == 0 {
+            b'A'
+        } else {
+            CYCLE[self.step % CYCLE.len()]
+        };
+        self.step += 1;
+        let append = (kind == b'A').then(|| {
+            let message = self.source.message(self.next);
+            self.next += 1;
+            message
+        });
+        async move {
+            match (kind, append) {
+                (_, Some(message)) => client
+                    .append_messages(AppendMessagesRequest {
+                        session_id,
+                        messages: vec![message],
+                        create_if_missing: true,
+                    })
+                    .await
+                    .map(|_| ()),
+                (b'L', None) => client
+                    .list_messages(ListMessagesRequest {
+                        session_id,
+                        page_size: READ_PAGE,
+                        reverse: true,
+                        ..ListMessagesRequest::default()
+                    })
+                    .await
+                    .map(|_| ()),
+                _ => client
+                    .get_session_stats(GetSessionStatsRequest { session_id })
+                    .await
+                    .map(|_| ()),
+            }
+        }
+    }
+}
+
+/// Runs the workload and returns its report without printing it.
+///
+/// # Errors
+/// Invalid options, a non-loopback address, an unreachable server or an unreadable
+/// `--messages-from` file. Failed calls are counted in the report.
+pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
+    let source = MessageSource::from_opts(&opts.messages)?;
+    let connections = super::connect_clients(&opts.common).await?;
+    let run_id = uuid::Uuid::now_v7();
+    let clients: Vec<MixedClient> = connections
+        .iter()
+        .enumerate()
+        .map(|(i, conn)| MixedClient {
+            client: conn.sessions(),
+            session_id: format!("bench-mixed-{run_id}-{i}"),
+            source: source.clone(),
+            next: 0,
+            step: 0,
+        })
+        .collect();
+    let session_ids: Vec<String> = clients.iter().map(|c| c.session_id.clone()).collect();
+    let m = runner::drive(clients, opts.common.warmup, opts.common.duration).await;
+    if !opts.keep_sessions {
+        let mut client = connections[0].sessions();
+        for id in session_ids {
+            match client
+                .delete_session(DeleteSessionRequest {
+                    session_id: id.clone(),
+                    hard: true,
+                })
+                .await
+            {
+                Ok(_) => {}
+                Err(s) if s.code() == tonic::Code::NotFound => {}
+                Err(s) => {
+                    tracing::warn!(session_id = %id, error = %describe(&s), "could not delete bench session")
+                }
+            }
+        }
+    }
+    Ok(Report {
+        workload: "mixed".into(),
+        addr: opts.common.connect.addr.clone(),
+        clients: opts.common.clients,
+        duration_s: opts.common.duration.as_secs_f64(),
+        warmup_s: opts.common.warmup.as_secs_f64(),
+        messages: source.describe(),
+        results: vec![Row::new("mixed 60% append / 30% list / 10% stats", &m)],
+    })
+}
