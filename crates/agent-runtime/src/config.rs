@@ -62,7 +62,7 @@ pub struct Config {
     /// Pool and migration settings.
     pub db: DbSettings,
     /// Backup folder and schedule.
-    pub backup: crate::admin::BackupSettings,
+    pub backup: database_admin::BackupSettings,
     /// Token verification.
     pub auth: AuthConfig,
     /// Request limits.
@@ -84,7 +84,7 @@ impl Default for Config {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
             db_url: SecretString::from("sqlite:///data/agent_runtime.db"),
             db: DbSettings::default(),
-            backup: crate::admin::BackupSettings::default(),
+            backup: database_admin::BackupSettings::default(),
             auth: AuthConfig::default(),
             limits: Limits::default(),
             page_token_secret: None,

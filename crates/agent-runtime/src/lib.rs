@@ -5,7 +5,6 @@
 //! between prost and [`model`] types) → [`store`] (one transaction per operation, written once
 //! for both backends) → `db_core::Pool`.
 
-pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;

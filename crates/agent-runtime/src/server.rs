@@ -179,8 +179,11 @@ pub async fn serve(
                 .max_decoding_message_size(max),
         )
         .add_service(
-            database_admin::DatabaseAdminService::new(admin, crate::admin::AdminHooks::new(shared))
-                .into_server(),
+            database_admin::DatabaseAdminService::new(
+                admin,
+                crate::grpc::admin::AdminHooks::new(shared),
+            )
+            .into_server(),
         )
         // Small unary answers must leave at once: without TCP_NODELAY, Nagle's algorithm and the
         // client's delayed ACK hold responses for ~40 ms.

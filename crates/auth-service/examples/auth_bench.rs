@@ -108,7 +108,7 @@ async fn main() {
         db_url: SecretString::from(format!("sqlite:///{}/auth.db", dir.path().display())),
         admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
         // The load comes from one address on purpose.
-        rate_limit: auth_service::rate_limit::RateLimitSettings {
+        rate_limit: auth_service::config::RateLimitSettings {
             requests_per_second: 0,
             burst: 0,
         },

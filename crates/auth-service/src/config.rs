@@ -61,7 +61,7 @@ pub struct Config {
     /// Pool and migration settings.
     pub db: DbSettings,
     /// Backup folder and schedule (`AUTH_SERVICE__BACKUP__*`).
-    pub backup: crate::admin::BackupSettings,
+    pub backup: database_admin::BackupSettings,
     /// `iss` claim.
     pub issuer: String,
     /// `aud` claim.
@@ -86,7 +86,7 @@ pub struct Config {
     /// Failed-login limits.
     pub lockout: LockoutSettings,
     /// Per-address request rate limit.
-    pub rate_limit: crate::rate_limit::RateLimitSettings,
+    pub rate_limit: RateLimitSettings,
     /// argon2id parameters.
     pub password: PasswordSettings,
     /// Largest request message, bytes.
@@ -105,7 +105,7 @@ impl Default for Config {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
             db_url: SecretString::from("sqlite:///data/auth.db"),
             db: DbSettings::default(),
-            backup: crate::admin::BackupSettings::default(),
+            backup: database_admin::BackupSettings::default(),
             issuer: "https://auth.codelab.local".to_owned(),
             audience: "codelab-api".to_owned(),
             admin_password: None,
@@ -116,7 +116,7 @@ impl Default for Config {
             leeway_secs: 30,
             key_refresh_secs: 60,
             lockout: LockoutSettings::default(),
-            rate_limit: crate::rate_limit::RateLimitSettings::default(),
+            rate_limit: RateLimitSettings::default(),
             password: PasswordSettings::default(),
             max_request_bytes: 64 * 1024,
             health_check_interval_ms: 5_000,
@@ -150,6 +150,26 @@ impl Default for LockoutSettings {
             window_secs: 900,
             lockout_secs: 900,
             trust_forwarded_for: true,
+        }
+    }
+}
+
+/// `AUTH_SERVICE__RATE_LIMIT__*`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    /// Sustained requests per second admitted from one address; 0 turns the limit off.
+    /// Default 20.
+    pub requests_per_second: u32,
+    /// Requests one address may send at once before the sustained rate applies. Default 40.
+    pub burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            requests_per_second: 20,
+            burst: 40,
         }
     }
 }

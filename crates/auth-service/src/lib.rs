@@ -4,10 +4,9 @@
 //! shutdown) → [`grpc`] (`AuthService`, `UserService`, `ClientService` of `codelab.auth.v1`:
 //! authentication, validation, conversion) → [`oauth`] (grants, revocation, introspection,
 //! lockout) with [`keys`] (signing keys, JWTs) and [`passwords`] (argon2id) → [`store`] (one
-//! transaction per operation, written once for both backends) → `db_core::Pool`. [`admin`]
+//! transaction per operation, written once for both backends) → `db_core::Pool`. `grpc::admin`
 //! plugs the auth database into the shared `codelab.admin.v1.DatabaseAdmin`.
 
-pub mod admin;
 pub mod config;
 pub mod error;
 pub mod grpc;
@@ -16,7 +15,6 @@ pub mod migrations;
 pub mod model;
 pub mod oauth;
 pub mod passwords;
-pub mod rate_limit;
 pub mod schema;
 pub mod seed;
 mod server;

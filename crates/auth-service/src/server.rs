@@ -189,8 +189,10 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let limit =
-        crate::rate_limit::RateLimit::new(&config.rate_limit, config.lockout.trust_forwarded_for);
+    let limit = crate::grpc::rate_limit::RateLimit::new(
+        &config.rate_limit,
+        config.lockout.trust_forwarded_for,
+    );
     let forget = tokio::spawn(limit.clone().forget_idle_periodically());
     let routes = Routes::new(health_service)
         .add_service(reflection_v1)
@@ -210,7 +212,7 @@ pub async fn serve(
         .add_service(InterceptedService::new(
             database_admin::DatabaseAdminService::new(
                 admin.clone(),
-                crate::admin::AdminHooks::new(shared),
+                crate::grpc::admin::AdminHooks::new(shared),
             )
             .into_server(),
             limit.interceptor(),

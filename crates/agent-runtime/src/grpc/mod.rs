@@ -9,6 +9,7 @@
 //!
 //! Invariant: prost and tonic types stop here; the store never sees them.
 
+pub mod admin;
 mod agents;
 mod approvals;
 pub mod convert;

@@ -7,9 +7,11 @@
 //!
 //! Invariant: prost and tonic types stop here.
 
+pub mod admin;
 mod auth;
 mod clients;
 pub mod convert;
+pub mod rate_limit;
 pub mod status;
 mod users;
 

@@ -17,7 +17,7 @@ backend_tests!(
 
 async fn one_address_is_rate_limited_others_are_not(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| {
-        c.rate_limit = auth_service::rate_limit::RateLimitSettings {
+        c.rate_limit = auth_service::config::RateLimitSettings {
             requests_per_second: 1,
             burst: 3,
         };

@@ -71,7 +71,7 @@ pub fn test_config(db: &TestDb) -> Config {
         health_check_interval_ms: 200,
         shutdown_grace_secs: 5,
         // Tests call from one address far faster than a person; the limit has its own test.
-        rate_limit: auth_service::rate_limit::RateLimitSettings {
+        rate_limit: auth_service::config::RateLimitSettings {
             requests_per_second: 0,
             burst: 0,
         },

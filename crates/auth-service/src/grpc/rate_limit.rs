@@ -11,7 +11,8 @@
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::{Deserialize, Serialize};
+
+pub use crate::config::RateLimitSettings;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -19,26 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Code, Request, Status};
 use tonic_types::{ErrorDetails, StatusExt};
-
-/// `AUTH_SERVICE__RATE_LIMIT__*`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default)]
-pub struct RateLimitSettings {
-    /// Sustained requests per second admitted from one address; 0 turns the limit off.
-    /// Default 20.
-    pub requests_per_second: u32,
-    /// Requests one address may send at once before the sustained rate applies. Default 40.
-    pub burst: u32,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        RateLimitSettings {
-            requests_per_second: 20,
-            burst: 40,
-        }
-    }
-}
 
 /// The limiter shared by every auth-service RPC. Cheap to clone.
 #[derive(Clone)]

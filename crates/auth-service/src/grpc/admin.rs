@@ -5,8 +5,6 @@ use crate::grpc::Shared;
 use crate::store::Retention;
 use tonic::{Request, Status};
 
-pub use database_admin::BackupSettings;
-
 /// Audit entries are kept at least this many days whatever `CleanupData.days` says: a short
 /// retention for tokens must not erase the security trail (`codelab db cleanup auth
 /// --audit-days` removes them sooner on purpose).

@@ -6,8 +6,6 @@ use crate::grpc::Shared;
 use crate::model::CleanupReport;
 use tonic::{Request, Status};
 
-pub use database_admin::BackupSettings;
-
 /// Retention batch: sessions handled per transaction when cleaning up for real.
 const CLEANUP_BATCH: i64 = 500;
 
