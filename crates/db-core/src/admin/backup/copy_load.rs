@@ -1,0 +1,351 @@
+//! Restore into PostgreSQL with `COPY … FROM STDIN`, the bulk-load path `pg_restore` uses.
+//!
+//! The whole load — `TRUNCATE` of every table, dropping the secondary indexes, one `COPY` per
+//! table, rebuilding the indexes, resetting the sequences — runs in ONE transaction on one raw
+//! `tokio-postgres` connection (diesel-async does not expose the COPY sub-protocol): a failure
+//! anywhere rolls all of it back and the target keeps its rows.
+//!
+//! Backup rows (JSON arrays) become COPY text rows: each value is written exactly as the SQL
+//! path's `e->>i` would yield it — `null` → `\N`, a string → its contents, a number or boolean
+//! → its JSON text, an array or object → its JSON text — then escaped as the text format
+//! requires (backslash, tab, newline, carriage return; PostgreSQL manual, "COPY", "Text
+//! Format"). Numbers are passed through as written, never re-parsed, so no precision is lost.
+//! Identity columns take the backup's values: COPY FROM always writes the given values, like
+//! `INSERT … OVERRIDING SYSTEM VALUE` (same manual page).
+
+use super::{Manifest, open_table, reset_sequences_sql, secondary_indexes_sql};
+use crate::admin::schema::Schema;
+use crate::admin::{AdminError, Progress, Result};
+use crate::direct::ident;
+use crate::{Backend, DbError, DbUrl};
+use futures::SinkExt as _;
+use serde_json::value::RawValue;
+use std::io::BufRead as _;
+use std::path::Path;
+
+/// Bytes of COPY data sent per message to the server.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Replaces every row of the target's tables with the backup's (see the module docs).
+///
+/// # Errors
+/// [`DbError::Unavailable`] when the server cannot be reached or the connection drops;
+/// [`AdminError::BadBackup`] for a row that is not a JSON array of the manifest's width, or
+/// that the server refuses (a value that does not fit its column); [`AdminError::Refused`] for
+/// other server errors (permissions). The target is unchanged after any error.
+pub(super) async fn load(
+    url: &DbUrl,
+    backup: &Path,
+    manifest: &Manifest,
+    schema: &Schema,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let (client, connection) =
+        tokio_postgres::connect(&url.connection_string(), tokio_postgres::NoTls)
+            .await
+            .map_err(|e| DbError::Unavailable(format!("cannot connect to {url}: {e}")))?;
+    let driver = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "restore connection ended with an error");
+        }
+    });
+    let result = async {
+        client
+            .batch_execute("SET TIME ZONE 'UTC'; BEGIN; SET LOCAL maintenance_work_mem = '64MB'")
+            .await
+            .map_err(server_error)?;
+        let loaded = load_in_transaction(&client, backup, manifest, schema, progress).await;
+        match loaded {
+            Ok(()) => client.batch_execute("COMMIT").await.map_err(server_error),
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+    .await;
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+async fn load_in_transaction(
+    client: &tokio_postgres::Client,
+    backup: &Path,
+    manifest: &Manifest,
+    schema: &Schema,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let order = schema.dependency_order();
+    if !order.is_empty() {
+        let all: Vec<String> = order.iter().map(|t| ident(t)).collect();
+        client
+            .batch_execute(&format!("TRUNCATE {}", all.join(", ")))
+            .await
+            .map_err(server_error)?;
+    }
+    // Secondary indexes are dropped and rebuilt after the load, as pg_restore does.
+    let mut rebuild = Vec::new();
+    for t in &manifest.tables {
+        let sql = secondary_indexes_sql(Backend::Postgres, &t.name);
+        for row in client.query(&sql, &[]).await.map_err(server_error)? {
+            let name: String = row.get(0);
+            let create: String = row.get(1);
+            client
+                .batch_execute(&format!("DROP INDEX {}", ident(&name)))
+                .await
+                .map_err(server_error)?;
+            rebuild.push((name, create));
+        }
+    }
+    let bad = |problem: String| AdminError::BadBackup {
+        backup: backup.display().to_string(),
+        problem,
+    };
+    for t in &manifest.tables {
+        let columns: Vec<String> = t.columns.iter().map(|c| ident(c)).collect();
+        let statement = format!(
+            "COPY {} ({}) FROM STDIN",
+            ident(&t.name),
+            columns.join(", ")
+        );
+        let sink = client.copy_in(&statement).await.map_err(server_error)?;
+        futures::pin_mut!(sink);
+        let mut reader = open_table(backup, manifest.compression, &t.file)?;
+        progress.start(&format!("restore {}", t.name), t.rows);
+        let mut rows = 0u64;
+        let mut chunk_rows = 0u64;
+        let mut chunk = Vec::with_capacity(CHUNK_BYTES + 64 * 1024);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| bad(format!("{}: {e}", t.file)))?;
+            if n > 0 {
+                rows += 1;
+                let text = std::str::from_utf8(&line)
+                    .map_err(|_| bad(format!("{}: row {rows} is not UTF-8", t.file)))?
+                    .trim_end();
+                push_copy_row(&mut chunk, text, t.columns.len())
+                    .map_err(|problem| bad(format!("{}: row {rows}: {problem}", t.file)))?;
+                chunk_rows += 1;
+            }
+            if (n == 0 && !chunk.is_empty()) || chunk.len() >= CHUNK_BYTES {
+                let data = bytes::Bytes::from(std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(CHUNK_BYTES + 64 * 1024),
+                ));
+                sink.send(data)
+                    .await
+                    .map_err(|e| copy_error(&bad, &t.file, rows, e))?;
+                progress.advance(chunk_rows);
+                chunk_rows = 0;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        let copied = sink
+            .finish()
+            .await
+            .map_err(|e| copy_error(&bad, &t.file, rows, e))?;
+        progress.finish();
+        if rows != t.rows || copied != t.rows {
+            return Err(bad(format!(
+                "{}: {rows} rows read ({copied} loaded), manifest says {}",
+                t.file, t.rows
+            )));
+        }
+        for sql in reset_sequences_sql(&schema.tables[&t.name]) {
+            client.batch_execute(&sql).await.map_err(server_error)?;
+        }
+    }
+    for (name, create) in rebuild {
+        progress.start(&format!("index {name}"), 0);
+        let built = client.batch_execute(&create).await;
+        progress.finish();
+        built.map_err(|e| bad(format!("rebuilding index {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Appends backup row `text` (a JSON array of `width` values) to `out` as one COPY text row.
+///
+/// # Errors
+/// A description of what is wrong with the row (not a JSON array, wrong number of values).
+pub(crate) fn push_copy_row(
+    out: &mut Vec<u8>,
+    text: &str,
+    width: usize,
+) -> std::result::Result<(), String> {
+    let values: Vec<&RawValue> =
+        serde_json::from_str(text).map_err(|e| format!("not a JSON array ({e})"))?;
+    if values.len() != width {
+        return Err(format!(
+            "{} values, the manifest names {width} columns",
+            values.len()
+        ));
+    }
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        push_copy_value(out, value)?;
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Appends one JSON value as a COPY text field (see the module docs).
+fn push_copy_value(out: &mut Vec<u8>, value: &RawValue) -> std::result::Result<(), String> {
+    let raw = value.get();
+    match raw.as_bytes().first() {
+        Some(b'n') => out.extend_from_slice(b"\\N"),
+        Some(b'"') => {
+            let s: String =
+                serde_json::from_str(raw).map_err(|e| format!("bad string value ({e})"))?;
+            escape_into(out, &s);
+        }
+        // Numbers, booleans, arrays and objects: their JSON text, escaped.
+        _ => escape_into(out, raw),
+    }
+    Ok(())
+}
+
+/// COPY text-format escaping of one field.
+fn escape_into(out: &mut Vec<u8>, s: &str) {
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// A server or connection error outside the COPY data itself.
+fn server_error(e: tokio_postgres::Error) -> AdminError {
+    if e.is_closed() || e.as_db_error().is_none() {
+        AdminError::Db(DbError::Unavailable(e.to_string()))
+    } else {
+        AdminError::Refused(format!("target database: {}", describe(&e)))
+    }
+}
+
+/// An error while sending a table's rows: the server refusing a value is the backup's
+/// problem; a lost connection is not.
+fn copy_error(
+    bad: &dyn Fn(String) -> AdminError,
+    file: &str,
+    rows: u64,
+    e: tokio_postgres::Error,
+) -> AdminError {
+    if e.as_db_error().is_some() {
+        bad(format!("{file}: rows up to {rows}: {}", describe(&e)))
+    } else {
+        server_error(e)
+    }
+}
+
+/// The server's message with its detail (`tokio_postgres::Error`'s `Display` says only "db
+/// error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        },
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn row(text: &str, width: usize) -> String {
+        let mut out = Vec::new();
+        push_copy_row(&mut out, text, width).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn values_are_written_as_postgres_text() {
+        assert_eq!(
+            row(
+                r#"[1, -2.5, null, true, false, "x", 12345678901234567890123]"#,
+                7
+            ),
+            "1\t-2.5\t\\N\ttrue\tfalse\tx\t12345678901234567890123\n"
+        );
+        assert_eq!(
+            row(
+                r#"["tab\there", "new\nline", "back\\slash", "cr\r", "ünï ✓", ""]"#,
+                6
+            ),
+            "tab\\there\tnew\\nline\tback\\\\slash\tcr\\r\tünï ✓\t\n"
+        );
+        assert_eq!(
+            row(r#"["{\"a\": [1, \"b\"]}", {"k": "v\tw"}, [1,2]]"#, 3),
+            "{\"a\": [1, \"b\"]}\t{\"k\": \"v\\\\tw\"}\t[1,2]\n"
+        );
+        assert_eq!(row(r#"["\\N"]"#, 1), "\\\\N\n", "the text \\N is not NULL");
+    }
+
+    #[test]
+    fn malformed_rows_are_described() {
+        let mut out = Vec::new();
+        assert!(
+            push_copy_row(&mut out, "[1, 2]", 3)
+                .unwrap_err()
+                .contains("2 values")
+        );
+        assert!(push_copy_row(&mut out, "{\"a\": 1}", 1).is_err());
+        assert!(push_copy_row(&mut out, "[1, 2", 2).is_err());
+        assert!(out.is_empty(), "nothing written for a bad row");
+    }
+
+    /// A decoder of one COPY text field, for the round-trip property below.
+    fn decode_field(field: &str) -> Option<String> {
+        if field == "\\N" {
+            return None;
+        }
+        let mut out = String::new();
+        let mut chars = field.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some('t') => out.push('\t'),
+                    Some('n') => out.push('\n'),
+                    Some('r') => out.push('\r'),
+                    Some('\\') => out.push('\\'),
+                    other => panic!("unexpected escape {other:?}"),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        Some(out)
+    }
+
+    proptest! {
+        /// Any strings survive encoding: splitting the row on tabs and decoding each field
+        /// gives back exactly the values (so a tab or newline inside a value never splits it).
+        #[test]
+        fn strings_round_trip(values in proptest::collection::vec(proptest::option::of("\\PC*|[\\t\\n\\r\\\\]{0,5}"), 1..6)) {
+            let json = serde_json::to_string(&values).unwrap();
+            let text = row(&json, values.len());
+            let fields: Vec<Option<String>> = text
+                .strip_suffix('\n')
+                .unwrap()
+                .split('\t')
+                .map(decode_field)
+                .collect();
+            prop_assert_eq!(fields, values);
+        }
+    }
+}
