@@ -44,7 +44,7 @@ measure() {
 
 if [ -z "$existing" ]; then
 echo "building $messages messages of $content bytes in $db" >&2
-"$codelab" db migrate --url "sqlite:///$db" >/dev/null
+"$codelab" db migrate agent_runtime --url "sqlite:///$db" >/dev/null
 python3 - "$db" "$messages" "$content" <<'EOF'
 import sqlite3, sys, random, string
 path, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -79,17 +79,17 @@ printf 'step\tseconds\tpeak_rss_mib\n' >"$out/results.tsv"
 sync
 measure cp_sqlite cp "$db" "$out/copy.db"
 rm -f "$out/copy.db"
-measure backup_sqlite "$codelab" db backup --url "sqlite:///$db" --name sqlite
+measure backup_sqlite "$codelab" db backup agent_runtime --url "sqlite:///$db" --name sqlite
 id=$(ls "$out/backups" | grep -- '-sqlite$' | head -n1)
 measure restore_sqlite "$codelab" db restore "$id" --to "sqlite:///$out/restored.db"
 rm -f "$out/restored.db"*
 
 psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS bench_db WITH (FORCE)" -c "CREATE DATABASE bench_db" \
   -c "DROP DATABASE IF EXISTS bench_db_restored WITH (FORCE)" -c "CREATE DATABASE bench_db_restored"
-measure copy_sqlite_to_pg "$codelab" db copy --from "sqlite:///$db" --to "$PG_DB"
+measure copy_sqlite_to_pg "$codelab" db copy agent_runtime --from "sqlite:///$db" --to "$PG_DB"
 psql -q "$PG_DB" -c "VACUUM ANALYZE" >/dev/null
 measure pg_dump_fc pg_dump -Fc -f "$out/bench.dump" "$PG_DB"
-measure backup_pg "$codelab" db backup --url "$PG_DB" --name pg
+measure backup_pg "$codelab" db backup agent_runtime --url "$PG_DB" --name pg
 measure pg_restore pg_restore -d "$PG_DB2" "$out/bench.dump"
 psql -q "$PG_ADMIN" -c "DROP DATABASE bench_db_restored WITH (FORCE)" -c "CREATE DATABASE bench_db_restored"
 pid=$(ls "$out/backups" | grep -- '-pg$' | head -n1)

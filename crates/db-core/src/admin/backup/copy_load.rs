@@ -1,7 +1,8 @@
 //! Restore into PostgreSQL with `COPY … FROM STDIN`, the bulk-load path `pg_restore` uses.
 //!
-//! The whole load — `TRUNCATE` of every table, dropping the secondary indexes, one `COPY` per
-//! table, rebuilding the indexes, resetting the sequences — runs in ONE transaction on one raw
+//! The whole load — `TRUNCATE` of every table, dropping the foreign keys and secondary indexes,
+//! one `COPY` per table, rebuilding the indexes, adding the foreign keys back (each validated in
+//! one pass), resetting the sequences — runs in ONE transaction on one raw
 //! `tokio-postgres` connection (diesel-async does not expose the COPY sub-protocol): a failure
 //! anywhere rolls all of it back and the target keeps its rows.
 //!
@@ -83,6 +84,33 @@ async fn load_in_transaction(
             .batch_execute(&format!("TRUNCATE {}", all.join(", ")))
             .await
             .map_err(server_error)?;
+    }
+    // Foreign keys are dropped and added back after the load, as pg_restore adds them: one
+    // validating pass per key instead of one lookup per loaded row. Same transaction, so a
+    // failure brings them back.
+    let names: Vec<String> = manifest.tables.iter().map(|t| t.name.clone()).collect();
+    let keys = client
+        .query(
+            "SELECT c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid) \
+             FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+             WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace \
+             AND t.relname = ANY($1)",
+            &[&names],
+        )
+        .await
+        .map_err(server_error)?;
+    let mut foreign_keys = Vec::new();
+    for row in keys {
+        let (table, name, definition): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE {table} DROP CONSTRAINT {}",
+                ident(&name)
+            ))
+            .await
+            .map_err(server_error)?;
+        foreign_keys.push((table, name, definition));
     }
     // Secondary indexes are dropped and rebuilt after the load, as pg_restore does.
     let mut rebuild = Vec::new();
@@ -166,6 +194,17 @@ async fn load_in_transaction(
         let built = client.batch_execute(&create).await;
         progress.finish();
         built.map_err(|e| bad(format!("rebuilding index {name}: {e}")))?;
+    }
+    for (table, name, definition) in foreign_keys {
+        progress.start(&format!("foreign key {name}"), 0);
+        let added = client
+            .batch_execute(&format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} {definition}",
+                ident(&name)
+            ))
+            .await;
+        progress.finish();
+        added.map_err(|e| bad(format!("foreign key {name}: {}", describe(&e))))?;
     }
     Ok(())
 }
