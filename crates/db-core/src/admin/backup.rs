@@ -716,11 +716,74 @@ pub struct RestoreReport {
 /// [`AdminError::BadBackup`] (missing, truncated, tampered); [`AdminError::Refused`] (another
 /// database, newer schema, target newer than the backup, non-empty target without `force`);
 /// database and I/O errors. The target's data is unchanged after any error.
+///
+/// A SQLite target file that does not exist yet is built next to it as
+/// `.<name>.restoring` without a journal (nothing to roll back to: on failure the file is
+/// deleted), synced, and renamed into place: the target either does not exist or is complete,
+/// and its pages are written once instead of once to the WAL and again at checkpoint.
 pub async fn restore(
     backup: &Path,
     url: &DbUrl,
     set: &MigrationSet,
     opts: RestoreOptions<'_>,
+) -> Result<RestoreReport> {
+    if let DbUrl::SqliteFile(path) = url
+        && !path.exists()
+    {
+        return restore_new_sqlite_file(backup, path, set, opts).await;
+    }
+    restore_into(backup, url, set, opts, false).await
+}
+
+/// [`restore`] into a SQLite file that does not exist: build, sync, rename.
+async fn restore_new_sqlite_file(
+    backup: &Path,
+    path: &Path,
+    set: &MigrationSet,
+    opts: RestoreOptions<'_>,
+) -> Result<RestoreReport> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "database".into());
+    let temp = path.with_file_name(format!(".{name}.restoring"));
+    let remove_temp = || {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", temp.display()));
+        }
+    };
+    remove_temp();
+    let result = restore_into(backup, &DbUrl::SqliteFile(temp.clone()), set, opts, true).await;
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            remove_temp();
+            return Err(e);
+        }
+    };
+    let finish = || -> std::io::Result<()> {
+        std::fs::File::open(&temp)?.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    if let Err(e) = finish() {
+        remove_temp();
+        return Err(AdminError::io(path, e));
+    }
+    Ok(report)
+}
+
+/// The steps of [`restore`]; `new_file`: the target is a file this restore just created and
+/// nobody else has open, so it is loaded without a journal.
+async fn restore_into(
+    backup: &Path,
+    url: &DbUrl,
+    set: &MigrationSet,
+    opts: RestoreOptions<'_>,
+    new_file: bool,
 ) -> Result<RestoreReport> {
     let check = verify(backup, Some(set), false).await?;
     if !check.ok {
@@ -777,7 +840,15 @@ pub async fn restore(
     if let Some(v) = &manifest.schema_version {
         migrate::migrate_on(&mut conn, set, Some(v)).await?;
     }
+    if new_file {
+        // A fresh file nobody else has open: no journal, no fsync until the caller syncs it.
+        conn.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
+            .await?;
+    }
     load(&mut conn, url, backup, &manifest, opts.progress).await?;
+    if new_file {
+        conn.exec("PRAGMA journal_mode = WAL").await?;
+    }
     let schema = schema::introspect(&mut conn, None).await?;
     let mut tables = Vec::new();
     for t in schema.tables.keys() {

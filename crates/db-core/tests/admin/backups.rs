@@ -467,3 +467,71 @@ async fn prune_keeps_the_newest_and_the_newest_verified() {
         .unwrap();
     assert!(r.removed.is_empty());
 }
+
+/// A SQLite target that does not exist is built aside and renamed into place: afterwards the
+/// file exists complete (WAL mode, identical rows, no leftovers); when the load fails it does
+/// not exist at all.
+#[tokio::test]
+async fn restore_into_a_new_sqlite_file_is_all_or_nothing() {
+    use sha2::Digest as _;
+    let src = TestDb::new(Backend::Sqlite).await;
+    migrate::migrate(src.url(), &SET, None).await.unwrap();
+    seed(src.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let info = backup_to(src.url(), dir.path(), Compression::Zstd).await;
+
+    let target_dir = tempfile::tempdir().unwrap();
+    let path = target_dir.path().join("new.db");
+    let url = DbUrl::SqliteFile(path.clone());
+    restore(&info.path, &url, false, dir.path()).await.unwrap();
+    assert_eq!(dump(&url).await, dump(src.url()).await);
+    let names: Vec<String> = std::fs::read_dir(target_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(names.is_empty(), "no temporary file left: {names:?}");
+    let out = std::process::Command::new("sqlite3")
+        .arg(&path)
+        .arg("PRAGMA journal_mode; PRAGMA integrity_check;")
+        .output()
+        .expect("the sqlite3 command-line tool");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "wal\nok\n");
+
+    // A backup whose manifest (consistently re-signed) promises more rows than its file holds
+    // fails during the load: the new file must not appear.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    for e in std::fs::read_dir(&info.path).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
+    }
+    let mut manifest = Manifest::read(&broken).unwrap();
+    let books = manifest
+        .tables
+        .iter_mut()
+        .find(|t| t.name == "books")
+        .unwrap();
+    books.rows += 1;
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let sum: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(broken.join("manifest.json"), bytes).unwrap();
+    std::fs::write(
+        broken.join("manifest.json.sha256"),
+        format!("{sum}  manifest.json\n"),
+    )
+    .unwrap();
+    let other = DbUrl::SqliteFile(target_dir.path().join("other.db"));
+    let e = restore(&broken, &other, false, dir.path())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("rows read"), "{e}");
+    let left: Vec<String> = std::fs::read_dir(target_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["new.db"], "the failed restore left nothing");
+}
