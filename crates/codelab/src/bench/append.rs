@@ -6,15 +6,15 @@
 
 use std::future::Future;
 
+use codelab_proto::agent::v1::AppendMessagesRequest;
 use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
-use codelab_proto::agent::v1::{AppendMessagesRequest, DeleteSessionRequest};
 
 use super::report::{Report, Row};
 use super::runner::{self, Workload};
 use super::{CommonOpts, MessageOpts, MessageSource};
-use crate::client::{AuthChannel, describe};
+use crate::client::AuthChannel;
 
-/// Options of `bench append`.
+/// Options of `bench append` (and `bench mixed`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Opts {
     /// Clients, duration, output.
@@ -79,23 +79,7 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let session_ids: Vec<String> = clients.iter().map(|c| c.session_id.clone()).collect();
     let m = runner::drive(clients, opts.common.warmup, opts.common.duration).await;
     if !opts.keep_sessions {
-        let mut client = connections[0].sessions();
-        for id in session_ids {
-            let deleted = client
-                .delete_session(DeleteSessionRequest {
-                    session_id: id.clone(),
-                    hard: true,
-                })
-                .await;
-            match deleted {
-                Ok(_) => {}
-                // A client whose every call failed never created its session.
-                Err(s) if s.code() == tonic::Code::NotFound => {}
-                Err(s) => {
-                    tracing::warn!(session_id = %id, error = %describe(&s), "could not delete bench session")
-                }
-            }
-        }
+        super::delete_sessions(&connections[0], session_ids).await;
     }
     Ok(Report {
         workload: "append".into(),

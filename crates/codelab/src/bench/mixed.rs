@@ -10,13 +10,13 @@ use std::future::Future;
 
 use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
 use codelab_proto::agent::v1::{
-    AppendMessagesRequest, DeleteSessionRequest, GetSessionStatsRequest, ListMessagesRequest,
+    AppendMessagesRequest, GetSessionStatsRequest, ListMessagesRequest,
 };
 
+use super::MessageSource;
 use super::report::{Report, Row};
 use super::runner::{self, Workload};
-use super::{CommonOpts, MessageOpts, MessageSource};
-use crate::client::{AuthChannel, describe};
+use crate::client::AuthChannel;
 
 /// Calls of one cycle: `A` append, `L` list the newest page, `S` stats.
 const CYCLE: &[u8; 10] = b"ALASALALAA";
@@ -24,19 +24,8 @@ const CYCLE: &[u8; 10] = b"ALASALALAA";
 /// Messages read per `ListMessages` call.
 const READ_PAGE: i32 = 20;
 
-/// Options of `bench mixed`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Opts {
-    /// Clients, duration, output.
-    #[command(flatten)]
-    pub common: CommonOpts,
-    /// Message texts.
-    #[command(flatten)]
-    pub messages: MessageOpts,
-    /// Keep the benchmark's sessions instead of deleting them afterwards.
-    #[arg(long)]
-    pub keep_sessions: bool,
-}
+/// Options of `bench mixed`: those of `bench append`.
+pub type Opts = super::append::Opts;
 
 /// Runs `bench mixed` and prints the report.
 ///
@@ -122,22 +111,7 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let session_ids: Vec<String> = clients.iter().map(|c| c.session_id.clone()).collect();
     let m = runner::drive(clients, opts.common.warmup, opts.common.duration).await;
     if !opts.keep_sessions {
-        let mut client = connections[0].sessions();
-        for id in session_ids {
-            match client
-                .delete_session(DeleteSessionRequest {
-                    session_id: id.clone(),
-                    hard: true,
-                })
-                .await
-            {
-                Ok(_) => {}
-                Err(s) if s.code() == tonic::Code::NotFound => {}
-                Err(s) => {
-                    tracing::warn!(session_id = %id, error = %describe(&s), "could not delete bench session")
-                }
-            }
-        }
+        super::delete_sessions(&connections[0], session_ids).await;
     }
     Ok(Report {
         workload: "mixed".into(),

@@ -151,6 +151,27 @@ pub async fn ensure_loopback(addr: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Hard-deletes the benchmark's sessions `ids` (a client whose every call failed never created
+/// its session: not found is fine); failures are logged, not returned.
+pub async fn delete_sessions(conn: &Connection, ids: Vec<String>) {
+    let mut client = conn.sessions();
+    for id in ids {
+        let deleted = client
+            .delete_session(codelab_proto::agent::v1::DeleteSessionRequest {
+                session_id: id.clone(),
+                hard: true,
+            })
+            .await;
+        match deleted {
+            Ok(_) => {}
+            Err(s) if s.code() == tonic::Code::NotFound => {}
+            Err(s) => {
+                tracing::warn!(session_id = %id, error = %describe(&s), "could not delete bench session")
+            }
+        }
+    }
+}
+
 /// One connection per client.
 ///
 /// # Errors

@@ -211,20 +211,9 @@ async fn bad_backups_are_refused_and_leave_the_target_unchanged(backend: Backend
     // A consistent backup with other contents: the manifest and its checksum both rewritten,
     // so the semantic checks (not the checksum) must refuse it.
     let edit_manifest = |p: &Path, f: &dyn Fn(&mut Manifest)| {
-        use sha2::Digest as _;
         let mut m = Manifest::read(p).unwrap();
         f(&mut m);
-        let bytes = serde_json::to_vec(&m).unwrap();
-        let sum: String = sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        std::fs::write(p.join("manifest.json"), bytes).unwrap();
-        std::fs::write(
-            p.join("manifest.json.sha256"),
-            format!("{sum}  manifest.json\n"),
-        )
-        .unwrap();
+        write_signed_manifest(p, &m);
     };
     let expect = |r: Result<backup::RestoreReport, AdminError>, what: &str, needle: &str| {
         let e = r
@@ -473,7 +462,6 @@ async fn prune_keeps_the_newest_and_the_newest_verified() {
 /// not exist at all.
 #[tokio::test]
 async fn restore_into_a_new_sqlite_file_is_all_or_nothing() {
-    use sha2::Digest as _;
     let src = TestDb::new(Backend::Sqlite).await;
     migrate::migrate(src.url(), &SET, None).await.unwrap();
     seed(src.url()).await;
@@ -513,17 +501,7 @@ async fn restore_into_a_new_sqlite_file_is_all_or_nothing() {
         .find(|t| t.name == "books")
         .unwrap();
     books.rows += 1;
-    let bytes = serde_json::to_vec(&manifest).unwrap();
-    let sum: String = sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    std::fs::write(broken.join("manifest.json"), bytes).unwrap();
-    std::fs::write(
-        broken.join("manifest.json.sha256"),
-        format!("{sum}  manifest.json\n"),
-    )
-    .unwrap();
+    write_signed_manifest(&broken, &manifest);
     let other = DbUrl::SqliteFile(target_dir.path().join("other.db"));
     let e = restore(&broken, &other, false, dir.path())
         .await
@@ -534,4 +512,21 @@ async fn restore_into_a_new_sqlite_file_is_all_or_nothing() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(left, ["new.db"], "the failed restore left nothing");
+}
+
+/// Writes `manifest` into backup folder `dir` with a matching `manifest.json.sha256`: a
+/// consistent backup with other contents, so checks past the checksum are what refuse it.
+fn write_signed_manifest(dir: &Path, manifest: &Manifest) {
+    use sha2::Digest as _;
+    let bytes = serde_json::to_vec(manifest).unwrap();
+    let sum: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(dir.join("manifest.json"), bytes).unwrap();
+    std::fs::write(
+        dir.join("manifest.json.sha256"),
+        format!("{sum}  manifest.json\n"),
+    )
+    .unwrap();
 }
