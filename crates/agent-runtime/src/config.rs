@@ -28,7 +28,7 @@
 //! | `AGENT_RUNTIME__AUTH__JWKS_REFRESH_MIN_INTERVAL_SECS` | `30` | least time between refetches on unknown `kid` |
 //! | `AGENT_RUNTIME__AUTH__JWKS_MAX_AGE_SECS` | `3600` | refetch keys older than this |
 //! | `AGENT_RUNTIME__AUTH__JWKS_FETCH_TIMEOUT_MS` | `3000` | timeout of one key fetch (gRPC, HTTP or file) |
-//! | `AGENT_RUNTIME__LIMITS__MAX_REQUEST_BYTES` | `4194304` | largest request message (4 MiB) |
+//! | `AGENT_RUNTIME__LIMITS__MAX_REQUEST_BYTES` | `4194304` | largest request message (4 MiB), every service; beyond it `RESOURCE_EXHAUSTED` |
 //! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_APPEND` | `1000` | messages in one AppendMessages |
 //! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_SAVE` | `100000` | messages in one SaveSession snapshot |
 //! | `AGENT_RUNTIME__PAGE_TOKEN_SECRET` | random per process | key signing page tokens; set the same on every replica |
@@ -99,7 +99,9 @@ impl Default for Config {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Limits {
-    /// Largest decoded request message, in bytes (tonic answers `OUT_OF_RANGE` beyond it).
+    /// Largest encoded request message, in bytes, on every service (DatabaseAdmin, health and
+    /// reflection included); beyond it `RESOURCE_EXHAUSTED` with reason `REQUEST_TOO_LARGE`
+    /// (see `grpc::limit`). At least 1024.
     pub max_request_bytes: usize,
     /// Messages in one AppendMessages call.
     pub max_messages_per_append: usize,

@@ -19,6 +19,16 @@ pub enum Error {
         /// What is wrong and what is expected.
         description: String,
     },
+    /// The encoded request is larger than `AGENT_RUNTIME__LIMITS__MAX_REQUEST_BYTES`; refused
+    /// before it is decoded. Becomes `RESOURCE_EXHAUSTED` (gRPC's code for a message over the
+    /// receive limit).
+    #[error("request too large: the limit is {limit_bytes} bytes")]
+    RequestTooLarge {
+        /// Encoded size the request announced, in bytes, when known.
+        size_bytes: Option<u64>,
+        /// The configured cap, in bytes.
+        limit_bytes: usize,
+    },
     /// The resource does not exist, or belongs to another user (existence is not revealed).
     #[error("{resource} `{id}` not found")]
     NotFound {

@@ -1,8 +1,9 @@
 //! The gRPC server: database, migrations, authentication, the three services, health,
-//! reflection, request limits and graceful shutdown.
+//! reflection, the request size limit on every service and graceful shutdown.
 
 use crate::auth::{AuthError, Authenticator};
 use crate::config::{Config, ConfigError};
+use crate::grpc::limit::SizeLimited;
 use crate::grpc::{AgentContextApi, ApprovalApi, SessionApi, Shared};
 use crate::page_token::PageTokens;
 use crate::store::Store;
@@ -160,31 +161,47 @@ pub async fn serve(
         tracing::info!("shutting down: no new connections, finishing in-flight RPCs");
         let _ = stop_tx.send(());
     };
+    // Every service gets the same request limit; `SizeLimited` turns the decoder's refusal
+    // into RESOURCE_EXHAUSTED with an ErrorInfo (grpc/limit.rs).
     let server = Server::builder()
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
         .layer(metrics.layer())
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(
+        .add_service(SizeLimited::new(
+            health_service.max_decoding_message_size(max),
+            max,
+        ))
+        .add_service(SizeLimited::new(
+            reflection_v1.max_decoding_message_size(max),
+            max,
+        ))
+        .add_service(SizeLimited::new(
+            reflection_v1alpha.max_decoding_message_size(max),
+            max,
+        ))
+        .add_service(SizeLimited::new(
             SessionServiceServer::new(SessionApi::new(shared.clone()))
                 .max_decoding_message_size(max),
-        )
-        .add_service(
+            max,
+        ))
+        .add_service(SizeLimited::new(
             AgentContextServiceServer::new(AgentContextApi::new(shared.clone()))
                 .max_decoding_message_size(max),
-        )
-        .add_service(
+            max,
+        ))
+        .add_service(SizeLimited::new(
             ApprovalServiceServer::new(ApprovalApi::new(shared.clone()))
                 .max_decoding_message_size(max),
-        )
-        .add_service(
+            max,
+        ))
+        .add_service(SizeLimited::new(
             database_admin::DatabaseAdminService::new(
                 admin,
                 crate::grpc::admin::AdminHooks::new(shared),
             )
-            .into_server(),
-        )
+            .into_server()
+            .max_decoding_message_size(max),
+            max,
+        ))
         // Small unary answers must leave at once: without TCP_NODELAY, Nagle's algorithm and the
         // client's delayed ACK hold responses for ~40 ms.
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);

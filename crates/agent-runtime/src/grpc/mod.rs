@@ -5,6 +5,8 @@
 //! request ([`convert`]), calls one [`Store`] operation and converts the answer back. Errors
 //! become statuses in one place ([`status`]).
 //!
+//! [`limit::SizeLimited`] wraps every service the server registers with the request size limit.
+//!
 //! [`jwks`] is the one client here: it fetches auth-service's JWK Set for [`crate::auth`].
 //!
 //! Invariant: prost and tonic types stop here; the store never sees them.
@@ -14,6 +16,7 @@ mod agents;
 mod approvals;
 pub mod convert;
 pub mod jwks;
+pub mod limit;
 mod sessions;
 pub mod status;
 

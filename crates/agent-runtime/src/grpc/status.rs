@@ -35,6 +35,28 @@ impl From<Error> for Status {
                     details,
                 )
             }
+            Error::RequestTooLarge {
+                size_bytes,
+                limit_bytes,
+            } => {
+                let limit = limit_bytes.to_string();
+                let size = size_bytes.map(|s| s.to_string());
+                let mut meta = vec![("limit_bytes", limit.as_str())];
+                if let Some(size) = &size {
+                    meta.push(("size_bytes", size));
+                }
+                let message = match size_bytes {
+                    Some(size) => {
+                        format!("request too large: {size} bytes, the limit is {limit_bytes} bytes")
+                    }
+                    None => format!("request too large: the limit is {limit_bytes} bytes"),
+                };
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    message,
+                    info("REQUEST_TOO_LARGE", &meta),
+                )
+            }
             Error::NotFound { resource, id } => {
                 let reason = format!("{}_NOT_FOUND", upper_snake(resource));
                 let mut details = info(&reason, &[("resource", resource), ("id", &id)]);
@@ -112,6 +134,31 @@ mod tests {
         let v = &d.bad_request().expect("BadRequest").field_violations[0];
         assert_eq!(v.field, "messages[2].role");
         assert_eq!(d.error_info().unwrap().domain, DOMAIN);
+    }
+
+    #[test]
+    fn request_too_large() {
+        let s = Status::from(Error::RequestTooLarge {
+            size_bytes: Some(5000),
+            limit_bytes: 4096,
+        });
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        let info = s.get_error_details().error_info().unwrap().clone();
+        assert_eq!(info.reason, "REQUEST_TOO_LARGE");
+        assert_eq!(info.metadata["limit_bytes"], "4096");
+        assert_eq!(info.metadata["size_bytes"], "5000");
+        assert!(s.message().contains("too large"), "{}", s.message());
+        let s = Status::from(Error::RequestTooLarge {
+            size_bytes: None,
+            limit_bytes: 4096,
+        });
+        assert!(
+            !s.get_error_details()
+                .error_info()
+                .unwrap()
+                .metadata
+                .contains_key("size_bytes")
+        );
     }
 
     #[test]

@@ -131,7 +131,8 @@ async fn health_reflection_and_size_limit(backend: Backend) {
         );
     }
 
-    // An oversized request is refused with a clear status; the server keeps serving.
+    // An oversized request is refused with RESOURCE_EXHAUSTED and an ErrorInfo naming the
+    // limit, on every service; the server keeps serving on the same connection.
     let mut s = app.sessions(&alice());
     let huge = user(&"x".repeat(100 * 1024));
     let refused = s
@@ -141,16 +142,48 @@ async fn health_reflection_and_size_limit(backend: Backend) {
             create_if_missing: true,
         })
         .await;
-    let status = refused.expect_err("oversized request must fail");
-    assert!(
-        matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
-        "{status:?}"
-    );
-    assert!(
-        status.message().contains("too large") || status.message().contains("limit"),
-        "{}",
-        status.message()
-    );
+    assert_too_large(refused, 64 * 1024);
+    let refused = app
+        .agents(&alice())
+        .switch_agent(pb::SwitchAgentRequest {
+            session_id: "big".into(),
+            to_agent: "coder".into(),
+            reason: "r".repeat(70 * 1024),
+            ..Default::default()
+        })
+        .await;
+    assert_too_large(refused, 64 * 1024);
+    let refused = app
+        .approvals(&alice())
+        .create_pending_approval(pb::CreatePendingApprovalRequest {
+            session_id: "big".into(),
+            call_id: "c".into(),
+            tool_name: "t".into(),
+            reason: "r".repeat(70 * 1024),
+            ..Default::default()
+        })
+        .await;
+    assert_too_large(refused, 64 * 1024);
+    // DatabaseAdmin gets the configured limit too (not tonic's 4 MiB default).
+    let mut db_admin =
+        codelab_proto::admin::v1::database_admin_client::DatabaseAdminClient::with_interceptor(
+            app.channel.clone(),
+            bearer(&admin()),
+        );
+    let refused = db_admin
+        .create_backup(codelab_proto::admin::v1::CreateBackupRequest {
+            name: "n".repeat(70 * 1024),
+            ..Default::default()
+        })
+        .await;
+    assert_too_large(refused, 64 * 1024);
+    let refused = health
+        .check(HealthCheckRequest {
+            service: "s".repeat(70 * 1024),
+        })
+        .await;
+    assert_too_large(refused, 64 * 1024);
+
     append(&mut s, "big", vec![user("small")]).await;
     assert_eq!(
         walk(&mut s, "big", 10).await.len(),
@@ -158,6 +191,24 @@ async fn health_reflection_and_size_limit(backend: Backend) {
         "the oversized message was not stored"
     );
     app.shutdown().await;
+}
+
+/// `result` is RESOURCE_EXHAUSTED with ErrorInfo `REQUEST_TOO_LARGE` and `limit_bytes`.
+#[track_caller]
+fn assert_too_large<T: std::fmt::Debug>(result: Result<T, tonic::Status>, limit: usize) {
+    use tonic_types::StatusExt;
+    let status = assert_status(result, Code::ResourceExhausted, None);
+    assert!(
+        status.message().contains("too large"),
+        "{}",
+        status.message()
+    );
+    let details = status.get_error_details();
+    let info = details.error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "REQUEST_TOO_LARGE");
+    assert_eq!(info.metadata["limit_bytes"], limit.to_string());
+    let size: usize = info.metadata["size_bytes"].parse().unwrap();
+    assert!(size > limit, "size_bytes {size} over the limit {limit}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
