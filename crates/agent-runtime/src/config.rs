@@ -29,6 +29,7 @@
 //! | `AGENT_RUNTIME__AUTH__JWKS_MAX_AGE_SECS` | `3600` | refetch keys older than this |
 //! | `AGENT_RUNTIME__AUTH__JWKS_FETCH_TIMEOUT_MS` | `3000` | timeout of one key fetch (gRPC, HTTP or file) |
 //! | `AGENT_RUNTIME__LIMITS__MAX_REQUEST_BYTES` | `4194304` | largest request message (4 MiB), every service; beyond it `RESOURCE_EXHAUSTED` |
+//! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGE_BYTES` | `1048576` | largest message (content + tool calls + metadata, 1 MiB); beyond it `INVALID_ARGUMENT` |
 //! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_APPEND` | `1000` | messages in one AppendMessages |
 //! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_SAVE` | `100000` | messages in one SaveSession snapshot |
 //! | `AGENT_RUNTIME__PAGE_TOKEN_SECRET` | random per process | key signing page tokens; set the same on every replica |
@@ -103,6 +104,11 @@ pub struct Limits {
     /// reflection included); beyond it `RESOURCE_EXHAUSTED` with reason `REQUEST_TOO_LARGE`
     /// (see `grpc::limit`). At least 1024.
     pub max_request_bytes: usize,
+    /// Largest single message of AppendMessages and SaveSession, in bytes of UTF-8: content,
+    /// every tool call (id, type, name, arguments) and metadata together. Beyond it the call is
+    /// refused with `INVALID_ARGUMENT`, reason `MESSAGE_TOO_LARGE`, naming the message's
+    /// largest part (`messages[i].content`), and nothing is written. At least 1.
+    pub max_message_bytes: usize,
     /// Messages in one AppendMessages call.
     pub max_messages_per_append: usize,
     /// Messages in one SaveSession snapshot.
@@ -113,6 +119,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_request_bytes: 4 * 1024 * 1024,
+            max_message_bytes: 1024 * 1024,
             max_messages_per_append: 1_000,
             max_messages_per_save: 100_000,
         }
@@ -188,6 +195,11 @@ impl Config {
                 "{ENV_PREFIX}__LIMITS__MAX_REQUEST_BYTES must be at least 1024"
             ));
         }
+        if self.limits.max_message_bytes == 0 {
+            problems.push(format!(
+                "{ENV_PREFIX}__LIMITS__MAX_MESSAGE_BYTES must be at least 1"
+            ));
+        }
         problems
     }
 
@@ -249,6 +261,7 @@ mod tests {
             DbUrl::parse("sqlite:///data/agent_runtime.db").unwrap()
         );
         assert_eq!(c.limits.max_request_bytes, 4 * 1024 * 1024);
+        assert_eq!(c.limits.max_message_bytes, 1024 * 1024);
         assert_eq!(c.auth.issuer, "https://auth.codelab.local");
         assert_eq!(c.auth.audience, "codelab-api");
     }

@@ -19,6 +19,18 @@ pub enum Error {
         /// What is wrong and what is expected.
         description: String,
     },
+    /// One message of a request is larger than `AGENT_RUNTIME__LIMITS__MAX_MESSAGE_BYTES`
+    /// (its content, tool calls and metadata together). Becomes `INVALID_ARGUMENT` with a
+    /// `BadRequest` naming `field`, the largest part of the message (`messages[3].content`).
+    #[error("invalid {field}: message is {size_bytes} bytes, the limit is {limit_bytes} bytes")]
+    MessageTooLarge {
+        /// Field path of the message's largest part.
+        field: String,
+        /// Bytes of content + tool calls + metadata.
+        size_bytes: usize,
+        /// The configured cap, in bytes.
+        limit_bytes: usize,
+    },
     /// The encoded request is larger than `AGENT_RUNTIME__LIMITS__MAX_REQUEST_BYTES`; refused
     /// before it is decoded. Becomes `RESOURCE_EXHAUSTED` (gRPC's code for a message over the
     /// receive limit).

@@ -173,9 +173,43 @@ pub fn role_to_proto(role: Role) -> pb::Role {
     }
 }
 
-/// Validates one incoming message (`messages[index]`) and counts its tokens when the client
-/// sent 0.
-pub fn message(index: usize, m: pb::Message) -> Result<NewMessage> {
+/// Checks the size of one incoming message (`messages[index]`): content, tool calls (id,
+/// type, name, arguments) and metadata together, in bytes, at most `max_bytes`
+/// (`AGENT_RUNTIME__LIMITS__MAX_MESSAGE_BYTES`). Over it: [`Error::MessageTooLarge`] naming the
+/// largest of the three parts (`messages[i].content`, `messages[i].tool_calls`,
+/// `messages[i].metadata_json`).
+pub fn message_size(index: usize, m: &pb::Message, max_bytes: usize) -> Result<()> {
+    let content = m.content.as_deref().map_or(0, str::len);
+    let tool_calls: usize = m
+        .tool_calls
+        .iter()
+        .map(|c| c.id.len() + c.r#type.len() + c.name.len() + c.arguments_json.len())
+        .sum();
+    let metadata = m.metadata_json.len();
+    let size = content + tool_calls + metadata;
+    if size <= max_bytes {
+        return Ok(());
+    }
+    let largest = [
+        (content, "content"),
+        (tool_calls, "tool_calls"),
+        (metadata, "metadata_json"),
+    ]
+    .into_iter()
+    .max_by_key(|(n, _)| *n)
+    .map_or("content", |(_, f)| f);
+    Err(Error::MessageTooLarge {
+        field: format!("messages[{index}].{largest}"),
+        size_bytes: size,
+        limit_bytes: max_bytes,
+    })
+}
+
+/// Validates one incoming message (`messages[index]`) of at most `max_bytes` (see
+/// [`message_size`]) and counts its tokens when the client sent 0.
+pub fn message(index: usize, m: pb::Message, max_bytes: usize) -> Result<NewMessage> {
+    // Size first: nothing else (JSON parsing, token counting) runs on an oversized message.
+    message_size(index, &m, max_bytes)?;
     let at = |f: &str| format!("messages[{index}].{f}");
     let role = role(&at("role"), m.role)?;
     if m.token_count < 0 {
@@ -239,8 +273,13 @@ pub fn message(index: usize, m: pb::Message) -> Result<NewMessage> {
     Ok(new)
 }
 
-/// Validates a batch of incoming messages (at most `max`).
-pub fn messages(list: Vec<pb::Message>, max: usize) -> Result<Vec<NewMessage>> {
+/// Validates a batch of incoming messages: at most `max` of them, each at most
+/// `max_message_bytes` (see [`message_size`]). The first bad one fails the whole batch.
+pub fn messages(
+    list: Vec<pb::Message>,
+    max: usize,
+    max_message_bytes: usize,
+) -> Result<Vec<NewMessage>> {
     if list.len() > max {
         return Err(Error::invalid(
             "messages",
@@ -249,7 +288,7 @@ pub fn messages(list: Vec<pb::Message>, max: usize) -> Result<Vec<NewMessage>> {
     }
     list.into_iter()
         .enumerate()
-        .map(|(i, m)| message(i, m))
+        .map(|(i, m)| message(i, m, max_message_bytes))
         .collect()
 }
 
@@ -396,6 +435,8 @@ pub fn approval_to_proto(a: model::PendingApproval) -> pb::PendingApproval {
 mod tests {
     use super::*;
 
+    const MAX: usize = 1024 * 1024;
+
     fn msg(role: pb::Role) -> pb::Message {
         pb::Message {
             role: role as i32,
@@ -436,19 +477,19 @@ mod tests {
             other => panic!("expected InvalidArgument, got {other:?}"),
         };
         assert_eq!(
-            field(message(0, msg(pb::Role::Unspecified))),
+            field(message(0, msg(pb::Role::Unspecified), MAX)),
             "messages[0].role"
         );
         let mut m = msg(pb::Role::User);
         m.content = None;
-        assert_eq!(field(message(1, m)), "messages[1].content");
+        assert_eq!(field(message(1, m, MAX)), "messages[1].content");
         assert_eq!(
-            field(message(2, msg(pb::Role::Tool))),
+            field(message(2, msg(pb::Role::Tool), MAX)),
             "messages[2].tool_call_id"
         );
         let mut m = msg(pb::Role::User);
         m.metadata_json = "[1]".into();
-        assert_eq!(field(message(0, m)), "messages[0].metadata_json");
+        assert_eq!(field(message(0, m, MAX)), "messages[0].metadata_json");
         let mut m = msg(pb::Role::Assistant);
         m.tool_calls.push(pb::ToolCall {
             id: "c".into(),
@@ -457,18 +498,52 @@ mod tests {
             arguments_json: "{oops".into(),
         });
         assert_eq!(
-            field(message(0, m)),
+            field(message(0, m, MAX)),
             "messages[0].tool_calls[0].arguments_json"
         );
     }
 
     #[test]
+    fn message_size_counts_content_tool_calls_and_metadata() {
+        let mut m = msg(pb::Role::Assistant);
+        m.content = Some("x".repeat(60));
+        m.metadata_json = format!("{{\"k\":\"{}\"}}", "m".repeat(20));
+        m.tool_calls.push(pb::ToolCall {
+            id: "c".into(),
+            r#type: "function".into(),
+            name: "f".into(),
+            arguments_json: "a".repeat(10),
+        });
+        let size = 60 + 28 + (1 + 8 + 1 + 10);
+        assert!(message_size(0, &m, size).is_ok());
+        match message(4, m.clone(), size - 1) {
+            Err(Error::MessageTooLarge {
+                field,
+                size_bytes,
+                limit_bytes,
+            }) => {
+                assert_eq!(field, "messages[4].content");
+                assert_eq!((size_bytes, limit_bytes), (size, size - 1));
+            }
+            other => panic!("expected MessageTooLarge, got {other:?}"),
+        }
+        m.content = Some(String::new());
+        m.tool_calls[0].arguments_json = "a".repeat(100);
+        match message_size(0, &m, 50) {
+            Err(Error::MessageTooLarge { field, .. }) => {
+                assert_eq!(field, "messages[0].tool_calls")
+            }
+            other => panic!("expected MessageTooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn tokens_are_counted_when_zero_and_kept_otherwise() {
-        let counted = message(0, msg(pb::Role::User)).unwrap();
+        let counted = message(0, msg(pb::Role::User), MAX).unwrap();
         assert_eq!(counted.token_count, 1);
         let mut m = msg(pb::Role::User);
         m.token_count = 42;
-        assert_eq!(message(0, m).unwrap().token_count, 42);
+        assert_eq!(message(0, m, MAX).unwrap().token_count, 42);
     }
 
     #[test]
@@ -573,7 +648,7 @@ mod tests {
             /// naming a field of `messages[i]`; never a panic, never a half-valid message.
             #[test]
             fn any_message_is_validated_without_panicking(m in message(), i in 0usize..5) {
-                match super::super::message(i, m) {
+                match super::super::message(i, m, 1024 * 1024) {
                     Ok(new) => {
                         prop_assert!(new.content.is_some() || !new.tool_calls.is_empty());
                         if let Some(meta) = &new.metadata_json {

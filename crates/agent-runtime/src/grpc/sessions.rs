@@ -156,8 +156,12 @@ impl SessionService for SessionApi {
                     "at least one message is required",
                 ));
             }
-            let messages =
-                convert::messages(req.messages, self.shared.limits.max_messages_per_append)?;
+            let limits = &self.shared.limits;
+            let messages = convert::messages(
+                req.messages,
+                limits.max_messages_per_append,
+                limits.max_message_bytes,
+            )?;
             let appended = self
                 .shared
                 .store
@@ -285,8 +289,12 @@ impl SessionService for SessionApi {
         rpc!(self.shared, request, Scope::Write, |access, req| {
             let id = convert::session_id("session_id", &req.session_id)?;
             let last_activity = convert::timestamp("last_activity", req.last_activity.as_ref())?;
-            let messages =
-                convert::messages(req.messages, self.shared.limits.max_messages_per_save)?;
+            let limits = &self.shared.limits;
+            let messages = convert::messages(
+                req.messages,
+                limits.max_messages_per_save,
+                limits.max_message_bytes,
+            )?;
             let saved = self
                 .shared
                 .store

@@ -35,6 +35,30 @@ impl From<Error> for Status {
                     details,
                 )
             }
+            Error::MessageTooLarge {
+                field,
+                size_bytes,
+                limit_bytes,
+            } => {
+                let description = format!(
+                    "message is {size_bytes} bytes (content, tool calls and metadata); the limit \
+                     is {limit_bytes} bytes"
+                );
+                let mut details = info(
+                    "MESSAGE_TOO_LARGE",
+                    &[
+                        ("field", &field),
+                        ("size_bytes", &size_bytes.to_string()),
+                        ("limit_bytes", &limit_bytes.to_string()),
+                    ],
+                );
+                details.add_bad_request_violation(field.clone(), description.clone());
+                Status::with_error_details(
+                    Code::InvalidArgument,
+                    format!("invalid {field}: {description}"),
+                    details,
+                )
+            }
             Error::RequestTooLarge {
                 size_bytes,
                 limit_bytes,
@@ -134,6 +158,24 @@ mod tests {
         let v = &d.bad_request().expect("BadRequest").field_violations[0];
         assert_eq!(v.field, "messages[2].role");
         assert_eq!(d.error_info().unwrap().domain, DOMAIN);
+    }
+
+    #[test]
+    fn message_too_large() {
+        let s = Status::from(Error::MessageTooLarge {
+            field: "messages[1].content".into(),
+            size_bytes: 2000,
+            limit_bytes: 1024,
+        });
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let d = s.get_error_details();
+        let info = d.error_info().unwrap();
+        assert_eq!(info.reason, "MESSAGE_TOO_LARGE");
+        assert_eq!(info.metadata["field"], "messages[1].content");
+        assert_eq!(info.metadata["limit_bytes"], "1024");
+        assert_eq!(info.metadata["size_bytes"], "2000");
+        let v = &d.bad_request().expect("BadRequest").field_violations[0];
+        assert_eq!(v.field, "messages[1].content");
     }
 
     #[test]

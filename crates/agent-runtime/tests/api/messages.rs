@@ -10,6 +10,7 @@ backend_tests!(
     append_assigns_consecutive_seqs_and_titles,
     list_messages_pages_forward_backward_by_role_and_page,
     bad_messages_are_refused_and_nothing_is_written,
+    oversized_messages_are_refused_and_nothing_is_written,
     pop_fork_and_stats_keep_counters_exact,
     save_session_keeps_unchanged_prefix,
     page_walk_under_concurrent_appends_sees_each_message_once,
@@ -387,6 +388,93 @@ async fn bad_messages_are_refused_and_nothing_is_written(backend: Backend) {
         .into_inner();
     assert_eq!(stats.message_count, 1);
     assert_eq!(walk(&mut s, "v", 10).await.len(), 1);
+}
+
+/// `AGENT_RUNTIME__LIMITS__MAX_MESSAGE_BYTES`: one message over the cap (content, tool calls
+/// and metadata together) fails the whole AppendMessages or SaveSession with INVALID_ARGUMENT
+/// naming its largest part; nothing of the call is stored.
+async fn oversized_messages_are_refused_and_nothing_is_written(backend: Backend) {
+    use tonic_types::StatusExt;
+    const LIMIT: usize = 2048;
+    let app = TestApp::spawn_with(backend, |c| c.limits.max_message_bytes = LIMIT).await;
+    let mut s = app.sessions(&alice());
+    append(&mut s, "cap", vec![user("first")]).await;
+
+    // Exactly at the cap is fine.
+    append(&mut s, "cap", vec![user(&"x".repeat(LIMIT))]).await;
+
+    let too_big = user(&"é".repeat(LIMIT / 2 + 1)); // 2 bytes per character
+    let refused = s
+        .append_messages(pb::AppendMessagesRequest {
+            session_id: "cap".into(),
+            messages: vec![user("ok"), too_big.clone()],
+            create_if_missing: false,
+        })
+        .await;
+    let status = assert_status(refused, Code::InvalidArgument, Some("messages[1].content"));
+    let info = status.get_error_details().error_info().unwrap().clone();
+    assert_eq!(info.reason, "MESSAGE_TOO_LARGE");
+    assert_eq!(info.metadata["limit_bytes"], LIMIT.to_string());
+    assert_eq!(info.metadata["size_bytes"], (LIMIT + 2).to_string());
+
+    // Content, tool calls and metadata count together; the largest part is named.
+    let calls = pb::Message {
+        role: pb::Role::Assistant as i32,
+        content: Some("c".repeat(LIMIT / 4)),
+        tool_calls: vec![pb::ToolCall {
+            id: "call_1".into(),
+            r#type: String::new(),
+            name: "write_file".into(),
+            arguments_json: format!("{{\"text\":\"{}\"}}", "a".repeat(LIMIT / 2)),
+        }],
+        metadata_json: format!("{{\"m\":\"{}\"}}", "m".repeat(LIMIT / 4)),
+        ..Default::default()
+    };
+    let refused = s
+        .append_messages(pb::AppendMessagesRequest {
+            session_id: "cap".into(),
+            messages: vec![calls],
+            create_if_missing: false,
+        })
+        .await;
+    assert_status(
+        refused,
+        Code::InvalidArgument,
+        Some("messages[0].tool_calls"),
+    );
+
+    // A new session is not created either.
+    let refused = s
+        .append_messages(pb::AppendMessagesRequest {
+            session_id: "cap-new".into(),
+            messages: vec![too_big.clone()],
+            create_if_missing: true,
+        })
+        .await;
+    assert_status(refused, Code::InvalidArgument, Some("messages[0].content"));
+    assert_status(
+        s.get_session(pb::GetSessionRequest {
+            session_id: "cap-new".into(),
+            include_deleted: true,
+        })
+        .await,
+        Code::NotFound,
+        None,
+    );
+
+    // SaveSession: the snapshot is refused whole, the stored one stays.
+    let refused = s
+        .save_session(pb::SaveSessionRequest {
+            session_id: "cap".into(),
+            messages: vec![user("first"), too_big],
+            last_activity: None,
+        })
+        .await;
+    assert_status(refused, Code::InvalidArgument, Some("messages[1].content"));
+    let stored = walk(&mut s, "cap", 10).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1].content.as_deref().map(str::len), Some(LIMIT));
+    app.shutdown().await;
 }
 
 async fn pop_fork_and_stats_keep_counters_exact(backend: Backend) {
