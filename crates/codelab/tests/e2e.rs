@@ -507,6 +507,103 @@ async fn bench_smoke(db: TestDb) {
     server.stop().await;
 }
 
+/// Every conversation file of `testdata/conversations/`, each imported into its own fresh
+/// server and exported back with `--all` in the format it was detected as, is byte-identical
+/// to the original.
+async fn every_data_file_exports_back_byte_identical(backend: db_core::Backend) {
+    use codelab::formats::{Detected, ImportFormat};
+    let dir = tempfile::tempdir().unwrap();
+    let files = data_files();
+    assert!(files.len() >= 3, "conversation files found: {files:?}");
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let detected = codelab::formats::parse(&text, &name, ImportFormat::Auto, None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .format;
+        let format = match detected {
+            Detected::Openai => "openai",
+            Detected::OpenaiJsonl => "openai-jsonl",
+            Detected::Sharegpt => "sharegpt",
+            Detected::MtBench => "mt-bench",
+        };
+        let db = match backend {
+            db_core::Backend::Sqlite => TestDb::sqlite(),
+            db_core::Backend::Postgres => TestDb::postgres().await,
+        };
+        let server = Server::start(db).await;
+        server.connect().await;
+        import(&server, &path, &[]).await;
+        let exported = export(
+            &server,
+            &dir.path().join(&name),
+            &["--all", "--format", format],
+        )
+        .await;
+        if exported != text {
+            let line = exported
+                .lines()
+                .zip(text.lines())
+                .position(|(a, b)| a != b)
+                .map_or("the end".to_owned(), |i| format!("line {}", i + 1));
+            panic!("{name} ({format}) exported differs from the original, first at {line}");
+        }
+        server.stop().await;
+    }
+}
+
+/// The conversation files (`.json`, `.jsonl`) of `testdata/conversations/`, sorted.
+fn data_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data(""))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "jsonl"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `testdata/conversations/` holds unchanged copies of the shared data set: every data file of
+/// `../shared/data/` (next to the repository, when it is there) is present with the same bytes.
+#[test]
+fn testdata_matches_the_shared_data_set() {
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let Ok(entries) = std::fs::read_dir(&shared) else {
+        eprintln!("{} not found: nothing to compare", shared.display());
+        return;
+    };
+    let mut compared = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        // The READMEs describe their own folder and may differ.
+        if !path.is_file() || name.eq_ignore_ascii_case("README.md") {
+            continue;
+        }
+        let copy = data(&name);
+        let ours = std::fs::read(&copy)
+            .unwrap_or_else(|e| panic!("{} has no copy of {name}: {e}", copy.display()));
+        assert!(
+            ours == std::fs::read(&path).unwrap(),
+            "{} differs from {}",
+            copy.display(),
+            path.display()
+        );
+        compared += 1;
+    }
+    assert!(compared > 0, "no data files in {}", shared.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_data_file_exports_back_byte_identical_sqlite() {
+    every_data_file_exports_back_byte_identical(db_core::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_data_file_exports_back_byte_identical_postgres() {
+    every_data_file_exports_back_byte_identical(db_core::Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_sqlite() {
     round_trip(TestDb::sqlite()).await;

@@ -97,6 +97,89 @@ fn mt_bench_questions_and_answers() {
     );
 }
 
+/// Parsing an MT-Bench file and writing its conversations back gives the file byte for byte:
+/// every field (`tstamp`, `choices[].index`, `reference` …) and the key order are kept in the
+/// session metadata.
+#[test]
+fn mt_bench_files_are_written_back_byte_identical() {
+    for name in ["mt_bench_question.jsonl", "mt_bench_gpt4_reference.jsonl"] {
+        let (file, text) = data(name);
+        let parsed = ok(&text, &file, ImportFormat::Auto);
+        // Through JSON text, as the metadata travels through the server.
+        let exported: Vec<_> = parsed
+            .conversations
+            .iter()
+            .map(|c| {
+                let metadata = Value::Object(c.metadata.clone()).to_string();
+                ExportedConversation {
+                    id: c.session_id.clone(),
+                    metadata: serde_json::from_str(&metadata).unwrap(),
+                    messages: c.messages.clone(),
+                }
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_export(ExportFormat::MtBench, &exported, false, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        for (i, (back, original)) in out.lines().zip(text.lines()).enumerate() {
+            assert_eq!(back, original, "{name} line {}", i + 1);
+        }
+        assert!(out == text, "{name} is not written back byte-identical");
+    }
+    let (file, text) = data("mt_bench_question.jsonl");
+    let q = ok(&text, &file, ImportFormat::Auto);
+    let with_reference = q
+        .conversations
+        .iter()
+        .find(|c| c.session_id == "mtbench-q101")
+        .unwrap();
+    assert_eq!(
+        with_reference.metadata["mt_bench"]["keys"],
+        json!(["question_id", "category", "turns", "reference"])
+    );
+    assert!(with_reference.metadata["mt_bench"]["fields"]["reference"].is_array());
+}
+
+/// Sessions that were not imported from MT-Bench are written as questions (user turns) or
+/// answers (assistant turns); a mix is refused and nothing is written.
+#[test]
+fn mt_bench_export_without_layout() {
+    let conv = |id: &str, roles: &[Role]| ExportedConversation {
+        id: id.into(),
+        metadata: serde_json::Map::new(),
+        messages: roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| codelab_proto::agent::v1::Message {
+                seq: i as i64 + 1,
+                role: *r as i32,
+                content: Some(format!("t{i} \u{e9}")),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    let mut out = Vec::new();
+    let both = [
+        conv("q", &[Role::User, Role::User]),
+        conv("a", &[Role::Assistant]),
+    ];
+    write_export(ExportFormat::MtBench, &both, false, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "{\"question_id\": \"q\", \"turns\": [\"t0 \\u00e9\", \"t1 \\u00e9\"]}\n\
+         {\"question_id\": \"a\", \"choices\": [{\"index\": 0, \"turns\": [\"t0 \\u00e9\"]}]}\n"
+    );
+    let mut out = Vec::new();
+    let mixed = [
+        conv("ok", &[Role::User]),
+        conv("chat", &[Role::User, Role::Assistant]),
+    ];
+    let e = write_export(ExportFormat::MtBench, &mixed, false, &mut out).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("`chat`") && e.contains("message 2"), "{e}");
+    assert!(out.is_empty(), "nothing written when a session cannot be");
+}
+
 #[test]
 fn openai_single_conversation_with_tool_calls() {
     let text = json!([
@@ -127,6 +210,7 @@ fn openai_single_conversation_with_tool_calls() {
     // Writing it back gives the same JSON.
     let exported = ExportedConversation {
         id: c.session_id.clone(),
+        metadata: c.metadata.clone(),
         messages: c.messages.clone(),
     };
     let mut out = Vec::new();
@@ -193,6 +277,7 @@ fn sharegpt_keeps_unusual_from_values() {
     assert_eq!(m[2].content.as_deref(), Some(""));
     let exported = ExportedConversation {
         id: "t".into(),
+        metadata: p.conversations[0].metadata.clone(),
         messages: m.clone(),
     };
     let mut out = Vec::new();
@@ -210,6 +295,7 @@ fn sharegpt_writes_keys_in_fastchat_order() {
         .iter()
         .map(|c| ExportedConversation {
             id: c.source_id.clone().unwrap(),
+            metadata: c.metadata.clone(),
             messages: c.messages.clone(),
         })
         .collect();

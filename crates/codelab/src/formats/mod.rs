@@ -8,6 +8,10 @@
 //! | `sharegpt` | JSON array (or JSON Lines) of `{id, conversations: [{from, value}]}` | each element |
 //! | `mt-bench` | JSON Lines: questions `{question_id, category, turns}` or answers `{question_id, model_id, choices: [{turns}]}` | each line |
 //!
+//! Every format is written back by `export`: `openai`, `openai-jsonl`, `sharegpt` (FastChat's
+//! key order and indentation) and `mt-bench` (each line as it was imported: the fields the
+//! conversation model does not hold are kept in the session metadata, see `mtbench.rs`).
+//!
 //! Parsing never touches the network: a whole file is checked before anything is imported, and
 //! every error names where it is (`line 3`, `index 7`, `messages[2]`) and which field is wrong.
 //!
@@ -27,6 +31,7 @@ use std::fmt;
 use codelab_proto::agent::v1::Message;
 use serde_json::{Map, Value};
 
+pub use mtbench::LAYOUT_KEY as MT_BENCH_LAYOUT_KEY;
 pub use openai::{OpenAiMessage, OpenAiToolCall, message_from_openai, to_openai};
 pub use sharegpt::{ShareGptConversation, ShareGptTurn, role_from_sharegpt, to_sharegpt};
 
@@ -61,6 +66,9 @@ pub enum ExportFormat {
     OpenaiJsonl,
     /// ShareGPT: a JSON array of `{id, conversations: [{from, value}]}`.
     Sharegpt,
+    /// MT-Bench JSON Lines: one question or answer record per session, restored as imported
+    /// (fields, key order, Python's `json.dumps` layout).
+    MtBench,
 }
 
 /// The format a file turned out to have.
@@ -216,8 +224,9 @@ pub fn parse(
 pub(crate) enum Documents {
     /// A JSON document whose top level is an array.
     Array(Vec<Value>),
-    /// JSON Lines: (1-based line number, value), blank lines skipped.
-    Lines(Vec<(usize, Value)>),
+    /// JSON Lines: (1-based line number, value, the line's text), blank lines skipped. The
+    /// text is kept for what `Value` loses: the key order (MT-Bench export restores it).
+    Lines(Vec<(usize, Value, String)>),
 }
 
 impl Documents {
@@ -231,7 +240,7 @@ impl Documents {
                 .collect(),
             Documents::Lines(lines) => lines
                 .iter()
-                .map(|(n, v)| (format!("line {n}"), v))
+                .map(|(n, v, _)| (format!("line {n}"), v))
                 .collect(),
         }
     }
@@ -307,7 +316,7 @@ fn json_lines(text: &str) -> Result<Documents, FormatError> {
             }
             FormatError::new(format!("line {n}"), message)
         })?;
-        out.push((n, value));
+        out.push((n, value, line.to_owned()));
     }
     Ok(Documents::Lines(out))
 }
@@ -483,6 +492,8 @@ pub(crate) fn as_object<'a>(
 pub struct ExportedConversation {
     /// Id written to the file: the imported `source_id`, else the session id.
     pub id: String,
+    /// The session's metadata (empty when it has none): what `mt-bench` restores records from.
+    pub metadata: Map<String, Value>,
     /// Messages in `seq` order.
     pub messages: Vec<Message>,
 }
@@ -493,7 +504,8 @@ pub struct ExportedConversation {
 /// array (the one-conversation form). Everything written can be imported again.
 ///
 /// # Errors
-/// I/O errors of `out`.
+/// I/O errors of `out`; for `mt-bench`, a session that holds no MT-Bench record (see
+/// `mtbench::to_line`), before anything is written.
 pub fn write_export(
     format: ExportFormat,
     conversations: &[ExportedConversation],
@@ -522,6 +534,16 @@ pub fn write_export(
         ExportFormat::OpenaiJsonl => {
             for c in conversations {
                 serde_json::to_writer(&mut *out, &openai::conversation(c))?;
+                out.write_all(b"\n")?;
+            }
+        }
+        ExportFormat::MtBench => {
+            let lines = conversations
+                .iter()
+                .map(mtbench::to_line)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            for line in lines {
+                out.write_all(line.as_bytes())?;
                 out.write_all(b"\n")?;
             }
         }

@@ -5,6 +5,9 @@
 //! caller can see, oldest `created_at` first, ties broken by session id: an import of a file
 //! creates its sessions in file order, so exporting right after reproduces the file's order.
 //! Everything is read before anything is written, so a failure leaves no partial file.
+//! `--format mt-bench` writes each session's MT-Bench record as it was imported (the session
+//! metadata keeps what the messages do not hold); `export --all --format mt-bench` right after
+//! importing an MT-Bench file gives the file back byte for byte.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -133,6 +136,10 @@ pub async fn read_conversations(
         let messages = super::all_messages(&mut client, &s.session_id).await?;
         out.push(ExportedConversation {
             id: export_id(s),
+            metadata: match serde_json::from_str::<Value>(&s.metadata_json) {
+                Ok(Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            },
             messages,
         });
     }
