@@ -48,3 +48,44 @@ pub fn configured_url(spec: &DatabaseSpec) -> anyhow::Result<DbUrl> {
         _ => Ok(DbUrl::parse(spec.default_url)?),
     }
 }
+
+/// Which registered database a database at some URL is, by its migration ledger.
+#[derive(Debug)]
+pub enum Owner {
+    /// Nothing applied (no ledger, or a SQLite file that does not exist yet): anyone's.
+    Empty,
+    /// The one database whose migrations know every applied version.
+    Database(&'static DatabaseSpec),
+    /// Applied versions (listed) that no single database's migrations account for.
+    Unknown(Vec<String>),
+}
+
+/// Tells which database `url` holds from its applied migrations.
+///
+/// # Errors
+/// A database that cannot be reached or read (the message names the URL).
+pub async fn owner(url: &DbUrl) -> anyhow::Result<Owner> {
+    if url.sqlite_path().is_some_and(|p| !p.exists()) {
+        return Ok(Owner::Empty);
+    }
+    let mut applied: Vec<String> = Vec::new();
+    let mut owners = Vec::new();
+    for spec in DATABASES {
+        let status = db_core::migrate::status(url, spec.migrations)
+            .await
+            .with_context(|| format!("reading the migration ledger of {url}"))?;
+        applied = status.applied().iter().map(|m| m.version.clone()).collect();
+        if !applied.is_empty()
+            && status
+                .in_state(db_core::migrate::MigrationState::Missing)
+                .is_empty()
+        {
+            owners.push(spec);
+        }
+    }
+    Ok(match (applied.is_empty(), owners.as_slice()) {
+        (true, _) => Owner::Empty,
+        (false, [one]) => Owner::Database(one),
+        (false, _) => Owner::Unknown(applied),
+    })
+}

@@ -9,8 +9,9 @@
 //!   itself is detected too;
 //! - one file per table, `<table>.jsonl.zst` (or `.jsonl.gz`, `.jsonl`): one JSON array per row,
 //!   values in the manifest's column order. Numbers and booleans are JSON numbers and booleans;
-//!   every other value is its text form (timestamps as `YYYY-MM-DD HH:MM:SS[.ffffff]`, JSON
-//!   documents as their text). Primary keys are kept, so ids and foreign keys survive.
+//!   every other value is its text form (timestamps as `YYYY-MM-DD HH:MM:SS[.fff|.ffffff]`,
+//!   the spelling Diesel writes into SQLite, on both backends; JSON documents as their text —
+//!   PostgreSQL's `JSONB` keeps the document, not its spacing or key order). Primary keys are kept, so ids and foreign keys survive.
 //!
 //! The folder is written as `.<id>.partial` and renamed when complete: a failure (a full disk)
 //! leaves no half backup. Rows are streamed in primary-key pages; memory stays flat.
@@ -19,10 +20,11 @@
 //! writers going), `REPEATABLE READ READ ONLY` on PostgreSQL.
 //!
 //! Restore verifies first, refuses a backup of another database or from a schema newer than the
-//! binary, refuses a non-empty target without `force`, takes a safety backup of a non-empty
-//! target, migrates the target to the backup's schema version, then replaces all rows in ONE
-//! transaction (PostgreSQL sequences reset to the restored maxima): a failure leaves the data as
-//! it was. Rows go in with `COPY … FROM STDIN` on PostgreSQL ([`copy_load`]) and with batched
+//! binary, refuses a target that belongs to another database (its ledger holds versions the
+//! migrations do not know, or it has tables they never create), refuses a non-empty target
+//! without `force`, takes a safety backup of a non-empty target, then in ONE transaction
+//! migrates the target to the backup's schema version and replaces all rows (PostgreSQL
+//! sequences reset to the restored maxima): a failure leaves schema and data as they were. Rows go in with `COPY … FROM STDIN` on PostgreSQL ([`copy_load`]) and with batched
 //! `INSERT … SELECT … FROM json_each(?)` on SQLite; secondary indexes are dropped and rebuilt
 //! after the load on both.
 
@@ -406,6 +408,27 @@ fn is_native_json(data_type: &str) -> bool {
         || t.starts_with("decimal")
 }
 
+/// Whether a PostgreSQL column type is `timestamp [(p)] without time zone`.
+fn is_naive_timestamp(data_type: &str) -> bool {
+    let t = data_type.to_ascii_lowercase();
+    t.starts_with("timestamp") && t.ends_with("without time zone")
+}
+
+/// The text of PostgreSQL timestamp `col` in the spelling Diesel writes into SQLite (chrono's
+/// `%Y-%m-%d %H:%M:%S%.f`: no fraction on a whole second, else 3 digits when the value is
+/// whole milliseconds, else 6), where PostgreSQL's own `::text` trims trailing zeros
+/// (`.3478`). A SQLite → PostgreSQL → SQLite round trip then gives back the very text it
+/// started with, which SQLite compares and sorts as text. Infinite values keep `::text`.
+fn timestamp_text(col: &str) -> String {
+    let micros = format!("mod(extract(microseconds FROM {col})::bigint, 1000000)");
+    format!(
+        "CASE WHEN NOT isfinite({col}) THEN {col}::text \
+         WHEN {micros} = 0 THEN to_char({col}, 'YYYY-MM-DD HH24:MI:SS') \
+         WHEN mod({micros}, 1000) = 0 THEN to_char({col}, 'YYYY-MM-DD HH24:MI:SS.MS') \
+         ELSE to_char({col}, 'YYYY-MM-DD HH24:MI:SS.US') END"
+    )
+}
+
 /// The `SELECT` expression producing one JSON array per row.
 fn row_expression(backend: Backend, table: &schema::Table) -> Result<String> {
     match backend {
@@ -433,6 +456,8 @@ fn row_expression(backend: Backend, table: &schema::Table) -> Result<String> {
                     .iter()
                     .map(|c| if is_native_json(&c.data_type) {
                         ident(&c.name)
+                    } else if is_naive_timestamp(&c.data_type) {
+                        timestamp_text(&ident(&c.name))
                     } else {
                         format!("{}::text", ident(&c.name))
                     })
@@ -641,10 +666,10 @@ async fn deep_check(backup: &Path, manifest: &Manifest, set: &MigrationSet) -> R
     let url = DbUrl::SqliteFile(scratch.path().join("verify.db"));
     let mut conn = Direct::open(&url).await?;
     check_restorable(manifest, set)?;
-    if let Some(v) = &manifest.schema_version {
-        migrate::migrate_on(&mut conn, set, Some(v)).await?;
-    }
-    load(&mut conn, &url, backup, manifest, &super::NoProgress).await?;
+    // Foreign keys are not enforced during the load, so that `foreign_key_check` below sees
+    // (and reports) every dangling reference instead of the load stopping at the first.
+    conn.exec("PRAGMA foreign_keys = OFF").await?;
+    load(&mut conn, &url, backup, manifest, set, &super::NoProgress).await?;
     #[derive(diesel::QueryableByName)]
     struct Check {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -656,6 +681,42 @@ async fn deep_check(backup: &Path, manifest: &Manifest, set: &MigrationSet) -> R
         return Err(AdminError::Refused(format!(
             "integrity_check: {}",
             verdict.join("; ")
+        )));
+    }
+    // One row per row whose reference has no parent (SQLite manual, "PRAGMA foreign_key_check").
+    #[derive(diesel::QueryableByName)]
+    struct Dangling {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        child: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        child_rowid: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        parent: String,
+    }
+    let dangling: Vec<Dangling> = conn
+        .rows(
+            "SELECT \"table\" AS child, rowid AS child_rowid, parent FROM pragma_foreign_key_check \
+             ORDER BY 1, 2",
+        )
+        .await?;
+    if !dangling.is_empty() {
+        let shown: Vec<String> = dangling
+            .iter()
+            .take(5)
+            .map(|d| match d.child_rowid {
+                Some(r) => format!("{} row {r} → {}", d.child, d.parent),
+                None => format!("{} → {}", d.child, d.parent),
+            })
+            .collect();
+        return Err(AdminError::Refused(format!(
+            "foreign_key_check: {} row(s) reference a missing parent: {}{}",
+            dangling.len(),
+            shown.join(", "),
+            if dangling.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
         )));
     }
     for t in &manifest.tables {
@@ -802,6 +863,8 @@ async fn restore_into(
             super::schema_summary(&status)
         )));
     }
+    let live = schema::introspect(&mut conn, None).await?;
+    check_target_belongs(url, set, &status, &live).await?;
     if let (Some(cur), Some(v)) = (&status.current, &manifest.schema_version)
         && cur > v
     {
@@ -810,7 +873,6 @@ async fn restore_into(
              restore into an empty database"
         )));
     }
-    let live = schema::introspect(&mut conn, None).await?;
     let mut rows_present = 0u64;
     for t in live.tables.keys() {
         rows_present += schema::row_count(&mut conn, t).await?;
@@ -837,15 +899,12 @@ async fn restore_into(
         .await?;
         safety_backup = Some(info.id);
     }
-    if let Some(v) = &manifest.schema_version {
-        migrate::migrate_on(&mut conn, set, Some(v)).await?;
-    }
     if new_file {
         // A fresh file nobody else has open: no journal, no fsync until the caller syncs it.
         conn.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
             .await?;
     }
-    load(&mut conn, url, backup, &manifest, opts.progress).await?;
+    load(&mut conn, url, backup, &manifest, set, opts.progress).await?;
     if new_file {
         conn.exec("PRAGMA journal_mode = WAL").await?;
     }
@@ -863,15 +922,125 @@ async fn restore_into(
     })
 }
 
-/// Replaces every row of the target's tables with the backup's, in one transaction.
-async fn load(
-    conn: &mut Direct,
+/// Refuses a target that belongs to another database than `set`'s: its migration ledger holds
+/// versions `set` does not know ([`MigrationState::Missing`]), or it has tables that no
+/// migration of `set` creates. Restoring over such a target would replace another database's
+/// rows (the CLI once picked the migrations from the backup, so a backup of `auth` restored
+/// "into" `agent_runtime` passed every other check).
+async fn check_target_belongs(
     url: &DbUrl,
-    backup: &Path,
-    manifest: &Manifest,
-    progress: &dyn Progress,
+    set: &MigrationSet,
+    status: &migrate::StatusReport,
+    live: &Schema,
 ) -> Result<()> {
-    let schema = schema::introspect(conn, None).await?;
+    let name = set.name;
+    let unknown: Vec<&str> = status
+        .in_state(MigrationState::Missing)
+        .iter()
+        .map(|m| m.version.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AdminError::Refused(format!(
+            "target {url} is not a `{name}` database: its migration ledger holds version(s) {} \
+             that `{name}` does not know (another database's, or applied by a newer codelab); \
+             restore into a `{name}` database or an empty one",
+            unknown.join(", ")
+        )));
+    }
+    let known = super::tables_of(set).await?;
+    let foreign: Vec<&str> = live
+        .tables
+        .keys()
+        .filter(|t| !known.contains(*t))
+        .map(String::as_str)
+        .collect();
+    if !foreign.is_empty() {
+        return Err(AdminError::Refused(format!(
+            "target {url} is not a `{name}` database: it has table(s) {} that no migration of \
+             `{name}` creates; restore into a `{name}` database or an empty one",
+            foreign.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The migration ledger, created when a restore applies the first migration to an empty
+/// target. The same statements as the migration engine's (`migrate.rs`), which creates it the
+/// same way (`IF NOT EXISTS`) before every run: diesel's `__diesel_schema_migrations` plus
+/// codelab's `__codelab_migrations` with the checksum of each `up.sql`.
+const LEDGER_DDL: &str = "\
+CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
+    version VARCHAR(50) PRIMARY KEY NOT NULL,
+    run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS __codelab_migrations (
+    version VARCHAR(50) PRIMARY KEY NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    checksum VARCHAR(64) NOT NULL,
+    applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);";
+
+/// The PostgreSQL advisory-lock key of `set`'s migrations: the first 8 bytes (big-endian) of
+/// sha256(`codelab-migrations:<name>`), the key the migration engine locks, so a restore that
+/// applies migrations excludes a service migrating at start.
+fn migration_lock_key(set: &MigrationSet) -> i64 {
+    let digest = sha2::Sha256::digest(format!("codelab-migrations:{}", set.name));
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// The migrations of `set` a target whose ledger holds `applied` needs to reach the backup's
+/// `version`, oldest first (none for a backup of a never-migrated database). Read inside the
+/// load transaction, so a concurrent migrator cannot slip in between.
+///
+/// # Errors
+/// [`AdminError::Refused`] when the target holds a version newer than `version` or one `set`
+/// does not know.
+fn migrations_to_apply(
+    set: &MigrationSet,
+    backend: Backend,
+    applied: &[String],
+    version: Option<&str>,
+) -> Result<Vec<&'static migrate::Migration>> {
+    if let Some(unknown) = applied.iter().find(|a| !set.knows(a)) {
+        return Err(AdminError::Refused(format!(
+            "target holds migration {unknown}, unknown to `{}`",
+            set.name
+        )));
+    }
+    let Some(v) = version else {
+        return Ok(Vec::new());
+    };
+    if let Some(newer) = applied.iter().find(|a| a.as_str() > v) {
+        return Err(AdminError::Refused(format!(
+            "target schema {newer} is newer than the backup's {v}"
+        )));
+    }
+    Ok(set
+        .for_backend(backend)
+        .iter()
+        .filter(|m| {
+            let mv = m.version();
+            mv.as_str() <= v && !applied.contains(&mv)
+        })
+        .collect())
+}
+
+/// `up.sql` of `m` followed by its two ledger rows (as the migration engine records them).
+fn apply_sql(m: &migrate::Migration) -> String {
+    format!(
+        "{}\n;\nINSERT INTO __diesel_schema_migrations (version) VALUES ({v});\n\
+         INSERT INTO __codelab_migrations (version, name, checksum) VALUES ({v}, {n}, {c});",
+        m.up,
+        v = literal(&m.version()),
+        n = literal(m.name()),
+        c = literal(&m.checksum()),
+    )
+}
+
+/// Checks that every table and column of the backup exists in the target's `schema`.
+fn check_target_columns(manifest: &Manifest, schema: &Schema) -> Result<()> {
     for t in &manifest.tables {
         let Some(live) = schema.tables.get(&t.name) else {
             return Err(AdminError::Refused(format!(
@@ -890,13 +1059,53 @@ async fn load(
             )));
         }
     }
+    Ok(())
+}
+
+/// In ONE transaction: migrates the target to the backup's schema version (the migrations of
+/// `set` it lacks, DDL being transactional on both backends), then replaces every row of its
+/// tables with the backup's. A failure anywhere — a migration, a bad row, a foreign key, a full
+/// disk — rolls all of it back: the target keeps its schema version, schema and rows.
+async fn load(
+    conn: &mut Direct,
+    url: &DbUrl,
+    backup: &Path,
+    manifest: &Manifest,
+    set: &MigrationSet,
+    progress: &dyn Progress,
+) -> Result<()> {
     if conn.backend() == Backend::Postgres {
-        return copy_load::load(url, backup, manifest, &schema, progress).await;
+        return copy_load::load(url, backup, manifest, set, progress).await;
     }
     // SQLite's default page cache: a 64 MiB one measured no faster and took RSS past 100 MB on
     // a 1.3 GB restore.
+    // `BEGIN IMMEDIATE` takes the write lock first: a migrator (`BEGIN EXCLUSIVE`) waits.
     conn.exec("BEGIN IMMEDIATE").await?;
-    let result = load_in_transaction(conn, backup, manifest, &schema, progress).await;
+    let result = async {
+        let applied: Vec<String> = migrate::read_ledger(conn)
+            .await?
+            .into_iter()
+            .map(|(v, _, _)| v)
+            .collect();
+        let pending = migrations_to_apply(
+            set,
+            conn.backend(),
+            &applied,
+            manifest.schema_version.as_deref(),
+        )?;
+        if !pending.is_empty() {
+            conn.exec(LEDGER_DDL).await?;
+        }
+        for m in pending {
+            conn.exec(&apply_sql(m)).await.map_err(|e| {
+                crate::DbError::Migration(format!("migration {} failed: {e}", m.dir))
+            })?;
+        }
+        let schema = schema::introspect(conn, None).await?;
+        check_target_columns(manifest, &schema)?;
+        load_in_transaction(conn, backup, manifest, &schema, progress).await
+    }
+    .await;
     match result {
         Ok(()) => Ok(conn.exec("COMMIT").await?),
         Err(e) => {

@@ -299,6 +299,34 @@ pub async fn drift(url: &DbUrl, set: &MigrationSet) -> Result<Vec<Difference>> {
     Ok(compare(&expected, &live))
 }
 
+/// Every table a migration of `set` creates, at any version: the SQLite list applied one by one
+/// to an in-memory database, the tables read after each step (both lists create the same
+/// tables; the service's one Diesel schema serves both). A table outside it is not `set`'s.
+///
+/// # Errors
+/// A migration that does not apply to an empty SQLite database.
+pub(crate) async fn tables_of(set: &MigrationSet) -> Result<std::collections::BTreeSet<String>> {
+    let mut scratch = Direct::Sqlite(Box::new(
+        <crate::pool::SqliteConn as diesel_async::AsyncConnection>::establish(":memory:")
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))?,
+    ));
+    let mut tables = std::collections::BTreeSet::new();
+    for m in set.sqlite {
+        scratch
+            .exec(m.up)
+            .await
+            .map_err(|e| DbError::Migration(format!("migration {} does not apply: {e}", m.dir)))?;
+        tables.extend(
+            schema::introspect(&mut scratch, None)
+                .await?
+                .tables
+                .into_keys(),
+        );
+    }
+    Ok(tables)
+}
+
 /// Differences of `live` against `expected`.
 pub fn compare(expected: &schema::Schema, live: &schema::Schema) -> Vec<Difference> {
     let mut out = Vec::new();
@@ -384,13 +412,15 @@ pub async fn live_schema(url: &DbUrl) -> Result<schema::Schema> {
     Ok(schema::introspect(&mut conn, None).await?)
 }
 
-/// Gives freed space back to the file system: `VACUUM` on SQLite (rewrites the file). Returns
-/// whether anything ran; PostgreSQL is left to autovacuum (`false`).
+/// Gives freed space back to the file system: `VACUUM` on a SQLite file (rewrites the file).
+/// Returns whether anything ran; PostgreSQL is left to autovacuum and an in-memory SQLite
+/// database has no file to shrink (both `false`).
 ///
 /// # Errors
-/// Connection errors; a database locked by a writer for longer than the busy timeout.
+/// Connection errors (a SQLite file that does not exist included); a database locked by a
+/// writer for longer than the busy timeout.
 pub async fn vacuum(url: &DbUrl) -> Result<bool> {
-    if url.backend() != Backend::Sqlite {
+    if url.backend() != Backend::Sqlite || matches!(url, DbUrl::SqliteMemory) {
         return Ok(false);
     }
     let mut conn = Direct::open_existing(url).await?;

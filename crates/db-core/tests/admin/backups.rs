@@ -305,9 +305,13 @@ async fn bad_backups_are_refused_and_leave_the_target_unchanged(backend: Backend
             .collect();
     });
     assert!(backup::verify(&p, Some(&SET), false).await.unwrap().ok);
+    let deep = backup::verify(&p, Some(&SET), true).await.unwrap();
+    assert!(!deep.ok, "deep check catches it");
     assert!(
-        !backup::verify(&p, Some(&SET), true).await.unwrap().ok,
-        "deep check catches it"
+        deep.problems.iter().any(|p| p.contains("foreign_key_check")
+            && p.contains("1 row(s)")
+            && p.contains("books row 11 → authors")),
+        "the deep check names the dangling row: {deep:?}"
     );
     expect(
         restore(&p, target.url(), true, safety.path()).await,
@@ -367,12 +371,231 @@ async fn restore_refuses_a_target_newer_than_the_backup(backend: Backend) {
     );
 }
 
+/// A database with other tables and another migration history than [`SET`]'s.
+static WIDGETS: MigrationSet = MigrationSet {
+    name: "widgets",
+    postgres: &[db_core::migrate::Migration {
+        dir: "2025-05-05-000000_create_widgets",
+        up: "CREATE TABLE widgets (id BIGINT PRIMARY KEY, label TEXT NOT NULL)",
+        down: "DROP TABLE widgets",
+    }],
+    sqlite: &[db_core::migrate::Migration {
+        dir: "2025-05-05-000000_create_widgets",
+        up: "CREATE TABLE widgets (id BIGINT PRIMARY KEY, label TEXT NOT NULL)",
+        down: "DROP TABLE widgets",
+    }],
+};
+
+async fn widget_labels(url: &DbUrl) -> Vec<String> {
+    dump_names(url, "SELECT label FROM widgets ORDER BY id").await
+}
+
+/// A `library` backup restored with force into another database — one migrated by another
+/// set (its ledger holds versions `library` does not know), or one with foreign tables and no
+/// ledger — is refused before anything is written: no safety backup, same schema, same rows.
+async fn restore_refuses_a_target_of_another_database(backend: Backend) {
+    let src = migrated(backend).await;
+    seed(src.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let safety = tempfile::tempdir().unwrap();
+    let good = backup_to(src.url(), dir.path(), Compression::Zstd).await;
+
+    let other = TestDb::new(backend).await;
+    migrate::migrate(other.url(), &WIDGETS, None).await.unwrap();
+    exec(
+        other.url(),
+        "INSERT INTO widgets (id, label) VALUES (1, 'precious')",
+    )
+    .await;
+    let schema_before = admin::live_schema(other.url()).await.unwrap();
+    let e = restore(&good.path, other.url(), true, safety.path())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, AdminError::Refused(_)), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("is not a `library` database") && msg.contains("20250505000000"),
+        "{msg}"
+    );
+    assert_eq!(widget_labels(other.url()).await, ["precious"]);
+    assert_eq!(
+        admin::live_schema(other.url()).await.unwrap(),
+        schema_before
+    );
+    let status = migrate::status(other.url(), &WIDGETS).await.unwrap();
+    assert_eq!(status.current.as_deref(), Some("20250505000000"));
+
+    // Foreign tables without any ledger.
+    let bare = TestDb::new(backend).await;
+    exec(
+        bare.url(),
+        "CREATE TABLE widgets (id BIGINT PRIMARY KEY, label TEXT NOT NULL); \
+         INSERT INTO widgets (id, label) VALUES (7, 'mine');",
+    )
+    .await;
+    let e = restore(&good.path, bare.url(), true, safety.path())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("table(s) widgets that no migration of `library` creates"),
+        "{e}"
+    );
+    assert_eq!(widget_labels(bare.url()).await, ["mine"]);
+    assert!(
+        migrate::status(bare.url(), &SET)
+            .await
+            .unwrap()
+            .current
+            .is_none(),
+        "no ledger created"
+    );
+    assert_eq!(
+        std::fs::read_dir(safety.path()).unwrap().count(),
+        0,
+        "refused before the safety backup"
+    );
+}
+
+/// Copies backup folder `from` to `to`.
+fn copy_backup(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Replaces the `books` file of backup `p` (taken at V3) with a good row and a row whose
+/// author does not exist, and re-signs the manifest so verification passes.
+fn break_books(p: &Path) {
+    let mut m = Manifest::read(p).unwrap();
+    let books = m.tables.iter_mut().find(|t| t.name == "books").unwrap();
+    let rows = "[10,1,\"ok\",1.0,null]\n[11,12345,\"orphan\",null,null]\n";
+    let enc = zstd::encode_all(rows.as_bytes(), 3).unwrap();
+    std::fs::write(p.join(&books.file), &enc).unwrap();
+    books.rows = 2;
+    books.bytes = enc.len() as u64;
+    use sha2::Digest;
+    books.sha256 = sha2::Sha256::digest(&enc)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    write_signed_manifest(p, &m);
+}
+
+async fn author_names(url: &DbUrl) -> Vec<String> {
+    dump_names(url, "SELECT name AS label FROM authors ORDER BY id").await
+}
+
+async fn dump_names(url: &DbUrl, sql: &str) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Label {
+        #[diesel(sql_type = Text)]
+        label: String,
+    }
+    let pool = Pool::connect(url, &PoolConfig::default()).await.unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let rows: Vec<Label> =
+        db_core::with_connection!(conn, |c| diesel::sql_query(sql).load(c).await.unwrap());
+    rows.into_iter().map(|r| r.label).collect()
+}
+
+/// A backup at V3 restored into a target at V1 (or never migrated) must apply V2 and V3 in
+/// the load's transaction: when a row of the backup fails, the target is back at its own
+/// version with its own schema and rows, not left migrated.
+async fn failed_restore_into_an_older_target_keeps_its_schema_version(backend: Backend) {
+    let src = migrated(backend).await;
+    seed(src.url()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let safety = tempfile::tempdir().unwrap();
+    let good = backup_to(src.url(), dir.path(), Compression::Zstd).await;
+    assert_eq!(good.manifest.schema_version.as_deref(), Some(V3));
+    let bad = dir.path().join("bad-row");
+    copy_backup(&good.path, &bad);
+    break_books(&bad);
+    assert!(backup::verify(&bad, Some(&SET), false).await.unwrap().ok);
+
+    let target = TestDb::new(backend).await;
+    migrate::migrate(target.url(), &SET, Some(V1))
+        .await
+        .unwrap();
+    exec(
+        target.url(),
+        "INSERT INTO authors (id, name) VALUES (99, 'keep me')",
+    )
+    .await;
+    let schema_before = admin::live_schema(target.url()).await.unwrap();
+    assert_eq!(schema_before.tables.len(), 1, "only authors at V1");
+    let e = restore(&bad, target.url(), true, safety.path())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("books"), "{e}");
+    let status = migrate::status(target.url(), &SET).await.unwrap();
+    assert_eq!(status.current.as_deref(), Some(V1), "{status:?}");
+    assert_eq!(
+        admin::live_schema(target.url()).await.unwrap(),
+        schema_before,
+        "V2 and V3 rolled back with the rows"
+    );
+    assert_eq!(author_names(target.url()).await, ["keep me"]);
+    assert!(admin::drift(target.url(), &SET).await.unwrap().is_empty());
+
+    // Never migrated: no ledger, no tables afterwards.
+    let fresh = TestDb::new(backend).await;
+    // A file that exists, so SQLite takes the in-place path too.
+    exec(fresh.url(), "SELECT 1").await;
+    let e = restore(&bad, fresh.url(), false, safety.path())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("books"), "{e}");
+    assert!(
+        migrate::status(fresh.url(), &SET)
+            .await
+            .unwrap()
+            .current
+            .is_none()
+    );
+    assert!(
+        admin::live_schema(fresh.url())
+            .await
+            .unwrap()
+            .tables
+            .is_empty(),
+        "no table left behind"
+    );
+
+    // The good backup migrates the V1 target to V3 and loads, in one commit.
+    restore(&good.path, target.url(), true, safety.path())
+        .await
+        .unwrap();
+    let status = migrate::status(target.url(), &SET).await.unwrap();
+    assert_eq!(status.current.as_deref(), Some(V3));
+    assert!(
+        status
+            .migrations
+            .iter()
+            .all(|m| m.state == migrate::MigrationState::Applied)
+    );
+    assert_eq!(dump(target.url()).await, dump(src.url()).await);
+    assert!(admin::drift(target.url(), &SET).await.unwrap().is_empty());
+    // Migrating afterwards finds nothing to do (the ledger is the engine's).
+    assert!(
+        migrate::migrate(target.url(), &SET, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 backend_tests!(
     backup_restores_identically_on_both_backends,
     round_trip_through_the_other_backend_gives_identical_rows,
     backup_while_writing_is_consistent,
     bad_backups_are_refused_and_leave_the_target_unchanged,
     restore_refuses_a_target_newer_than_the_backup,
+    restore_refuses_a_target_of_another_database,
+    failed_restore_into_an_older_target_keeps_its_schema_version,
 );
 
 #[tokio::test]

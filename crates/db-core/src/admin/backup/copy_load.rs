@@ -1,6 +1,7 @@
 //! Restore into PostgreSQL with `COPY … FROM STDIN`, the bulk-load path `pg_restore` uses.
 //!
-//! The whole load — `TRUNCATE` of every table, dropping the foreign keys and secondary indexes,
+//! The whole load — the migrations the target lacks to reach the backup's schema version (under
+//! the migration engine's advisory lock, taken for the transaction), `TRUNCATE` of every table, dropping the foreign keys and secondary indexes,
 //! one `COPY` per table, rebuilding the indexes, adding the foreign keys back (each validated in
 //! one pass), resetting the sequences — runs in ONE transaction on one raw
 //! `tokio-postgres` connection (diesel-async does not expose the COPY sub-protocol): a failure
@@ -14,10 +15,14 @@
 //! Identity columns take the backup's values: COPY FROM always writes the given values, like
 //! `INSERT … OVERRIDING SYSTEM VALUE` (same manual page).
 
-use super::{Manifest, open_table, reset_sequences_sql, secondary_indexes_sql};
-use crate::admin::schema::Schema;
+use super::{
+    LEDGER_DDL, Manifest, apply_sql, check_target_columns, migration_lock_key, migrations_to_apply,
+    open_table, reset_sequences_sql, secondary_indexes_sql,
+};
+use crate::admin::schema::{self, Schema};
 use crate::admin::{AdminError, Progress, Result};
 use crate::direct::ident;
+use crate::migrate::MigrationSet;
 use crate::{Backend, DbError, DbUrl};
 use futures::SinkExt as _;
 use serde_json::value::RawValue;
@@ -27,9 +32,13 @@ use std::path::Path;
 /// Bytes of COPY data sent per message to the server.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Replaces every row of the target's tables with the backup's (see the module docs).
+/// Migrates the target to the backup's schema version with `set` and replaces every row of its
+/// tables with the backup's, in one transaction (see the module docs).
 ///
 /// # Errors
+/// [`AdminError::Refused`] when the target holds a migration newer than the backup's or unknown
+/// to `set`, or lacks a table or column of the backup; [`crate::DbError::Migration`] when a
+/// migration fails;
 /// [`DbError::Unavailable`] when the server cannot be reached or the connection drops;
 /// [`AdminError::BadBackup`] for a row that is not a JSON array of the manifest's width, or
 /// that the server refuses (a value that does not fit its column); [`AdminError::Refused`] for
@@ -38,7 +47,7 @@ pub(super) async fn load(
     url: &DbUrl,
     backup: &Path,
     manifest: &Manifest,
-    schema: &Schema,
+    set: &MigrationSet,
     progress: &dyn Progress,
 ) -> Result<()> {
     let (client, connection) =
@@ -55,7 +64,13 @@ pub(super) async fn load(
             .batch_execute("SET TIME ZONE 'UTC'; BEGIN; SET LOCAL maintenance_work_mem = '64MB'")
             .await
             .map_err(server_error)?;
-        let loaded = load_in_transaction(&client, backup, manifest, schema, progress).await;
+        let loaded = async {
+            migrate_in_transaction(&client, manifest, set).await?;
+            let schema = introspect(&client).await?;
+            check_target_columns(manifest, &schema)?;
+            load_in_transaction(&client, backup, manifest, &schema, progress).await
+        }
+        .await;
         match loaded {
             Ok(()) => client.batch_execute("COMMIT").await.map_err(server_error),
             Err(e) => {
@@ -68,6 +83,103 @@ pub(super) async fn load(
     drop(client);
     let _ = driver.await;
     result
+}
+
+/// Applies the migrations of `set` the target lacks to reach the backup's version, inside the
+/// open transaction, holding the migration engine's advisory lock until it ends.
+async fn migrate_in_transaction(
+    client: &tokio_postgres::Client,
+    manifest: &Manifest,
+    set: &MigrationSet,
+) -> Result<()> {
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&migration_lock_key(set)],
+        )
+        .await
+        .map_err(server_error)?;
+    let ledger = client
+        .query_one(
+            "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(server_error)?;
+    let applied: Vec<String> = if ledger.get::<_, bool>(0) {
+        client
+            .query(
+                "SELECT version::text FROM __diesel_schema_migrations ORDER BY 1",
+                &[],
+            )
+            .await
+            .map_err(server_error)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pending = migrations_to_apply(
+        set,
+        Backend::Postgres,
+        &applied,
+        manifest.schema_version.as_deref(),
+    )?;
+    if !pending.is_empty() {
+        client
+            .batch_execute(LEDGER_DDL)
+            .await
+            .map_err(server_error)?;
+    }
+    for m in pending {
+        client.batch_execute(&apply_sql(m)).await.map_err(|e| {
+            AdminError::Db(DbError::Migration(format!(
+                "migration {} failed: {}",
+                m.dir,
+                describe(&e)
+            )))
+        })?;
+    }
+    Ok(())
+}
+
+/// The tables and columns of the current schema as this transaction sees them (after its own
+/// migrations), ledger excluded: what the load needs (names and types; no indexes or keys).
+async fn introspect(client: &tokio_postgres::Client) -> Result<Schema> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
+             a.attnotnull FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid \
+             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') \
+             AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum",
+            &[],
+        )
+        .await
+        .map_err(server_error)?;
+    let mut out = Schema::default();
+    for row in rows {
+        let table: String = row.get(0);
+        if schema::LEDGER_TABLES.contains(&table.as_str()) {
+            continue;
+        }
+        let entry = out
+            .tables
+            .entry(table.clone())
+            .or_insert_with(|| schema::Table {
+                name: table,
+                columns: Vec::new(),
+                primary_key: Vec::new(),
+                indexes: Default::default(),
+                references: Vec::new(),
+            });
+        entry.columns.push(schema::Column {
+            name: row.get(1),
+            data_type: row.get(2),
+            nullable: !row.get::<_, bool>(3),
+        });
+    }
+    Ok(out)
 }
 
 async fn load_in_transaction(
