@@ -24,7 +24,8 @@
 //! | `AUTH_SERVICE__LOCKOUT__MAX_FAILURES_PER_IP` | `10` | failed logins per address in the window before lockout |
 //! | `AUTH_SERVICE__LOCKOUT__WINDOW_SECS` | `900` | counting window |
 //! | `AUTH_SERVICE__LOCKOUT__LOCKOUT_SECS` | `900` | lockout duration |
-//! | `AUTH_SERVICE__LOCKOUT__TRUST_FORWARDED_FOR` | `true` | take the address from `x-forwarded-for` (behind a gateway); else the TCP peer |
+//! | `AUTH_SERVICE__LOCKOUT__TRUST_FORWARDED_FOR` | `false` | take the client address from `x-forwarded-for` (only behind proxies that append to it); else the TCP peer |
+//! | `AUTH_SERVICE__LOCKOUT__TRUSTED_PROXIES` | `1` | with `TRUST_FORWARDED_FOR`: proxies in front of the service; the address is that many entries from the right of `x-forwarded-for` (1 = the rightmost) |
 //! | `AUTH_SERVICE__RATE_LIMIT__REQUESTS_PER_SECOND` | `20` | sustained RPCs per client address (0 = no limit) |
 //! | `AUTH_SERVICE__RATE_LIMIT__BURST` | `40` | RPCs one address may send at once |
 //! | `AUTH_SERVICE__PASSWORD__MEMORY_KIB` | `19456` | argon2id memory (OWASP: ≥ 19 MiB) |
@@ -138,8 +139,15 @@ pub struct LockoutSettings {
     pub window_secs: i64,
     /// Lockout duration, seconds.
     pub lockout_secs: i64,
-    /// Read the client address from `x-forwarded-for`.
+    /// Read the client address from `x-forwarded-for`. Off by default: a client reaching the
+    /// service directly writes that header itself, and could pick a fresh address per guess
+    /// (OWASP Authentication Cheat Sheet; RFC 7239 §8.3 on forged forwarding headers).
     pub trust_forwarded_for: bool,
+    /// Proxies between the client and the service, each appending the address it received
+    /// from to `x-forwarded-for`. The client is the entry this many places from the right
+    /// (1 = the rightmost, written by the proxy next to the service); entries further left
+    /// were written by the client and are ignored. 1 to 16.
+    pub trusted_proxies: u32,
 }
 
 impl Default for LockoutSettings {
@@ -149,7 +157,8 @@ impl Default for LockoutSettings {
             max_failures_per_ip: 10,
             window_secs: 900,
             lockout_secs: 900,
-            trust_forwarded_for: true,
+            trust_forwarded_for: false,
+            trusted_proxies: 1,
         }
     }
 }
@@ -235,6 +244,9 @@ impl Config {
         if self.lockout.window_secs < 1 || self.lockout.lockout_secs < 1 {
             fail("LOCKOUT__WINDOW_SECS/LOCKOUT_SECS", "must be at least 1");
         }
+        if !(1..=16).contains(&self.lockout.trusted_proxies) {
+            fail("LOCKOUT__TRUSTED_PROXIES", "must be between 1 and 16");
+        }
         if self.key_refresh_secs == 0 {
             fail("KEY_REFRESH_SECS", "must be at least 1");
         }
@@ -311,6 +323,11 @@ mod tests {
         assert_eq!(c.lockout.max_failures_per_user, 5);
         assert_eq!(c.lockout.max_failures_per_ip, 10);
         assert_eq!(c.lockout.lockout_secs, 900);
+        assert!(
+            !c.lockout.trust_forwarded_for,
+            "a direct client must not choose its own address"
+        );
+        assert_eq!(c.lockout.trusted_proxies, 1);
         assert_eq!(
             c.database_url().unwrap(),
             DbUrl::parse("sqlite:///data/auth.db").unwrap()
@@ -334,6 +351,19 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().unwrap_err().0.contains("AUTH_SERVICE__DB_URL"));
+        let c = Config {
+            lockout: LockoutSettings {
+                trusted_proxies: 0,
+                ..LockoutSettings::default()
+            },
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .0
+                .contains("AUTH_SERVICE__LOCKOUT__TRUSTED_PROXIES")
+        );
     }
 
     #[test]

@@ -247,7 +247,8 @@ pub struct ClientUpdate {
 /// Where a request came from, for the lockout and the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
-    /// Client address: first `x-forwarded-for` entry (when trusted) or the peer address.
+    /// Client address: the peer address, or behind trusted proxies their `x-forwarded-for`
+    /// entry.
     pub ip: Option<String>,
     /// `user-agent` metadata, at most 255 characters.
     pub user_agent: Option<String>,

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
-use crate::grpc::{AuthApi, ClientApi, Shared, UserApi};
+use crate::grpc::{AddressSource, AuthApi, ClientApi, Shared, UserApi};
 use crate::keys::KeyRing;
 use crate::oauth::OAuth;
 use crate::passwords::Passwords;
@@ -147,7 +147,7 @@ pub async fn serve(
         store,
         passwords,
         allow_registration: config.allow_registration,
-        trust_forwarded_for: config.lockout.trust_forwarded_for,
+        address: AddressSource::from_settings(&config.lockout),
     };
     let max = config.max_request_bytes;
 
@@ -191,7 +191,7 @@ pub async fn serve(
 
     let limit = crate::grpc::rate_limit::RateLimit::new(
         &config.rate_limit,
-        config.lockout.trust_forwarded_for,
+        AddressSource::from_settings(&config.lockout),
     );
     let forget = tokio::spawn(limit.clone().forget_idle_periodically());
     let routes = Routes::new(health_service)

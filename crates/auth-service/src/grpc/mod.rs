@@ -7,6 +7,7 @@
 //!
 //! Invariant: prost and tonic types stop here.
 
+mod address;
 pub mod admin;
 mod auth;
 mod clients;
@@ -20,6 +21,7 @@ use crate::model::RequestContext;
 use crate::oauth::{Caller, OAuth};
 use crate::passwords::Passwords;
 use crate::store::Store;
+pub use address::AddressSource;
 use std::time::Instant;
 use tonic::{Request, Response, Status};
 
@@ -38,8 +40,8 @@ pub struct Shared {
     pub passwords: Passwords,
     /// Anyone may call CreateUser.
     pub allow_registration: bool,
-    /// Read the client address from `x-forwarded-for`.
-    pub trust_forwarded_for: bool,
+    /// Where client addresses come from (TCP peer, or `x-forwarded-for` behind proxies).
+    pub address: AddressSource,
 }
 
 impl Shared {
@@ -88,18 +90,13 @@ impl Shared {
         Ok(caller)
     }
 
-    /// Where the request came from: the first `x-forwarded-for` address (when trusted and
-    /// parsable), else the TCP peer; and the `user-agent`.
+    /// Where the request came from ([`AddressSource::client_address`]: the TCP peer, or the
+    /// trusted proxies' `x-forwarded-for` entry) and its `user-agent`.
     pub fn context<T>(&self, request: &Request<T>) -> RequestContext {
-        let forwarded = self
-            .trust_forwarded_for
-            .then(|| request.metadata().get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        let ip = self
+            .address
+            .client_address(request)
             .map(|ip| ip.to_string());
-        let ip = forwarded.or_else(|| request.remote_addr().map(|a| a.ip().to_string()));
         let user_agent = request
             .metadata()
             .get("user-agent")

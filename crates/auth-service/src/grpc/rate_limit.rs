@@ -1,8 +1,8 @@
 //! Per-client-address request rate limit of every auth-service RPC (the token endpoint is the
 //! target of credential stuffing; OWASP Authentication Cheat Sheet, "Protect against automated
 //! attacks"). A GCRA token bucket per address (governor): `requests_per_second` sustained,
-//! `burst` at once. The address is the first `x-forwarded-for` entry when
-//! `AUTH_SERVICE__LOCKOUT__TRUST_FORWARDED_FOR` is on (behind a gateway), else the TCP peer.
+//! `burst` at once. The address is the one the lockout uses ([`AddressSource`]): the TCP peer,
+//! or behind trusted proxies the `x-forwarded-for` entry their count points at.
 //!
 //! A refused call gets `RESOURCE_EXHAUSTED` with `ErrorInfo` reason `RATE_LIMITED` and a
 //! `RetryInfo` saying when the next call will be admitted. This complements the lockout
@@ -12,6 +12,7 @@
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+pub use super::address::AddressSource;
 pub use crate::config::RateLimitSettings;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,7 +26,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 #[derive(Clone)]
 pub struct RateLimit {
     limiter: Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>,
-    trust_forwarded_for: bool,
+    source: AddressSource,
 }
 
 impl std::fmt::Debug for RateLimit {
@@ -37,8 +38,8 @@ impl std::fmt::Debug for RateLimit {
 }
 
 impl RateLimit {
-    /// A limiter with `settings`, reading `x-forwarded-for` when `trust_forwarded_for`.
-    pub fn new(settings: &RateLimitSettings, trust_forwarded_for: bool) -> RateLimit {
+    /// A limiter with `settings`, keyed by the address `source` gives.
+    pub fn new(settings: &RateLimitSettings, source: AddressSource) -> RateLimit {
         let limiter = NonZeroU32::new(settings.requests_per_second).map(|rate| {
             let burst =
                 NonZeroU32::new(settings.burst.max(settings.requests_per_second)).unwrap_or(rate);
@@ -46,10 +47,7 @@ impl RateLimit {
                 Quota::per_second(rate).allow_burst(burst),
             ))
         });
-        RateLimit {
-            limiter,
-            trust_forwarded_for,
-        }
+        RateLimit { limiter, source }
     }
 
     /// Admits `request` or refuses it.
@@ -61,7 +59,7 @@ impl RateLimit {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
-        let Some(ip) = client_address(request, self.trust_forwarded_for) else {
+        let Some(ip) = self.source.client_address(request) else {
             return Ok(());
         };
         limiter.check_key(&ip).map_err(|not_until| {
@@ -112,21 +110,11 @@ impl RateLimit {
     }
 }
 
-/// The address a request counts against: the first `x-forwarded-for` entry when trusted and
-/// parsable, else the TCP peer; `None` when neither is known (in-process calls).
-pub fn client_address<T>(request: &Request<T>, trust_forwarded_for: bool) -> Option<IpAddr> {
-    let forwarded = trust_forwarded_for
-        .then(|| request.metadata().get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|ip| ip.trim().parse::<IpAddr>().ok());
-    forwarded.or_else(|| request.remote_addr().map(|a| a.ip()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BEHIND_ONE_PROXY: AddressSource = AddressSource::ForwardedFor { trusted_proxies: 1 };
 
     fn from(ip: &str) -> Request<()> {
         let mut r = Request::new(());
@@ -142,7 +130,7 @@ mod tests {
                 requests_per_second: 1,
                 burst: 3,
             },
-            true,
+            BEHIND_ONE_PROXY,
         );
         for _ in 0..3 {
             limit.check(&from("10.0.0.1")).unwrap();
@@ -161,21 +149,33 @@ mod tests {
     }
 
     #[test]
-    fn zero_turns_it_off_and_untrusted_forwarded_for_is_ignored() {
+    fn zero_turns_it_off() {
         let off = RateLimit::new(
             &RateLimitSettings {
                 requests_per_second: 0,
                 burst: 0,
             },
-            true,
+            BEHIND_ONE_PROXY,
         );
         for _ in 0..1000 {
             off.check(&from("10.0.0.1")).unwrap();
         }
-        assert_eq!(client_address(&from("10.0.0.9"), false), None);
-        assert_eq!(
-            client_address(&from("10.0.0.9, 192.168.1.1"), true),
-            Some("10.0.0.9".parse().unwrap())
+    }
+
+    #[test]
+    fn behind_a_proxy_the_client_written_part_does_not_pick_the_bucket() {
+        let limit = RateLimit::new(
+            &RateLimitSettings {
+                requests_per_second: 1,
+                burst: 2,
+            },
+            BEHIND_ONE_PROXY,
         );
+        limit.check(&from("1.1.1.1, 10.0.0.1")).unwrap();
+        limit.check(&from("2.2.2.2, 10.0.0.1")).unwrap();
+        limit
+            .check(&from("3.3.3.3, 10.0.0.1"))
+            .expect_err("same proxy-written address, same bucket");
+        limit.check(&from("1.1.1.1, 10.0.0.2")).unwrap();
     }
 }

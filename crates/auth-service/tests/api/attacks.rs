@@ -12,11 +12,38 @@ use tonic::Code;
 backend_tests!(
     forged_and_misused_tokens_are_refused,
     oversized_fields_are_refused,
-    one_address_is_rate_limited_others_are_not
+    one_address_is_rate_limited_others_are_not,
+    a_spoofed_forwarded_for_does_not_escape_the_rate_limit
 );
 
-async fn one_address_is_rate_limited_others_are_not(backend: Backend) {
+/// Without trusted proxies (the default) the limit keys on the TCP peer, whatever
+/// `x-forwarded-for` the client writes.
+async fn a_spoofed_forwarded_for_does_not_escape_the_rate_limit(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| {
+        c.rate_limit = auth_service::config::RateLimitSettings {
+            requests_per_second: 1,
+            burst: 3,
+        };
+    })
+    .await;
+    for i in 0..3 {
+        app.auth_from(&format!("198.51.100.{i}"))
+            .get_jwks(pb::GetJwksRequest {})
+            .await
+            .unwrap();
+    }
+    expect_err(
+        app.auth_from("198.51.100.200")
+            .get_jwks(pb::GetJwksRequest {})
+            .await,
+        Code::ResourceExhausted,
+        "RATE_LIMITED",
+    );
+    app.shutdown().await;
+}
+
+async fn one_address_is_rate_limited_others_are_not(backend: Backend) {
+    let app = TestApp::spawn_behind_proxy(backend, |c| {
         c.rate_limit = auth_service::config::RateLimitSettings {
             requests_per_second: 1,
             burst: 3,

@@ -84,6 +84,16 @@ impl TestApp {
         TestApp::spawn_with(backend, |_| {}).await
     }
 
+    /// A server told it sits behind one proxy (`TRUST_FORWARDED_FOR`), so the
+    /// `x-forwarded-for` of [`TestApp::auth_from`] is the client address.
+    pub async fn spawn_behind_proxy(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::spawn_with(backend, |c| {
+            c.lockout.trust_forwarded_for = true;
+            tweak(c);
+        })
+        .await
+    }
+
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDb::new(backend).await;
         let mut config = test_config(&db);
@@ -116,7 +126,8 @@ impl TestApp {
         AuthServiceClient::with_interceptor(self.channel.clone(), bearer(token))
     }
 
-    /// AuthService calls that appear to come from `ip` (x-forwarded-for).
+    /// AuthService calls carrying `x-forwarded-for: <ip>` (the client address only on a
+    /// server spawned with [`TestApp::spawn_behind_proxy`]).
     pub fn auth_from(&self, ip: &str) -> Auth {
         let mut b = bearer("");
         b.ip = Some(MetadataValue::try_from(ip).unwrap());

@@ -10,10 +10,12 @@ backend_tests!(
     address_limit_spans_usernames,
     unknown_user_and_wrong_password_look_the_same,
     lockout_ends_and_success_resets_the_count,
+    a_direct_clients_forwarded_for_is_ignored,
+    behind_a_proxy_the_rightmost_entry_counts,
 );
 
 async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
     app.create_user("grace", "grace-password").await;
     // Twenty guesses at once, each from its own address, so only the username limit (5) applies.
     let mut tasks = Vec::new();
@@ -62,7 +64,7 @@ async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
 }
 
 async fn address_limit_spans_usernames(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
     let mut auth = app.auth_from("203.0.113.7");
     for i in 0..10 {
         let e = auth
@@ -134,4 +136,71 @@ async fn lockout_ends_and_success_resets_the_count(backend: Backend) {
     app.login("heidi", "heidi-password")
         .await
         .expect("the lockout ended");
+}
+
+/// Under the default (no trusted proxy) a client that writes its own `x-forwarded-for` is
+/// still counted by its TCP address: a fresh made-up address per guess gains nothing.
+async fn a_direct_clients_forwarded_for_is_ignored(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for i in 0..10 {
+        let e = app
+            .auth_from(&format!("198.51.100.{}", i + 1))
+            .token(password_grant(
+                "codelab-cli",
+                &format!("nobody{i}"),
+                "whatever",
+            ))
+            .await;
+        expect_err(e, Code::Unauthenticated, "INVALID_GRANT");
+    }
+    expect_err(
+        app.auth_from("198.51.100.99")
+            .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
+            .await,
+        Code::ResourceExhausted,
+        "TOO_MANY_ATTEMPTS",
+    );
+    let failed = app.audit("login_failed").await;
+    assert_eq!(failed.len(), 10);
+    assert!(
+        failed
+            .iter()
+            .all(|e| e.ip_address.as_deref() == Some("127.0.0.1")),
+        "{failed:?}"
+    );
+}
+
+/// Behind one trusted proxy the rightmost entry (written by that proxy) is the client; what
+/// the client put to its left does not change the count.
+async fn behind_a_proxy_the_rightmost_entry_counts(backend: Backend) {
+    let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
+    for i in 0..10 {
+        let e = app
+            .auth_from(&format!("198.51.100.{}, 203.0.113.7", i + 1))
+            .token(password_grant(
+                "codelab-cli",
+                &format!("nobody{i}"),
+                "whatever",
+            ))
+            .await;
+        expect_err(e, Code::Unauthenticated, "INVALID_GRANT");
+    }
+    expect_err(
+        app.auth_from("198.51.100.99, 203.0.113.7")
+            .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
+            .await,
+        Code::ResourceExhausted,
+        "TOO_MANY_ATTEMPTS",
+    );
+    app.auth_from("198.51.100.1, 203.0.113.8")
+        .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
+        .await
+        .expect("another proxy-written address may log in");
+    let failed = app.audit("login_failed").await;
+    assert!(
+        failed
+            .iter()
+            .all(|e| e.ip_address.as_deref() == Some("203.0.113.7")),
+        "{failed:?}"
+    );
 }
