@@ -29,8 +29,9 @@ pub struct BackupSettings {
     pub dir: PathBuf,
     /// Seconds between scheduled backups; 0 (default) = no scheduled backups.
     pub interval: u64,
-    /// Scheduled backups kept (older ones of this database are pruned after each backup; the
-    /// newest verified backup is always kept). Default 7.
+    /// Scheduled backups kept (older scheduled ones of this database are pruned after each
+    /// backup; the newest verified scheduled backup is always kept; manual and pre-restore
+    /// backups are never pruned by the schedule). Default 7.
     pub keep: usize,
 }
 
@@ -192,15 +193,20 @@ pub fn spawn_scheduled_backups(
     })
 }
 
-/// Takes a backup every `settings.interval` seconds and prunes to `settings.keep`, until the
-/// task is aborted. Failures are logged and retried at the next tick.
+/// Label of the backups [`scheduled_backups`] takes (ids end in `-scheduled`).
+pub const SCHEDULED: &str = "scheduled";
+
+/// Takes a backup labelled [`SCHEDULED`] every `settings.interval` seconds and prunes the
+/// scheduled backups of this database to the newest `settings.keep` (and the newest that
+/// verifies), until the task is aborted. Manual backups and the `pre-restore` safety backups
+/// of restores are never pruned here. Failures are logged and retried at the next tick.
 pub async fn scheduled_backups(ops: DatabaseOps, settings: BackupSettings) {
     let every = Duration::from_secs(settings.interval.max(1));
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match ops.create_backup("scheduled", "zstd").await {
+        match ops.create_backup(SCHEDULED, "zstd").await {
             Ok(b) => tracing::info!(id = %b.id, bytes = b.size_bytes, "scheduled backup done"),
             Err(e) => {
                 tracing::error!(error = %e.message(), "scheduled backup failed");
@@ -208,7 +214,16 @@ pub async fn scheduled_backups(ops: DatabaseOps, settings: BackupSettings) {
             }
         }
         let name = ops.migrations.name;
-        match backup::prune(&ops.dir, Some(name), settings.keep.max(1), None, false).await {
+        match backup::prune(
+            &ops.dir,
+            Some(name),
+            Some(SCHEDULED),
+            settings.keep.max(1),
+            None,
+            false,
+        )
+        .await
+        {
             Ok(r) if !r.removed.is_empty() => {
                 tracing::info!(removed = ?r.removed, "pruned old backups")
             }

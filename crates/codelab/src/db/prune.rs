@@ -1,5 +1,6 @@
-//! `codelab db prune [DATABASE] --keep-last N [--keep-days D] [--execute]`: dry run by default;
-//! the newest backup that verifies is never removed.
+//! `codelab db prune [DATABASE] --keep-last N [--keep-days D] [--label L] [--execute]`: dry run
+//! by default; the rules hold per database, and each database's newest backup that verifies is
+//! never removed.
 
 use super::{BackupDir, print_json};
 use crate::output::println;
@@ -10,12 +11,15 @@ pub struct Opts {
     /// Only backups of this database.
     #[arg(value_name = "DATABASE")]
     pub database: Option<String>,
-    /// Keep the newest N backups.
+    /// Keep the newest N backups of each database.
     #[arg(long, value_name = "N")]
     pub keep_last: usize,
     /// Also keep backups younger than D days.
     #[arg(long, value_name = "D")]
     pub keep_days: Option<u64>,
+    /// Only backups with this label (`scheduled`, `pre-restore`, a `backup --name`).
+    #[arg(long, value_name = "LABEL")]
+    pub label: Option<String>,
     /// Delete (without it, only print what would be deleted).
     #[arg(long)]
     pub execute: bool,
@@ -35,6 +39,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let r = db_core::admin::backup::prune(
         &opts.dir.backup_dir,
         opts.database.as_deref(),
+        opts.label.as_deref(),
         opts.keep_last,
         opts.keep_days,
         !opts.execute,

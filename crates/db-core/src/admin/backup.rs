@@ -1416,6 +1416,19 @@ pub struct BackupSummary {
     pub manifest: Manifest,
 }
 
+impl BackupSummary {
+    /// The label of the backup (`scheduled`, `pre-restore`, a `--name`), read from its id
+    /// `<database>-<UTC timestamp>[-<label>]` (the timestamp holds no `-`); `None` without one.
+    pub fn label(&self) -> Option<&str> {
+        let rest = self
+            .id
+            .strip_prefix(&format!("{}-", self.manifest.database))?;
+        rest.split_once('-')
+            .map(|(_, label)| label)
+            .filter(|l| !l.is_empty())
+    }
+}
+
 /// Backups under `dir` (of `database` only, if given), newest first. Folders without a valid
 /// manifest are skipped; a missing `dir` is an empty list.
 ///
@@ -1458,40 +1471,64 @@ pub struct PruneReport {
     pub kept: Vec<String>,
 }
 
-/// Applies retention to the backups of `database` under `dir`: keeps the newest `keep_last`,
-/// those younger than `keep_days` days, and always the newest backup that verifies.
+/// Applies retention to the backups under `dir` — of `database` only if given, and only those
+/// labelled `label` if given (scheduled backups prune `scheduled` ones and never touch manual or
+/// `pre-restore` safety backups). The rules hold per database (grouped by the manifest's
+/// `database`): each keeps its newest `keep_last`, those younger than `keep_days` days, and
+/// always its newest backup that verifies. Everything else considered is removed, unless
+/// `dry_run`.
 ///
 /// # Errors
 /// [`AdminError::Io`] when the folder cannot be read or a backup cannot be deleted.
 pub async fn prune(
     dir: &Path,
     database: Option<&str>,
+    label: Option<&str>,
     keep_last: usize,
     keep_days: Option<u64>,
     dry_run: bool,
 ) -> Result<PruneReport> {
-    let all = list(dir, database)?;
-    let mut newest_verified = None;
+    let all: Vec<BackupSummary> = list(dir, database)?
+        .into_iter()
+        .filter(|b| label.is_none_or(|l| b.label() == Some(l)))
+        .collect();
+    // Newest first within each database, as `list` orders them.
+    let mut by_database: std::collections::BTreeMap<&str, Vec<&BackupSummary>> =
+        std::collections::BTreeMap::new();
     for b in &all {
-        if verify(&b.path, None, false).await.is_ok_and(|r| r.ok) {
-            newest_verified = Some(b.id.clone());
-            break;
-        }
+        by_database
+            .entry(b.manifest.database.as_str())
+            .or_default()
+            .push(b);
     }
     let cutoff = keep_days.map(|d| {
         chrono::Utc::now()
             - chrono::Duration::days(i64::try_from(d).unwrap_or(i64::MAX / 86_400_000))
     });
+    let mut keep = std::collections::HashSet::new();
+    for backups in by_database.values() {
+        for (i, b) in backups.iter().enumerate() {
+            let young = cutoff.is_some_and(|c| {
+                chrono::DateTime::parse_from_rfc3339(&b.manifest.created_at).is_ok_and(|t| t > c)
+            });
+            if i < keep_last || young {
+                keep.insert(b.id.as_str());
+            }
+        }
+        for b in backups {
+            if verify(&b.path, None, false).await.is_ok_and(|r| r.ok) {
+                keep.insert(b.id.as_str());
+                break;
+            }
+        }
+    }
     let mut report = PruneReport {
         dry_run,
         removed: Vec::new(),
         kept: Vec::new(),
     };
-    for (i, b) in all.iter().enumerate() {
-        let young = cutoff.is_some_and(|c| {
-            chrono::DateTime::parse_from_rfc3339(&b.manifest.created_at).is_ok_and(|t| t > c)
-        });
-        if i < keep_last || young || newest_verified.as_deref() == Some(b.id.as_str()) {
+    for b in &all {
+        if keep.contains(b.id.as_str()) {
             report.kept.push(b.id.clone());
             continue;
         }

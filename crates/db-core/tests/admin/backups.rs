@@ -658,7 +658,7 @@ async fn prune_keeps_the_newest_and_the_newest_verified() {
         .file
         .clone();
     std::fs::write(newest.join(f), b"garbage").unwrap();
-    let dry = backup::prune(dir.path(), Some("library"), 1, None, true)
+    let dry = backup::prune(dir.path(), Some("library"), None, 1, None, true)
         .await
         .unwrap();
     assert_eq!(dry.kept, vec![ids[0].clone(), ids[1].clone()]);
@@ -668,16 +668,108 @@ async fn prune_keeps_the_newest_and_the_newest_verified() {
         4,
         "dry run deletes nothing"
     );
-    let done = backup::prune(dir.path(), Some("library"), 1, None, false)
+    let done = backup::prune(dir.path(), Some("library"), None, 1, None, false)
         .await
         .unwrap();
     assert_eq!(done.removed.len(), 2);
     assert_eq!(backup::list(dir.path(), None).unwrap().len(), 2);
     // keep_days keeps everything young.
-    let r = backup::prune(dir.path(), None, 0, Some(1), true)
+    let r = backup::prune(dir.path(), None, None, 0, Some(1), true)
         .await
         .unwrap();
     assert!(r.removed.is_empty());
+}
+
+/// Retention holds per database: without a name, each database keeps its own newest
+/// `keep_last` and its own newest verified backup; a label limits it to those backups.
+#[tokio::test]
+async fn prune_applies_the_rules_per_database_and_label() {
+    let db = migrated(Backend::Sqlite).await;
+    seed(db.url()).await;
+    let archive = MigrationSet {
+        name: "archive",
+        postgres: SET.postgres,
+        sqlite: SET.sqlite,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let take = |set: &'static MigrationSet, label: Option<&'static str>| {
+        let url = db.url().clone();
+        let dir = dir.path().to_owned();
+        async move {
+            let id = backup::backup(
+                &url,
+                set,
+                BackupOptions {
+                    dir: &dir,
+                    label,
+                    compression: Compression::Zstd,
+                    progress: &NoProgress,
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            id
+        }
+    };
+    let archive: &'static MigrationSet = Box::leak(Box::new(archive));
+    // Oldest first: library ×3 interleaved with archive ×2, the newest archive one broken.
+    let l1 = take(&SET, None).await;
+    let a1 = take(archive, None).await;
+    let l2 = take(&SET, None).await;
+    let a2 = take(archive, None).await;
+    let l3 = take(&SET, None).await;
+    let broken = dir.path().join(&a2);
+    let file = Manifest::read(&broken).unwrap().tables[0].file.clone();
+    std::fs::write(broken.join(file), b"garbage").unwrap();
+
+    let r = backup::prune(dir.path(), None, None, 1, None, true)
+        .await
+        .unwrap();
+    let mut kept = r.kept.clone();
+    kept.sort();
+    let mut want = vec![l3.clone(), a2.clone(), a1.clone()];
+    want.sort();
+    assert_eq!(
+        kept, want,
+        "newest library; newest archive, and archive's newest verified"
+    );
+    let mut removed = r.removed.clone();
+    removed.sort();
+    let mut want = vec![l1.clone(), l2.clone()];
+    want.sort();
+    assert_eq!(removed, want);
+
+    // Labels: only `scheduled` backups are considered; the others survive any keep_last.
+    let s1 = take(&SET, Some("scheduled")).await;
+    let s2 = take(&SET, Some("scheduled")).await;
+    let pre = take(&SET, Some("pre-restore")).await;
+    let listed = backup::list(dir.path(), Some("library")).unwrap();
+    let label_of = |id: &str| {
+        listed
+            .iter()
+            .find(|b| b.id == id)
+            .and_then(|b| b.label().map(str::to_owned))
+    };
+    assert_eq!(label_of(&s1).as_deref(), Some("scheduled"));
+    assert_eq!(label_of(&pre).as_deref(), Some("pre-restore"));
+    assert_eq!(label_of(&l1), None);
+    let r = backup::prune(
+        dir.path(),
+        Some("library"),
+        Some("scheduled"),
+        1,
+        None,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.removed, vec![s1]);
+    assert_eq!(r.kept, vec![s2]);
+    for id in [&l1, &l2, &l3, &pre, &a1, &a2] {
+        assert!(dir.path().join(id).is_dir(), "{id} survives");
+    }
 }
 
 /// A SQLite target that does not exist is built aside and renamed into place: afterwards the
