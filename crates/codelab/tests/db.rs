@@ -449,8 +449,8 @@ async fn exec(url: &DbUrl, sql: &str) {
     });
 }
 
-/// Migrates the auth database at `url` and inserts two users, one client, two refresh tokens
-/// (one expired long ago), two audit entries (one 400 days old) and one stale login counter.
+/// Migrates the auth database at `url` and inserts two users, one client, three refresh tokens
+/// (two expired long ago), two audit entries (one 400 days old) and one stale login counter.
 async fn seed_auth(url: &DbUrl) {
     let pool = Pool::connect(url, &PoolConfig::default()).await.unwrap();
     db_core::migrate::run_pending(&pool, &auth_service::migrations::MIGRATIONS)
@@ -474,7 +474,8 @@ async fn seed_auth(url: &DbUrl) {
              INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, client_id, scope, \
              created_at, expires_at) VALUES \
              (1, 'old', 'f1', 1, 'cli', 'api:read', '2000-01-01 00:00:00', '2000-01-02 00:00:00'), \
-             (2, 'new', 'f2', 1, 'cli', 'api:read', '{now}', '{later}'); \
+             (2, 'new', 'f2', 1, 'cli', 'api:read', '{now}', '{later}'), \
+             (3, 'older', 'f3', 2, 'cli', 'api:read', '2000-01-01 00:00:00', '2000-01-03 00:00:00'); \
              INSERT INTO audit_logs (id, event_type, user_id, username, success, details, created_at) VALUES \
              (1, 'login_failed', 1, 'alice', FALSE, '{{}}', '2000-01-01 00:00:00'), \
              (2, 'login_success', 1, 'alice', TRUE, '{{\"ip\":\"::1\"}}', '{now}'); \
@@ -508,7 +509,7 @@ async fn auth_database_through_the_cli(backend: Backend) {
     assert_eq!(stats[0]["name"], "auth");
     assert_eq!(stats[0]["schema_version"], "20261122000000");
     assert_eq!(rows(&stats, "users"), 2);
-    assert_eq!(rows(&stats, "refresh_tokens"), 2);
+    assert_eq!(rows(&stats, "refresh_tokens"), 3);
     assert_eq!(rows(&stats, "audit_logs"), 2);
     assert!(both(&["health"]).ok().contains("auth"));
 
@@ -587,12 +588,13 @@ async fn auth_database_through_the_cli(backend: Backend) {
     // Cleanup: a dry run counts, --execute removes and VACUUMs SQLite.
     let plan = both(&["cleanup", "auth"]).ok();
     assert!(
-        plan.contains("would remove 1 refresh tokens, 1 login counters, 1 audit entries")
+        plan.contains("would remove 2 refresh tokens, 1 login counters, 1 audit entries")
             && plan.contains("dry run"),
         "{plan}"
     );
-    let done = json(&both(&["cleanup", "auth", "--execute", "--json"]).ok());
-    assert_eq!(done["refresh_tokens"], 1);
+    // One row of each kind per transaction: the two old tokens take two batches.
+    let done = json(&both(&["cleanup", "auth", "--execute", "--batch", "1", "--json"]).ok());
+    assert_eq!(done["refresh_tokens"], 2);
     assert_eq!(done["login_attempts"], 1);
     assert_eq!(done["audit_logs"], 1);
     assert_eq!(done["vacuumed"], backend == Backend::Sqlite);

@@ -55,8 +55,10 @@ pub trait ServiceHooks: Send + Sync + 'static {
     /// `UNAUTHENTICATED` without a valid token, `PERMISSION_DENIED` without the scope.
     async fn authorize(&self, request: &Request<()>) -> Result<(), Status>;
 
-    /// Applies the database's retention rule with `days` (≥ 1), counting only when `dry_run`.
-    /// Returns what was (or would be) removed, by kind, e.g. `("sessions_purged", 3)`.
+    /// Applies the database's retention rule with `days` (≥ 1), counting only when `dry_run`
+    /// (in short batches otherwise, so the service keeps writing). Returns what was (or would
+    /// be) removed, by kind, e.g. `("sessions_purged", 3)`. After a real cleanup the shared
+    /// service runs `VACUUM` on a SQLite database.
     ///
     /// # Errors
     /// The service's own status for a database failure.
@@ -420,6 +422,17 @@ impl<H: ServiceHooks> database_admin_server::DatabaseAdmin for DatabaseAdminServ
             }
             let dry_run = req.dry_run.unwrap_or(true);
             let removed = self.hooks.cleanup(req.days, dry_run).await?;
+            if !dry_run {
+                // As `codelab db cleanup --execute`: give the freed pages back to the file system
+                // (SQLite only; PostgreSQL is left to autovacuum).
+                let vacuumed = self
+                    .ops
+                    .blocking(|ops| async move { db_core::admin::vacuum(&ops.url).await })
+                    .await?;
+                if vacuumed {
+                    tracing::info!("VACUUM after cleanup done");
+                }
+            }
             Ok(pb::CleanupDataResponse {
                 dry_run,
                 removed: removed.into_iter().collect(),

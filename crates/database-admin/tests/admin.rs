@@ -1,17 +1,20 @@
 //! The shared `DatabaseAdmin` edge on a real SQLite file: scheduled backups prune only their
-//! own backups.
+//! own backups, and an executed `CleanupData` gives the freed pages back (`VACUUM`).
 //!
 //! Rows are written and inspected with the `sqlite3` command-line tool, so the test needs no
 //! database crate of its own.
 #![allow(missing_docs)]
 
-use database_admin::{BackupSettings, DatabaseOps};
+use codelab_proto::admin::v1 as pb;
+use codelab_proto::admin::v1::database_admin_server::DatabaseAdmin as _;
+use database_admin::{BackupSettings, DatabaseAdminService, DatabaseOps, ServiceHooks};
 use db_core::DbUrl;
 use db_core::admin::NoProgress;
 use db_core::admin::backup::{self, RestoreOptions};
 use db_core::migrate::{Migration, MigrationSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tonic::{Request, Status};
 
 const NOTES_UP: Migration = Migration {
     dir: "2026-01-01-000000_notes",
@@ -149,4 +152,69 @@ async fn scheduled_backups_prune_only_scheduled_ones() {
     for id in [&manual, &unlabelled, &safety] {
         assert!(dir.join(id).is_dir(), "{id} was pruned by the schedule");
     }
+}
+
+/// Hooks whose retention deletes every note (counting them on a dry run).
+struct DeleteNotes {
+    db: PathBuf,
+}
+
+#[tonic::async_trait]
+impl ServiceHooks for DeleteNotes {
+    async fn authorize(&self, _: &Request<()>) -> Result<(), Status> {
+        Ok(())
+    }
+
+    async fn cleanup(&self, _days: u32, dry_run: bool) -> Result<Vec<(String, u64)>, Status> {
+        let n: u64 = sqlite3(&self.db, "SELECT count(*) FROM notes")
+            .parse()
+            .unwrap();
+        if !dry_run {
+            sqlite3(&self.db, "DELETE FROM notes");
+        }
+        Ok(vec![("notes".to_owned(), n)])
+    }
+}
+
+/// A dry run changes nothing; an executed `CleanupData` deletes and then VACUUMs the SQLite
+/// file, so no free page is left behind (without it ~1 MB of pages would stay on the freelist).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executed_cleanup_vacuums_sqlite() {
+    let scratch = Scratch::new("vacuum");
+    let (path, url) = notes_db(&scratch.0, 2_000).await;
+    let ops = DatabaseOps::new(url, scratch.0.join("backups"), &NOTES, "test");
+    let service = DatabaseAdminService::new(ops, DeleteNotes { db: path.clone() });
+    let pages = |what: &str| -> u64 { sqlite3(&path, &format!("PRAGMA {what}")).parse().unwrap() };
+    let full = pages("page_count");
+    assert!(full > 250, "{full} pages");
+
+    let dry = service
+        .cleanup_data(Request::new(pb::CleanupDataRequest {
+            days: 1,
+            dry_run: None,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(dry.dry_run);
+    assert_eq!(dry.removed.get("notes"), Some(&2_000));
+    assert_eq!(sqlite3(&path, "SELECT count(*) FROM notes"), "2000");
+
+    let done = service
+        .cleanup_data(Request::new(pb::CleanupDataRequest {
+            days: 1,
+            dry_run: Some(false),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!done.dry_run);
+    assert_eq!(done.removed.get("notes"), Some(&2_000));
+    assert_eq!(sqlite3(&path, "SELECT count(*) FROM notes"), "0");
+    assert_eq!(pages("freelist_count"), 0, "VACUUM gave the pages back");
+    assert!(
+        pages("page_count") < full / 10,
+        "{} of {full} pages left",
+        pages("page_count")
+    );
 }

@@ -23,7 +23,8 @@ impl AdminHooks {
 
     /// Retention: sessions soft-deleted more than `days` ago are purged, sessions idle more
     /// than `days` are soft-deleted; in batches of 500 sessions per transaction when not a dry
-    /// run, so a large cleanup never holds the write lock for long.
+    /// run, so a large cleanup never holds the write lock for long (the shared
+    /// `CleanupData` then runs `VACUUM` on SQLite).
     ///
     /// # Errors
     /// `Unavailable` when the database does not answer.

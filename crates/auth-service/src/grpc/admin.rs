@@ -10,6 +10,10 @@ use tonic::{Request, Status};
 /// --audit-days` removes them sooner on purpose).
 pub const MIN_AUDIT_DAYS: u32 = 365;
 
+/// Retention batch: rows of each kind deleted per transaction when cleaning up for real (the
+/// shared service then runs `VACUUM` on SQLite).
+const CLEANUP_BATCH: i64 = 500;
+
 /// The [`database_admin::ServiceHooks`] of auth-service.
 #[derive(Debug, Clone)]
 pub struct AdminHooks {
@@ -46,12 +50,15 @@ impl database_admin::ServiceHooks for AdminHooks {
     }
 
     async fn cleanup(&self, days: u32, dry_run: bool) -> Result<Vec<(String, u64)>, Status> {
-        let cleaned = self
-            .shared
-            .store
-            .cleanup(retention(days), dry_run)
-            .await
-            .map_err(Status::from)?;
+        let store = &self.shared.store;
+        let cleaned = if dry_run {
+            store.cleanup(retention(days), true).await
+        } else {
+            store
+                .cleanup_in_batches(retention(days), CLEANUP_BATCH)
+                .await
+        }
+        .map_err(Status::from)?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(vec![
             ("refresh_tokens".to_owned(), count(cleaned.refresh_tokens)),

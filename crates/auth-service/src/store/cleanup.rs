@@ -76,4 +76,82 @@ impl Store {
             })
         })
     }
+
+    /// Deletes at most `batch` (≥ 1) rows of each kind past `retention`, in one short
+    /// transaction, and returns how many went. Call it until it returns [`Cleaned::default`]:
+    /// a large cleanup then never holds the write lock for long (on SQLite, logins and token
+    /// refreshes wait for it), as agent-runtime's session cleanup does.
+    ///
+    /// # Errors
+    /// Database errors only; the batches before the failing one stay deleted.
+    pub async fn cleanup_batch(&self, retention: Retention, batch: i64) -> Result<Cleaned> {
+        let batch = batch.max(1);
+        write_op!(self, |c| {
+            let at = now();
+            let token_cutoff = at - Duration::days(retention.refresh_token_days);
+            let attempt_cutoff = at - Duration::days(retention.login_attempt_days);
+            let audit_cutoff = at - Duration::days(retention.audit_days);
+            // The keys of one batch, then one DELETE by key (at most `batch` bind values).
+            let tokens: Vec<i64> = refresh_tokens::table
+                .select(refresh_tokens::id)
+                .filter(
+                    refresh_tokens::expires_at
+                        .lt(token_cutoff)
+                        .or(refresh_tokens::revoked_at
+                            .lt(token_cutoff)
+                            .assume_not_null()),
+                )
+                .order(refresh_tokens::id)
+                .limit(batch)
+                .load(c)
+                .await?;
+            let attempts: Vec<String> = login_attempts::table
+                .select(login_attempts::attempt_key)
+                .filter(login_attempts::updated_at.lt(attempt_cutoff))
+                .order(login_attempts::attempt_key)
+                .limit(batch)
+                .load(c)
+                .await?;
+            let audit: Vec<i64> = audit_logs::table
+                .select(audit_logs::id)
+                .filter(audit_logs::created_at.lt(audit_cutoff))
+                .order(audit_logs::id)
+                .limit(batch)
+                .load(c)
+                .await?;
+            Ok(Cleaned {
+                refresh_tokens: diesel::delete(
+                    refresh_tokens::table.filter(refresh_tokens::id.eq_any(tokens)),
+                )
+                .execute(c)
+                .await? as i64,
+                login_attempts: diesel::delete(
+                    login_attempts::table.filter(login_attempts::attempt_key.eq_any(attempts)),
+                )
+                .execute(c)
+                .await? as i64,
+                audit_logs: diesel::delete(audit_logs::table.filter(audit_logs::id.eq_any(audit)))
+                    .execute(c)
+                    .await? as i64,
+            })
+        })
+    }
+
+    /// Deletes everything past `retention` in batches of `batch` rows of each kind
+    /// ([`Store::cleanup_batch`] until nothing is left); returns the totals.
+    ///
+    /// # Errors
+    /// Database errors only; the batches before the failing one stay deleted.
+    pub async fn cleanup_in_batches(&self, retention: Retention, batch: i64) -> Result<Cleaned> {
+        let mut total = Cleaned::default();
+        loop {
+            let step = self.cleanup_batch(retention, batch).await?;
+            if step == Cleaned::default() {
+                return Ok(total);
+            }
+            total.refresh_tokens += step.refresh_tokens;
+            total.login_attempts += step.login_attempts;
+            total.audit_logs += step.audit_logs;
+        }
+    }
 }

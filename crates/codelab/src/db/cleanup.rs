@@ -31,7 +31,7 @@ pub struct Opts {
     /// auth: remove audit entries older than this many days.
     #[arg(long, value_name = "D", default_value_t = 365)]
     pub audit_days: i64,
-    /// Sessions per batch.
+    /// Sessions (agent_runtime) or rows of each kind (auth) per batch.
     #[arg(long, default_value_t = 500)]
     pub batch: i64,
     /// Delete (without it, only print what would go).
@@ -138,10 +138,14 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// auth: one transaction removes (or, dry, counts) what is past retention.
+/// auth: removes what is past retention in batches (each its own transaction), or, dry, counts
+/// it in one snapshot.
 async fn run_auth(opts: &Opts, db: &super::Resolved) -> anyhow::Result<()> {
     if opts.refresh_token_days < 1 || opts.login_attempt_days < 1 || opts.audit_days < 1 {
         anyhow::bail!("--refresh-token-days, --login-attempt-days and --audit-days must be ≥ 1");
+    }
+    if opts.batch < 1 {
+        anyhow::bail!("--batch must be ≥ 1");
     }
     if let Some(p) = db.url.sqlite_path()
         && !p.is_file()
@@ -157,10 +161,12 @@ async fn run_auth(opts: &Opts, db: &super::Resolved) -> anyhow::Result<()> {
         login_attempt_days: opts.login_attempt_days,
         audit_days: opts.audit_days,
     };
-    let cleaned = store
-        .cleanup(retention, !opts.execute)
-        .await
-        .map_err(|e| anyhow::anyhow!("{} ({}): {e}", db.spec.name, db.url))?;
+    let cleaned = if opts.execute {
+        store.cleanup_in_batches(retention, opts.batch).await
+    } else {
+        store.cleanup(retention, true).await
+    }
+    .map_err(|e| anyhow::anyhow!("{} ({}): {e}", db.spec.name, db.url))?;
     pool.close();
     let vacuumed = opts.execute && db_core::admin::vacuum(&db.url).await?;
     if opts.json {
