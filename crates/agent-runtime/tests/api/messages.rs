@@ -741,83 +741,154 @@ async fn save_session_keeps_unchanged_prefix(backend: Backend) {
     );
 }
 
+/// Property: any page walk started while another client appends returns each message it
+/// covers exactly once and in order — forward and reverse with `page_token` (page sizes varying
+/// page to page), filtered by role, and old clients' `page=N` (with and without a role filter).
+/// Forward walks see a prefix of the final list; a reverse walk sees everything up to the newest
+/// message of its first page. (Reverse `page=N` counts from the newest message, so appends shift
+/// its pages by design; it is covered without writers in
+/// `list_messages_pages_forward_backward_by_role_and_page`.)
 async fn page_walk_under_concurrent_appends_sees_each_message_once(backend: Backend) {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
     let app = TestApp::spawn(backend).await;
     let mut runner = TestRunner::new(Config {
-        cases: 6,
+        cases: 16,
         ..Config::default()
     });
     let strategy = (
+        prop_oneof![
+            Just(Walk::Tokens { reverse: false }),
+            Just(Walk::Tokens { reverse: true }),
+            (any::<bool>(), any::<bool>()).prop_map(|(reverse, user)| Walk::Role {
+                reverse,
+                role: if user {
+                    pb::Role::User
+                } else {
+                    pb::Role::Assistant
+                },
+            }),
+            Just(Walk::Pages { role: None }),
+            any::<bool>().prop_map(|user| Walk::Pages {
+                role: Some(if user {
+                    pb::Role::User
+                } else {
+                    pb::Role::Assistant
+                }),
+            }),
+        ],
         prop::collection::vec(1i32..17, 1..6),
         prop::collection::vec(1usize..6, 5..15),
     );
     let handle = tokio::runtime::Handle::current();
     let case = std::sync::atomic::AtomicUsize::new(0);
     runner
-        .run(&strategy, |(page_sizes, batches)| {
+        .run(&strategy, |(walk, page_sizes, batches)| {
             let id = format!(
                 "walk-{}",
                 case.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
             );
             let result = tokio::task::block_in_place(|| {
-                handle.block_on(walk_while_appending(&app, &id, page_sizes, batches))
+                handle.block_on(walk_while_appending(&app, &id, walk, page_sizes, batches))
             });
-            prop_assert!(result.is_ok(), "{:?}", result);
+            prop_assert!(result.is_ok(), "{:?}: {:?}", walk, result);
             Ok(())
         })
         .unwrap();
 }
 
+/// How a property-test walk pages through a session.
+#[derive(Debug, Clone, Copy)]
+enum Walk {
+    /// `page_token`, every role.
+    Tokens { reverse: bool },
+    /// `page_token`, one role.
+    Role { reverse: bool, role: pb::Role },
+    /// `page=1, 2, …` with one page size, forward, optionally one role.
+    Pages { role: Option<pb::Role> },
+}
+
+/// Messages the appender of [`walk_while_appending`] writes before the walk starts: enough
+/// for every walk to take several pages (page sizes are 1–16) while the appends go on.
+const WALK_INITIAL: i64 = 40;
+
+/// Role of message `n` in a walk session: every third is the assistant's.
+fn walk_role(n: i64) -> pb::Role {
+    if n % 3 == 0 {
+        pb::Role::Assistant
+    } else {
+        pb::Role::User
+    }
+}
+
+fn walk_message(n: i64) -> pb::Message {
+    pb::Message {
+        role: walk_role(n) as i32,
+        content: Some(format!("m{n}")),
+        ..Default::default()
+    }
+}
+
 async fn walk_while_appending(
     app: &TestApp,
     id: &str,
+    how: Walk,
     page_sizes: Vec<i32>,
     batches: Vec<usize>,
 ) -> Result<(), String> {
     let mut writer = app.sessions(&alice());
-    append(&mut writer, id, vec![user("m1")]).await;
+    append(
+        &mut writer,
+        id,
+        (1..=WALK_INITIAL).map(walk_message).collect(),
+    )
+    .await;
     let writer_id = id.to_owned();
     let appender = tokio::spawn(async move {
-        let mut n = 1;
+        let mut n = WALK_INITIAL;
         for size in batches {
             let msgs = (0..size)
                 .map(|_| {
                     n += 1;
-                    user(&format!("m{n}"))
+                    walk_message(n)
                 })
                 .collect();
             append(&mut writer, &writer_id, msgs).await;
         }
     });
     let mut reader = app.sessions(&alice());
+    let (reverse, role) = match how {
+        Walk::Tokens { reverse } => (reverse, None),
+        Walk::Role { reverse, role } => (reverse, Some(role)),
+        Walk::Pages { role } => (false, role),
+    };
     let mut seen: Vec<pb::Message> = Vec::new();
     let mut token = String::new();
-    for i in 0.. {
-        let page = reader
+    for i in 0..10_000usize {
+        let (page_size, page, page_token) = match how {
+            Walk::Pages { .. } => (page_sizes[0], i as i32 + 1, String::new()),
+            _ => (page_sizes[i % page_sizes.len()], 0, token.clone()),
+        };
+        let listed = reader
             .list_messages(pb::ListMessagesRequest {
                 session_id: id.into(),
-                page_size: page_sizes[i % page_sizes.len()],
-                page_token: token.clone(),
-                ..Default::default()
+                page_size,
+                page_token,
+                page,
+                reverse,
+                role: role.map_or(0, |r| r as i32),
             })
             .await
             .map_err(|e| e.to_string())?
             .into_inner();
-        seen.extend(page.messages);
-        if page.next_page_token.is_empty() {
+        seen.extend(listed.messages);
+        if listed.next_page_token.is_empty() {
             break;
         }
-        token = page.next_page_token;
+        token = listed.next_page_token;
     }
     appender.await.map_err(|e| e.to_string())?;
-    for (i, m) in seen.iter().enumerate() {
-        let expected = i as i64 + 1;
-        if m.seq != expected || m.content.as_deref() != Some(format!("m{expected}").as_str()) {
-            return Err(format!("position {i}: got seq {} {:?}", m.seq, m.content));
-        }
-    }
+
     // A last walk after the writer finished sees everything exactly once.
     let all = walk(&mut reader, id, 7).await;
     let total = reader
@@ -830,6 +901,40 @@ async fn walk_while_appending(
         .message_count;
     if all.iter().map(|m| m.seq).collect::<Vec<_>>() != (1..=total).collect::<Vec<_>>() {
         return Err("final walk is not 1..=total".into());
+    }
+    for m in &all {
+        if m.content.as_deref() != Some(format!("m{}", m.seq).as_str())
+            || m.role != walk_role(m.seq) as i32
+        {
+            return Err(format!("seq {} holds {:?}", m.seq, m.content));
+        }
+    }
+
+    let matching: Vec<i64> = (1..=total)
+        .filter(|n| role.is_none_or(|r| walk_role(*n) == r))
+        .collect();
+    let got: Vec<i64> = seen.iter().map(|m| m.seq).collect();
+    let initial = matching.iter().filter(|n| **n <= WALK_INITIAL).count();
+    let expected: Vec<i64> = if reverse {
+        // Everything at or below the newest message of the first page, newest first.
+        let top = got.first().copied().unwrap_or(0);
+        matching
+            .iter()
+            .rev()
+            .copied()
+            .filter(|n| *n <= top)
+            .collect()
+    } else {
+        matching.iter().copied().take(got.len()).collect()
+    };
+    if got != expected || got.len() < initial {
+        return Err(format!("walk saw {got:?}, expected {expected:?}"));
+    }
+    if seen
+        .iter()
+        .any(|m| m.content.as_deref() != Some(format!("m{}", m.seq).as_str()))
+    {
+        return Err("a page returned a message with the wrong content".into());
     }
     Ok(())
 }
