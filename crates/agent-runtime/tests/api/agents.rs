@@ -6,7 +6,11 @@ use codelab_proto::agent::v1 as pb;
 use db_core::Backend;
 use tonic::Code;
 
-backend_tests!(agent_switches_and_history, agent_context_snapshots);
+backend_tests!(
+    agent_switches_and_history,
+    agent_context_snapshots,
+    list_agent_switches_refuses_bad_paging,
+);
 
 fn switch(to: &str, expected: Option<&str>) -> pb::SwitchAgentRequest {
     pb::SwitchAgentRequest {
@@ -210,5 +214,93 @@ async fn agent_context_snapshots(backend: Backend) {
         .await,
         Code::InvalidArgument,
         Some("agent_history[1].to_agent"),
+    );
+}
+
+/// ListAgentSwitches: a negative page_size, a tampered token, a token of another session and
+/// one of another list are INVALID_ARGUMENT naming the field (AIP-158).
+async fn list_agent_switches_refuses_bad_paging(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let mut a = app.agents(&alice());
+    for id in ["s", "t"] {
+        create(&mut s, id).await;
+        for to in ["orchestrator", "coder", "debug"] {
+            a.switch_agent(pb::SwitchAgentRequest {
+                session_id: id.into(),
+                ..switch(to, None)
+            })
+            .await
+            .unwrap();
+        }
+    }
+    let list = |session: &str, page_size: i32, page_token: String| pb::ListAgentSwitchesRequest {
+        session_id: session.into(),
+        page_size,
+        page_token,
+    };
+    assert_status(
+        a.list_agent_switches(list("s", -1, String::new())).await,
+        Code::InvalidArgument,
+        Some("page_size"),
+    );
+    let first = a
+        .list_agent_switches(list("s", 1, String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.next_page_token.is_empty());
+    // The genuine token works; the same token with one bit changed does not.
+    let second = a
+        .list_agent_switches(list("s", 1, first.next_page_token.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.switches[0].to_agent, "coder");
+    assert_status(
+        a.list_agent_switches(list("s", 1, tampered(&first.next_page_token)))
+            .await,
+        Code::InvalidArgument,
+        Some("page_token"),
+    );
+    // A token of session `s` on session `t`, and a ListPendingApprovals token.
+    assert_status(
+        a.list_agent_switches(list("t", 1, first.next_page_token.clone()))
+            .await,
+        Code::InvalidArgument,
+        Some("page_token"),
+    );
+    let mut approvals = app.approvals(&alice());
+    for call in ["c1", "c2"] {
+        approvals
+            .create_pending_approval(pb::CreatePendingApprovalRequest {
+                session_id: "s".into(),
+                call_id: call.into(),
+                tool_name: "execute_command".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let approval_token = approvals
+        .list_pending_approvals(pb::ListPendingApprovalsRequest {
+            session_id: "s".into(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
+    assert!(!approval_token.is_empty());
+    assert_status(
+        a.list_agent_switches(list("s", 1, approval_token)).await,
+        Code::InvalidArgument,
+        Some("page_token"),
+    );
+    assert_status(
+        a.list_agent_switches(list("s", 1, "garbage".into())).await,
+        Code::InvalidArgument,
+        Some("page_token"),
     );
 }

@@ -6,7 +6,10 @@ use codelab_proto::agent::v1 as pb;
 use db_core::Backend;
 use tonic::Code;
 
-backend_tests!(approvals_lifecycle);
+backend_tests!(
+    approvals_lifecycle,
+    list_pending_approvals_refuses_bad_paging
+);
 
 fn request(call: &str) -> pb::CreatePendingApprovalRequest {
     pb::CreatePendingApprovalRequest {
@@ -124,4 +127,82 @@ async fn approvals_lifecycle(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(all.approvals.len(), 3);
+}
+
+/// ListPendingApprovals: a negative page_size, a tampered token, a token of another session,
+/// of another status filter and of another list are INVALID_ARGUMENT naming the field.
+async fn list_pending_approvals_refuses_bad_paging(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let mut a = app.approvals(&alice());
+    for id in ["s", "t"] {
+        create(&mut s, id).await;
+        for call in ["call_1", "call_2", "call_3"] {
+            a.create_pending_approval(pb::CreatePendingApprovalRequest {
+                session_id: id.into(),
+                ..request(call)
+            })
+            .await
+            .unwrap();
+        }
+    }
+    let list = |session: &str, status: pb::ApprovalStatus, page_size: i32, page_token: String| {
+        pb::ListPendingApprovalsRequest {
+            session_id: session.into(),
+            status: status as i32,
+            page_size,
+            page_token,
+        }
+    };
+    use pb::ApprovalStatus::{Pending, Unspecified};
+    assert_status(
+        a.list_pending_approvals(list("s", Unspecified, -1, String::new()))
+            .await,
+        Code::InvalidArgument,
+        Some("page_size"),
+    );
+    let first = a
+        .list_pending_approvals(list("s", Pending, 1, String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    let token = first.next_page_token;
+    assert!(!token.is_empty());
+    let second = a
+        .list_pending_approvals(list("s", Pending, 1, token.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.approvals[0].call_id, "call_2");
+    for (session, status, bad) in [
+        ("s", Pending, tampered(&token)),
+        ("t", Pending, token.clone()),
+        ("s", Unspecified, token.clone()),
+        ("s", Pending, "garbage".to_owned()),
+    ] {
+        assert_status(
+            a.list_pending_approvals(list(session, status, 1, bad))
+                .await,
+            Code::InvalidArgument,
+            Some("page_token"),
+        );
+    }
+    // A ListMessages token is not an approvals token.
+    append(&mut s, "s", vec![user("a"), user("b")]).await;
+    let messages_token = s
+        .list_messages(pb::ListMessagesRequest {
+            session_id: "s".into(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
+    assert_status(
+        a.list_pending_approvals(list("s", Unspecified, 1, messages_token))
+            .await,
+        Code::InvalidArgument,
+        Some("page_token"),
+    );
 }

@@ -296,3 +296,16 @@ pub async fn walk(client: &mut Sessions, id: &str, page_size: i32) -> Vec<pb::Me
         token = page.next_page_token;
     }
 }
+
+/// `token` (a real page token) with one bit of its position flipped: well-formed, signed
+/// before the change, so only the signature check can refuse it.
+pub fn tampered(token: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut raw = URL_SAFE_NO_PAD
+        .decode(token)
+        .expect("a page token is base64url");
+    // Layout: version (1) | kind (1) | fingerprint (8) | position (16) | mac (16).
+    raw[17] ^= 0x01;
+    URL_SAFE_NO_PAD.encode(raw)
+}

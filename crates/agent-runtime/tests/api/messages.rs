@@ -155,11 +155,31 @@ async fn list_messages_pages_forward_backward_by_role_and_page(backend: Backend)
         .list_messages(pb::ListMessagesRequest {
             session_id: "long".into(),
             page_size: 4,
-            page_token: last.next_page_token,
+            page_token: last.next_page_token.clone(),
             ..Default::default()
         })
         .await;
     assert_status(foreign, Code::InvalidArgument, Some("page_token"));
+    // So does a token of another session, or with another role filter; a token with one bit
+    // of its position changed fails its signature.
+    append(&mut s, "other", vec![user("x")]).await;
+    for (session, role, token) in [
+        ("other", 0, last.next_page_token.clone()),
+        ("long", pb::Role::User as i32, last.next_page_token.clone()),
+        ("long", 0, tampered(&last.next_page_token)),
+    ] {
+        let refused = s
+            .list_messages(pb::ListMessagesRequest {
+                session_id: session.into(),
+                page_size: 4,
+                reverse: true,
+                role,
+                page_token: token,
+                ..Default::default()
+            })
+            .await;
+        assert_status(refused, Code::InvalidArgument, Some("page_token"));
+    }
 
     // Role filter.
     let users = s
