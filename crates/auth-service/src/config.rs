@@ -14,8 +14,9 @@
 //! | `AUTH_SERVICE__BACKUP__KEEP` | `7` | backups kept by the schedule (the newest verified one always) |
 //! | `AUTH_SERVICE__ISSUER` | `https://auth.codelab.local` | `iss` of every token |
 //! | `AUTH_SERVICE__AUDIENCE` | `codelab-api` | `aud` of every access token |
-//! | `AUTH_SERVICE__ADMIN_PASSWORD` | random, printed once | password of the `admin` user seeded on first start (`AUTH_SERVICE__MASTER_KEY` is accepted too) |
-//! | `AUTH_SERVICE__INTERNAL_CLIENT_SECRET` | random, printed once | secret of the seeded confidential client `codelab-internal` |
+//! | `AUTH_SERVICE__ADMIN_PASSWORD` | random, written to the credentials file | password of the `admin` user seeded on first start (`AUTH_SERVICE__MASTER_KEY` is accepted too) |
+//! | `AUTH_SERVICE__INTERNAL_CLIENT_SECRET` | random, written to the credentials file | secret of the seeded confidential client `codelab-internal` |
+//! | `AUTH_SERVICE__CREDENTIALS_FILE` | `auth-credentials.txt` next to a SQLite database, else `data/auth-credentials.txt` | where generated first-start credentials are written (mode 0600; never logged) |
 //! | `AUTH_SERVICE__ALLOW_REGISTRATION` | `false` | anyone may call CreateUser (else `api:admin` only) |
 //! | `AUTH_SERVICE__REFRESH_GRACE_SECS` | `30` | a rotated refresh token presented again within this many seconds gets a new pair instead of revoking its family (max 60) |
 //! | `AUTH_SERVICE__LEEWAY_SECS` | `30` | clock skew allowed when verifying tokens |
@@ -44,7 +45,7 @@ use db_core::{DbSettings, DbUrl};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Environment prefix of every variable.
 pub const ENV_PREFIX: &str = "AUTH_SERVICE";
@@ -76,6 +77,9 @@ pub struct Config {
     /// Secret of the seeded `codelab-internal` client.
     #[serde(serialize_with = "db_core::service::serialize_redacted")]
     pub internal_client_secret: Option<SecretString>,
+    /// Where generated first-start credentials go (see [`Config::credentials_file`]); a file,
+    /// not a log line, because a container's stderr is its log.
+    pub credentials_file: Option<PathBuf>,
     /// Open registration.
     pub allow_registration: bool,
     /// Refresh-rotation grace window, seconds.
@@ -112,6 +116,7 @@ impl Default for Config {
             admin_password: None,
             master_key: None,
             internal_client_secret: None,
+            credentials_file: None,
             allow_registration: false,
             refresh_grace_secs: 30,
             leeway_secs: 30,
@@ -269,7 +274,8 @@ impl Config {
         if self.admin_password().is_none() {
             warnings.push(format!(
                 "{ENV_PREFIX}__ADMIN_PASSWORD is unset: on first start the admin user gets a \
-                 random password, printed once in the log"
+                 random password, written to {}",
+                self.credentials_file().path().display()
             ));
         }
         if self
@@ -279,7 +285,8 @@ impl Config {
         {
             warnings.push(format!(
                 "{ENV_PREFIX}__INTERNAL_CLIENT_SECRET is unset: on first start codelab-internal \
-                 gets a random secret, printed once in the log"
+                 gets a random secret, written to {}",
+                self.credentials_file().path().display()
             ));
         }
         if self.allow_registration {
@@ -298,6 +305,26 @@ impl Config {
     pub fn database_url(&self) -> Result<DbUrl, ConfigError> {
         DbUrl::parse(self.db_url.expose_secret())
             .map_err(|e| ConfigError(format!("{ENV_PREFIX}__DB_URL: {e}")))
+    }
+
+    /// Where generated first-start credentials are written: `CREDENTIALS_FILE`, else
+    /// [`crate::credentials::FILE_NAME`] in the folder of a SQLite database file, else
+    /// `data/`[`crate::credentials::FILE_NAME`] (relative to the working directory; the data
+    /// volume of the container image).
+    pub fn credentials_file(&self) -> crate::credentials::CredentialsFile {
+        use crate::credentials::{CredentialsFile, FILE_NAME};
+        if let Some(path) = self
+            .credentials_file
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            return CredentialsFile::new(path.clone());
+        }
+        let beside_db = self
+            .database_url()
+            .ok()
+            .and_then(|url| url.sqlite_path().map(|p| p.with_file_name(FILE_NAME)));
+        CredentialsFile::new(beside_db.unwrap_or_else(|| Path::new("data").join(FILE_NAME)))
     }
 
     /// The seeded admin's password: `ADMIN_PASSWORD`, else `MASTER_KEY`, else none.
@@ -363,6 +390,34 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("AUTH_SERVICE__LOCKOUT__TRUSTED_PROXIES")
+        );
+    }
+
+    #[test]
+    fn credentials_go_beside_a_sqlite_file_else_to_data() {
+        let c = Config {
+            db_url: SecretString::from("sqlite:////var/lib/codelab/auth.db"),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.credentials_file().path(),
+            Path::new("/var/lib/codelab/auth-credentials.txt")
+        );
+        let c = Config {
+            db_url: SecretString::from("postgresql://u:p@db/auth"),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.credentials_file().path(),
+            Path::new("data/auth-credentials.txt")
+        );
+        let c = Config {
+            credentials_file: Some("/run/secrets/first.txt".into()),
+            ..c
+        };
+        assert_eq!(
+            c.credentials_file().path(),
+            Path::new("/run/secrets/first.txt")
         );
     }
 

@@ -8,6 +8,7 @@
 //! plugs the auth database into the shared `codelab.admin.v1.DatabaseAdmin`.
 
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod grpc;
 pub mod keys;
@@ -20,4 +21,4 @@ pub mod seed;
 mod server;
 pub mod store;
 
-pub use server::{ServeError, run, serve};
+pub use server::{OnGenerated, ServeError, run, run_with, serve, serve_with};

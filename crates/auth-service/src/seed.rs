@@ -3,6 +3,7 @@
 //! replicas starting together change nothing.
 
 use crate::config::Config;
+use crate::credentials::{ADMIN_PASSWORD_KEY, CredentialsFile, INTERNAL_CLIENT_SECRET_KEY};
 use crate::error::{Error, Result};
 use crate::model::{Audit, AuditEvent, GrantType, NewClient, NewUser, RequestContext, Scopes};
 use crate::passwords::Passwords;
@@ -20,13 +21,47 @@ pub const INTERNAL_CLIENT_ID: &str = "codelab-internal";
 /// Public client of the `codelab` CLI (`codelab login`; api:admin for administrators).
 pub const CLI_CLIENT_ID: &str = "codelab-cli";
 
-/// Credentials generated during seeding: shown once, never stored in clear.
+/// Credentials generated during seeding: written once to the credentials file
+/// ([`crate::credentials`]), stored in the database only hashed, never logged.
 #[derive(Debug, Default)]
 pub struct Generated {
     /// The admin password, when `AUTH_SERVICE__ADMIN_PASSWORD` was not set.
     pub admin_password: Option<SecretString>,
     /// The `codelab-internal` secret, when `AUTH_SERVICE__INTERNAL_CLIENT_SECRET` was not set.
     pub internal_client_secret: Option<SecretString>,
+    /// The file they were written to (absolute), when anything was generated.
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl Generated {
+    /// Whether seeding generated anything.
+    pub fn is_empty(&self) -> bool {
+        self.admin_password.is_none() && self.internal_client_secret.is_none()
+    }
+}
+
+/// Opens the credentials file once, before the first generated credential is stored.
+struct Pending<'a> {
+    file: &'a CredentialsFile,
+    prepared: bool,
+    created: bool,
+}
+
+impl Pending<'_> {
+    fn prepare(&mut self) -> Result<()> {
+        if !self.prepared {
+            self.created = self.file.prepare().map_err(|e| self.failed(&e))?;
+            self.prepared = true;
+        }
+        Ok(())
+    }
+
+    fn failed(&self, e: &std::io::Error) -> Error {
+        Error::Internal(format!(
+            "cannot write the first-start credentials file {}: {e} (set              AUTH_SERVICE__CREDENTIALS_FILE to a writable path, or AUTH_SERVICE__ADMIN_PASSWORD              and AUTH_SERVICE__INTERNAL_CLIENT_SECRET)",
+            self.file.path().display()
+        ))
+    }
 }
 
 fn random_secret(len: usize) -> SecretString {
@@ -41,11 +76,18 @@ fn random_secret(len: usize) -> SecretString {
 
 /// Creates what is missing of: user `admin` (all scopes, password from configuration or
 /// random), clients [`FLUTTER_CLIENT_ID`], [`INTERNAL_CLIENT_ID`] and [`CLI_CLIENT_ID`].
-/// Returns the credentials it generated.
+/// Generated credentials are written to `config`'s credentials file (mode 0600) and returned.
 ///
 /// # Errors
-/// Database errors.
+/// Database errors; `Internal` naming the path when the credentials file cannot be written
+/// (checked before anything generated is stored).
 pub async fn seed(store: &Store, passwords: &Passwords, config: &Config) -> Result<Generated> {
+    let file = config.credentials_file();
+    let mut pending = Pending {
+        file: &file,
+        prepared: false,
+        created: false,
+    };
     let mut generated = Generated::default();
     let context = RequestContext::default();
     if store
@@ -56,7 +98,10 @@ pub async fn seed(store: &Store, passwords: &Passwords, config: &Config) -> Resu
         let configured = config.admin_password();
         let password = match configured {
             Some(p) => SecretString::from(p.expose_secret().to_owned()),
-            None => random_secret(20),
+            None => {
+                pending.prepare()?;
+                random_secret(20)
+            }
         };
         let new = NewUser {
             username: ADMIN_USERNAME.to_owned(),
@@ -110,7 +155,10 @@ pub async fn seed(store: &Store, passwords: &Passwords, config: &Config) -> Resu
             .filter(|s| !s.expose_secret().is_empty());
         let secret = match configured {
             Some(s) => SecretString::from(s.expose_secret().to_owned()),
-            None => random_secret(40),
+            None => {
+                pending.prepare()?;
+                random_secret(40)
+            }
         };
         let client = NewClient {
             client_id: INTERNAL_CLIENT_ID.to_owned(),
@@ -128,6 +176,21 @@ pub async fn seed(store: &Store, passwords: &Passwords, config: &Config) -> Resu
         if ignore_exists(store.create_client(client, audit).await)? && configured.is_none() {
             generated.internal_client_secret = Some(secret);
         }
+    }
+    if !generated.is_empty() {
+        let mut entries = Vec::new();
+        if let Some(p) = &generated.admin_password {
+            entries.push((ADMIN_PASSWORD_KEY, p));
+        }
+        if let Some(s) = &generated.internal_client_secret {
+            entries.push((INTERNAL_CLIENT_SECRET_KEY, s));
+        }
+        file.write(&entries).map_err(|e| pending.failed(&e))?;
+        let path = file.path();
+        generated.file = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
+    } else if pending.created {
+        // Another replica seeded first: leave no empty file behind.
+        let _ = std::fs::remove_file(file.path());
     }
     Ok(generated)
 }

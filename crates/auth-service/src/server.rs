@@ -7,12 +7,12 @@ use crate::grpc::{AddressSource, AuthApi, ClientApi, Shared, UserApi};
 use crate::keys::KeyRing;
 use crate::oauth::OAuth;
 use crate::passwords::Passwords;
+use crate::seed::Generated;
 use crate::store::Store;
 use codelab_proto::auth::v1::auth_service_server::AuthServiceServer;
 use codelab_proto::auth::v1::client_service_server::ClientServiceServer;
 use codelab_proto::auth::v1::user_service_server::UserServiceServer;
 use db_core::{DbError, Pool};
-use secrecy::ExposeSecret;
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -61,9 +61,26 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(config.grpc_addr).await?;
-    serve(config, listener, shutdown).await
+    run_with(config, shutdown, None).await
 }
+
+/// [`run`], telling `on_generated` about first-start credentials (see [`serve_with`]).
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_with(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_generated: Option<OnGenerated>,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(config.grpc_addr).await?;
+    serve_with(config, listener, shutdown, on_generated).await
+}
+
+/// Told once, after seeding, what it generated (already written to the credentials file).
+/// For a program that embeds the service and owns a terminal (`codelab up`); the service
+/// itself only logs the file's path.
+pub type OnGenerated = Box<dyn FnOnce(&Generated) + Send>;
 
 const SERVICES: [&str; 5] = [
     "",
@@ -79,9 +96,22 @@ async fn set_serving(reporter: &HealthReporter, status: ServingStatus) {
     }
 }
 
+/// Serves auth-service on `listener` until `shutdown` resolves (see [`serve_with`]).
+///
+/// # Errors
+/// As [`serve_with`].
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    serve_with(config, listener, shutdown, None).await
+}
+
 /// Serves auth-service on `listener` until `shutdown` resolves: connects the pool, applies
 /// pending migrations (unless `db.auto_migrate` is off), seeds the admin user and standard
-/// clients on first start (printing generated credentials once on stderr), loads or creates
+/// clients on first start (generated credentials go to the credentials file, mode 0600, and
+/// to `on_generated`; the log gets only the file's path), loads or creates
 /// the signing keys, then serves `AuthService`, `UserService`, `ClientService`, grpc.health.v1,
 /// reflection (v1 and v1alpha) and, on the same port over HTTP/1.1, `GET /.well-known/jwks.json`.
 /// On shutdown it stops accepting, gives in-flight RPCs `shutdown_grace_secs`, and closes the
@@ -90,10 +120,11 @@ async fn set_serving(reporter: &HealthReporter, status: ServingStatus) {
 /// # Errors
 /// [`ServeError`] when the database, migrations, seeding or keys fail at start, or the
 /// transport fails.
-pub async fn serve(
+pub async fn serve_with(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    on_generated: Option<OnGenerated>,
 ) -> Result<(), ServeError> {
     config.validate()?;
     let url = config.database_url()?;
@@ -117,20 +148,22 @@ pub async fn serve(
         );
     }
     let generated = crate::seed::seed(&store, &passwords, &config).await?;
-    if let Some(p) = &generated.admin_password {
-        // Deliberately not through tracing: log pipelines must never receive a password.
-        eprintln!(
-            "auth-service: created user `admin` with generated password {} \
-             (shown once; set AUTH_SERVICE__ADMIN_PASSWORD to choose it)",
-            p.expose_secret()
+    if let Some(file) = &generated.file {
+        let what = match (&generated.admin_password, &generated.internal_client_secret) {
+            (Some(_), Some(_)) => "the admin password and the codelab-internal secret",
+            (Some(_), None) => "the admin password",
+            _ => "the codelab-internal secret",
+        };
+        // The path only: log pipelines must never receive a password.
+        tracing::warn!(
+            path = %file.display(),
+            "first start: generated {what}, written to the credentials file (owner-only); \
+             store the file's content and delete it, or set AUTH_SERVICE__ADMIN_PASSWORD / \
+             AUTH_SERVICE__INTERNAL_CLIENT_SECRET to choose them"
         );
-    }
-    if let Some(s) = &generated.internal_client_secret {
-        eprintln!(
-            "auth-service: created client `codelab-internal` with generated secret {} \
-             (shown once; set AUTH_SERVICE__INTERNAL_CLIENT_SECRET to choose it)",
-            s.expose_secret()
-        );
+        if let Some(announce) = on_generated {
+            announce(&generated);
+        }
     }
     let keys = KeyRing::load(
         store.clone(),

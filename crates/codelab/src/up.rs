@@ -10,8 +10,10 @@
 //!   unless `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL` is set. Authentication stays on;
 //!   `AGENT_RUNTIME__AUTH__DISABLED=true` turns it off (development only, logged loudly).
 //!
-//! On its first start auth-service creates the user `admin` and prints a generated password
-//! once on stderr (or uses `AUTH_SERVICE__ADMIN_PASSWORD`). Serves until Ctrl-C or SIGTERM;
+//! On its first start auth-service creates the user `admin` with a generated password (or
+//! `AUTH_SERVICE__ADMIN_PASSWORD`) and writes it to its credentials file (mode 0600, next to
+//! `auth.db`); `codelab up` shows it once on its own stderr, the developer's terminal. The
+//! service's log lines carry only the file's path. Serves until Ctrl-C or SIGTERM;
 //! when one service stops with an error, the other is stopped too.
 
 use std::net::SocketAddr;
@@ -84,16 +86,21 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     eprintln!(
         "codelab up: agent-runtime on http://{}, auth-service on {auth_url}.\n\
          codelab up: get a token with `export TOKEN=$(codelab login --auth-addr {auth_url} --username admin)`;\n\
-         codelab up: the admin password is AUTH_SERVICE__ADMIN_PASSWORD, or the one auth-service \
-         prints once on its first start.",
-        loopback(runtime.grpc_addr)
+         codelab up: the admin password is AUTH_SERVICE__ADMIN_PASSWORD, or the one generated on \
+         the first start (shown below then, and kept in {}).",
+        loopback(runtime.grpc_addr),
+        auth.credentials_file().path().display()
     );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let mut auth_task = tokio::spawn(auth_service::run(auth, stopped(stop_rx.clone())));
+    let mut auth_task = tokio::spawn(auth_service::run_with(
+        auth,
+        stopped(stop_rx.clone()),
+        Some(Box::new(show_generated)),
+    ));
     let mut runtime_task = tokio::spawn(agent_runtime::run(runtime, stopped(stop_rx)));
     let signal = agent_runtime::shutdown_signal();
     tokio::pin!(signal);
@@ -122,6 +129,32 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         .context("agent-runtime stopped with an error")?;
     tracing::info!("codelab up: stopped");
     Ok(())
+}
+
+/// Shows the credentials auth-service generated on its first start to the person at the
+/// terminal. Written with `eprintln!`, not `tracing`: an instruction for this terminal, never
+/// a log event.
+fn show_generated(generated: &auth_service::seed::Generated) {
+    use secrecy::ExposeSecret as _;
+    let file = generated
+        .file
+        .as_deref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if let Some(p) = &generated.admin_password {
+        eprintln!(
+            "codelab up: auth-service created user `admin` with generated password {} \
+             (kept in {file}; set AUTH_SERVICE__ADMIN_PASSWORD to choose it)",
+            p.expose_secret()
+        );
+    }
+    if let Some(s) = &generated.internal_client_secret {
+        eprintln!(
+            "codelab up: auth-service created client `codelab-internal` with generated secret {} \
+             (kept in {file}; set AUTH_SERVICE__INTERNAL_CLIENT_SECRET to choose it)",
+            s.expose_secret()
+        );
+    }
 }
 
 /// Both configurations as `codelab up` runs them: loaded from the files and the environment,

@@ -45,6 +45,8 @@ async fn start_auth_service(backend: Backend) -> Running {
     let config = auth_service::config::Config {
         db_url: SecretString::from(db_url(&db)),
         admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
+        // Set, so nothing is generated into a credentials file in the working folder.
+        internal_client_secret: Some(SecretString::from("internal-secret-for-tests")),
         password: PasswordSettings {
             memory_kib: 1024,
             iterations: 1,

@@ -427,9 +427,30 @@ fn mixed_configuration_sqlite_runtime_with_postgres_auth() {
     assert!(!dir.path().join("data/auth.db").exists());
 }
 
+/// One token request to auth-service at `addr` (for the grants the CLI has no command for).
+fn grant(addr: &str, request: codelab_proto::auth::v1::TokenRequest) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut auth = codelab_proto::auth::v1::auth_service_client::AuthServiceClient::connect(
+            addr.to_owned(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        auth.token(request)
+            .await
+            .map(|r| r.into_inner().access_token)
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+    })
+}
+
 /// Starts auth-service on `auth_db_url` and agent-runtime on `runtime_db_url` as processes in
-/// `dir`, runs login → append → read with the CLI, checks both metrics endpoints and the JSON
-/// logs, and stops both with SIGTERM.
+/// `dir`, runs login → append → read with the CLI, uses every kind of credential auth-service
+/// handles (generated first-start secret, refresh token, a created client's secret, a created
+/// user's password), checks both metrics endpoints, that every log line is JSON and that no
+/// secret reached one, and stops both with SIGTERM.
 fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
     let (auth_port, auth_metrics) = (free_port(), free_port());
     let (runtime_port, runtime_metrics) = (free_port(), free_port());
@@ -456,6 +477,34 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
     );
     let auth_addr = format!("http://127.0.0.1:{auth_port}");
     wait_serving(&mut auth, &auth_addr);
+    // AUTH_SERVICE__INTERNAL_CLIENT_SECRET is unset: the generated secret is in the
+    // credentials file (owner only; on PostgreSQL `data/` of the working folder), and the log
+    // names only the file.
+    let credentials = auth_service::credentials::CredentialsFile::new(
+        dir.join("data").join(auth_service::credentials::FILE_NAME),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(credentials.path())
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", credentials.path().display(), auth.log()))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "credentials file is owner-only");
+    }
+    let internal_secret = credentials
+        .read()
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == auth_service::credentials::INTERNAL_CLIENT_SECRET_KEY)
+        .map(|(_, v)| secrecy::ExposeSecret::expose_secret(&v).to_owned())
+        .expect("generated internal client secret in the credentials file");
+    let absolute = std::fs::canonicalize(credentials.path()).unwrap();
+    assert!(
+        auth.log().contains(&absolute.display().to_string()),
+        "the log names the credentials file: {}",
+        auth.log()
+    );
 
     let mut runtime = Process::start(
         "agent-runtime",
@@ -480,12 +529,21 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
     wait_serving(&mut runtime, &runtime_addr);
 
     // login → append → read.
-    let token = codelab(
-        &["login", "--auth-addr", &auth_addr, "--username", "admin"],
+    let login: serde_json::Value = serde_json::from_str(&codelab(
+        &[
+            "login",
+            "--auth-addr",
+            &auth_addr,
+            "--username",
+            "admin",
+            "--json",
+        ],
         &[("CODELAB_PASSWORD", admin_password)],
-    )
-    .trim()
-    .to_owned();
+    ))
+    .expect("login --json prints JSON");
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = login["refresh_token"].as_str().unwrap().to_owned();
+    assert!(!refresh_token.is_empty());
     let chat = dir.join("chat.jsonl");
     std::fs::write(
         &chat,
@@ -510,6 +568,82 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
         exported.contains("ping") && exported.contains("pong"),
         "{exported}"
     );
+    // Every other kind of credential, each used once: a refresh, a created user's password
+    // (and a wrong one), a created confidential client's secret, the generated internal one.
+    use codelab_proto::auth::v1::TokenRequest;
+    grant(
+        &auth_addr,
+        TokenRequest {
+            grant_type: "refresh_token".into(),
+            client_id: "codelab-cli".into(),
+            refresh_token: refresh_token.clone(),
+            ..TokenRequest::default()
+        },
+    )
+    .expect("refresh grant");
+    let user_password = "e2e-user-password-42";
+    codelab(
+        &[
+            "users",
+            "create",
+            "e2e-user",
+            "--email",
+            "e2e@example.org",
+            "--auth-addr",
+            &auth_addr,
+        ],
+        &[
+            ("CODELAB_TOKEN", &token),
+            ("CODELAB_NEW_PASSWORD", user_password),
+        ],
+    );
+    codelab(
+        &["login", "--auth-addr", &auth_addr, "--username", "e2e-user"],
+        &[("CODELAB_PASSWORD", user_password)],
+    );
+    let wrong = Command::new(env!("CARGO_BIN_EXE_codelab"))
+        .args(["login", "--auth-addr", &auth_addr, "--username", "e2e-user"])
+        .env_remove("CODELAB_TOKEN")
+        .env("CODELAB_PASSWORD", "e2e-wrong-password-7")
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong password is refused");
+    let created: serde_json::Value = serde_json::from_str(&codelab(
+        &[
+            "clients",
+            "create",
+            "e2e-service",
+            "--name",
+            "e2e service",
+            "--confidential",
+            "--scopes",
+            "api:read",
+            "--grant-types",
+            "client_credentials",
+            "--json",
+            "--auth-addr",
+            &auth_addr,
+        ],
+        &[("CODELAB_TOKEN", &token)],
+    ))
+    .expect("clients create --json prints JSON");
+    let client_secret = created["client_secret"].as_str().unwrap().to_owned();
+    for (client_id, secret) in [
+        ("e2e-service", &client_secret),
+        ("codelab-internal", &internal_secret),
+    ] {
+        grant(
+            &auth_addr,
+            TokenRequest {
+                grant_type: "client_credentials".into(),
+                client_id: client_id.into(),
+                client_secret: secret.clone(),
+                ..TokenRequest::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("client_credentials for {client_id}: {e}"));
+    }
+
     // Metrics show those RPCs with their codes, and the pool.
     let metrics = scrape(runtime_metrics);
     for needle in [
@@ -524,7 +658,7 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
     let metrics = scrape(auth_metrics);
     assert!(
         metrics.contains(
-            r#"codelab_rpc_requests_total{service="auth-service",method="/codelab.auth.v1.AuthService/Token",code="Ok"} 1"#
+            r#"codelab_rpc_requests_total{service="auth-service",method="/codelab.auth.v1.AuthService/Token",code="Ok"} 5"#
         ),
         "{metrics}"
     );
@@ -540,16 +674,30 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
         runtime.log()
     );
     assert!(auth.stop(), "auth-service stops cleanly: {}", auth.log());
-    let log = runtime.log();
-    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert!(!lines.is_empty());
-    for line in lines {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("LOG_FORMAT=json line is not JSON ({e}): {line}"));
-        assert!(value.get("level").is_some(), "{line}");
+    for process in [&runtime, &auth] {
+        let log = process.log();
+        let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(!lines.is_empty(), "{} logged nothing", process.name);
+        for line in lines {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                panic!(
+                    "{}: LOG_FORMAT=json line is not JSON ({e}): {line}",
+                    process.name
+                )
+            });
+            assert!(value.get("level").is_some(), "{line}");
+        }
     }
-    // No secret in any log line: passwords, the access token, database passwords.
-    let mut secrets = vec![admin_password.to_owned(), token.clone()];
+    // No secret in any log line: passwords, tokens, client secrets, database passwords.
+    let mut secrets = vec![
+        admin_password.to_owned(),
+        token.clone(),
+        refresh_token,
+        internal_secret,
+        client_secret,
+        user_password.to_owned(),
+        "e2e-wrong-password-7".to_owned(),
+    ];
     for url in [&auth_db_url, &runtime_db_url] {
         if let Some(password) = url_parts(url).password {
             secrets.push(password);
@@ -559,7 +707,9 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
         for secret in &secrets {
             assert!(
                 !log.contains(secret.as_str()),
-                "a secret reached a log line"
+                "a secret reached a log line ({} characters, starting {:?})",
+                secret.len(),
+                &secret[..3]
             );
         }
     }

@@ -38,6 +38,8 @@ impl AuthServer {
         let config = auth_service::config::Config {
             db_url: SecretString::from(db.url().expose_url()),
             admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
+            // Set, so nothing is generated into a credentials file in the working folder.
+            internal_client_secret: Some(SecretString::from("internal-secret-for-tests")),
             password: PasswordSettings {
                 memory_kib: 1024,
                 iterations: 1,

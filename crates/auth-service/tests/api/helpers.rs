@@ -23,7 +23,8 @@ pub const INTERNAL_SECRET: &str = "internal-secret-123";
 pub struct TestApp {
     pub addr: SocketAddr,
     pub channel: Channel,
-    pub db: TestDb,
+    /// Shared with replicas ([`TestApp::replica`]); dropped with the last of them.
+    pub db: std::sync::Arc<TestDb>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), auth_service::ServeError>>>,
 }
@@ -103,6 +104,18 @@ impl TestApp {
 
     /// Serves `config` (whose database is `db`).
     pub async fn spawn_on(db: TestDb, config: Config) -> TestApp {
+        TestApp::spawn_shared(std::sync::Arc::new(db), config).await
+    }
+
+    /// Another server on this one's database (a replica, or a restart once this one is shut
+    /// down), with the test configuration changed by `tweak`.
+    pub async fn replica(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config(&self.db);
+        tweak(&mut config);
+        TestApp::spawn_shared(self.db.clone(), config).await
+    }
+
+    async fn spawn_shared(db: std::sync::Arc<TestDb>, config: Config) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

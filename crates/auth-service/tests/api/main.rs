@@ -10,6 +10,7 @@ mod admin;
 mod attacks;
 mod cleanup;
 mod clients;
+mod first_start;
 mod keys;
 mod lockout;
 mod schema;
