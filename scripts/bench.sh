@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Reruns the figures of BENCHMARKS.md: codelab's agent-runtime (release build) under
-# `codelab bench`, on SQLite (synchronous=FULL, the default) and PostgreSQL, and optionally the
-# original Python implementation's benchmark in the same run (--with-original).
+# `codelab bench`, on SQLite (synchronous=FULL, the default) and PostgreSQL — append with
+# 1, 2, 4, 8, 16 and 32 clients, deep pages, stats, the mixed workload, memory — auth-service's
+# password grant (`bench login`), and optionally, in the same run, the original Python
+# implementation's benchmark and the raw driver limits of this machine (--with-original).
 #
-#   bash scripts/bench.sh [--with-original] [--duration SECS] [--seed N]
+#   bash scripts/bench.sh [--with-original] [--duration SECS] [--seed N] [--soak SECS]
+#
+# --soak SECS adds an 8-client append run of SECS seconds on SQLite, sampling agent-runtime's
+# RSS every 10 s (soak-rss.tsv), to show memory does not grow.
 #
 # Needs PostgreSQL at BENCH_PG_ADMIN (default postgres://postgres@127.0.0.1:5432/postgres);
-# creates and drops the database bench_codelab. Results go to bench-results/<timestamp>/.
+# creates and drops the databases bench_codelab (and bench with --with-original). Results go
+# to bench-results/<timestamp>/; summary.tsv has one line per measurement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-with_original=0; duration=10; seed=200000
+with_original=0; duration=10; seed=200000; soak=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-original) with_original=1 ;;
     --duration) duration=$2; shift ;;
     --seed) seed=$2; shift ;;
+    --soak) soak=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -25,7 +32,7 @@ PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BENCH=${PG_ADMIN%/*}/bench_codelab
 out=bench-results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
-cargo build --release -q -p codelab -p agent-runtime
+cargo build --release -q -p codelab -p agent-runtime -p auth-service
 bin=target/release
 port=$(( 20000 + RANDOM % 20000 ))
 addr=http://127.0.0.1:$port
@@ -55,26 +62,78 @@ run() { # $1 = label, rest = codelab bench args
   echo "== $label: codelab bench $*"
   "$bin/codelab" bench "$@" --addr "$addr" --duration "$duration" --json | tee "$out/$label.json"
   echo "peak_rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)" | tee -a "$out/$label.rss.txt"
+  summarize "$label" "$out/$label.json"
+}
+
+summarize() { # $1 = label, $2 = report JSON: one line per result row into summary.tsv
+  python3 - "$1" "$2" >>"$out/summary.tsv" <<'PY'
+import json, sys
+label, path = sys.argv[1], sys.argv[2]
+d = json.load(open(path))
+for r in d["results"]:
+    print("\t".join(str(x) for x in (label, r["name"], d["clients"], round(r["ops_per_sec"]),
+          r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["error_count"])))
+PY
 }
 
 suite() { # $1 = backend label, $2 = url
   start "$1" "$2"
-  run "$1-append-c8" append --clients 8
-  run "$1-append-c1" append --clients 1
+  for c in 1 2 4 8 16 32; do
+    run "$1-append-c$c" append --clients "$c"
+  done
+  run "$1-mixed-c8" mixed --clients 8
   run "$1-list" list --clients 1 --seed-messages "$seed" --pages 1,2000,4000
   run "$1-stats" stats --clients 1 --seed-messages "$seed"
+  echo "loaded_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)" | tee -a "$out/$1.start.txt"
   stop
   # Restart on the migrated database: start-up time with an up-to-date schema.
   start "$1-restart" "$2"
   stop
 }
 
+soak() { # $1 = url: 8-client appends for $soak seconds, RSS sampled every 10 s
+  start sqlite-soak "$1"
+  "$bin/codelab" bench append --clients 8 --addr "$addr" --duration "$soak" --json >"$out/sqlite-soak.json" &
+  local load=$! t=0
+  printf 'seconds\trss_kb\n' >"$out/soak-rss.tsv"
+  while kill -0 "$load" 2>/dev/null; do
+    printf '%s\t%s\n' "$t" "$(awk '/VmRSS/ {print $2}' /proc/$pid/status)" >>"$out/soak-rss.tsv"
+    sleep 10; t=$((t + 10))
+  done
+  wait "$load"
+  summarize sqlite-soak "$out/sqlite-soak.json"
+  cat "$out/soak-rss.tsv"
+  stop
+}
+
+login() { # auth-service on a temporary SQLite file, rate limit off, password grant as admin
+  local auth_port=$(( port + 1 )) password=bench-password-$RANDOM
+  AUTH_SERVICE__DB_URL="sqlite:///$work/auth.db" AUTH_SERVICE__GRPC_ADDR=127.0.0.1:$auth_port \
+    AUTH_SERVICE__ADMIN_PASSWORD=$password AUTH_SERVICE__RATE_LIMIT__REQUESTS_PER_SECOND=0 \
+    RUST_LOG=warn "$bin/auth-service" >"$out/auth.server.log" 2>&1 &
+  pid=$!
+  for c in 1 4; do
+    local label=auth-login-c$c
+    echo "== $label: codelab bench login --clients $c"
+    until CODELAB_PASSWORD=$password "$bin/codelab" bench login --auth-addr "http://127.0.0.1:$auth_port" \
+        --clients "$c" --duration "$duration" --json >"$out/$label.json" 2>"$out/$label.err"; do
+      kill -0 "$pid" 2>/dev/null || { cat "$out/auth.server.log"; exit 1; }
+      sleep 0.2
+    done
+    cat "$out/$label.json"
+    summarize "$label" "$out/$label.json"
+  done
+  stop
+}
+
+printf 'label\tworkload\tclients\tops_per_sec\tp50_ms\tp99_ms\terrors\n' >"$out/summary.tsv"
 work=$(mktemp -d)
 suite sqlite "sqlite:///$work/agent_runtime.db"
+[ "$soak" -gt 0 ] && soak "sqlite:///$work/soak.db"
+login
 psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)' -c 'CREATE DATABASE bench_codelab'
 suite postgres "$PG_BENCH"
 psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)'
-rm -rf "$work"
 
 if [ "$with_original" = 1 ]; then
   orig=../shared/bench/original-python
@@ -88,6 +147,9 @@ if [ "$with_original" = 1 ]; then
     (cd "$orig" && "$py" bench_orm.py --backend "$b" --reps 1 --big "$seed" --out "$results/original-$b.json") \
       | tee "$out/original-$b.log"
   done
+  (cd "$orig" && "$py" bench_raw.py --reps 1 --out "$results/raw.json") | tee "$out/raw.log"
   psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench WITH (FORCE)'
 fi
+rm -rf "$work"
+column -t -s $'\t' "$out/summary.tsv"
 echo "results in $out"

@@ -403,6 +403,48 @@ macro_rules! transaction {
     };
 }
 
+/// Runs a read-write transaction whose body is written once per execution model: async for
+/// PostgreSQL, synchronous for SQLite, where the whole body runs in ONE hop to the blocking
+/// thread that owns the connection (`BEGIN IMMEDIATE`, every statement, `COMMIT`, without
+/// returning to the async runtime in between).
+///
+/// Use it only on hot paths of several statements: under [`transaction!`](crate::transaction)
+/// each SQLite statement is a hop of its own (a thread wake-up there and back), which costs more
+/// than the statement. Both bodies evaluate to `Result<T, E>` with
+/// `E: From<diesel::result::Error>`; an `Err` rolls back. The SQLite body sees
+/// `&mut diesel::SqliteConnection` and must use diesel's synchronous `RunQueryDsl`; it must be
+/// `Send + 'static` (it moves to the blocking thread). Same writer lock as `transaction!`.
+///
+/// ```ignore
+/// let mut conn = pool.get().await?;
+/// let n = db_core::split_transaction!(conn,
+///     postgres: |c| diesel::delete(t::table).execute(c).await,
+///     sqlite: |c| diesel::RunQueryDsl::execute(diesel::delete(t::table), c))?;
+/// ```
+#[macro_export]
+macro_rules! split_transaction {
+    ($conn:expr, postgres: |$pc:ident| $pbody:expr, sqlite: |$sc:ident| $sbody:expr $(,)?) => {
+        match $conn {
+            $crate::DbConn::Postgres(ref mut __conn) => {
+                $crate::__private::AsyncConnection::transaction(&mut **__conn, async move |$pc| {
+                    $pbody
+                })
+                .await
+            }
+            $crate::DbConn::Sqlite(ref mut __conn, ref __writer) => {
+                let _writer = __writer.lock().await;
+                match __conn
+                    .spawn_blocking(move |__inner| Ok(__inner.immediate_transaction(|$sc| $sbody)))
+                    .await
+                {
+                    Ok(result) => result,
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    };
+}
+
 /// Runs `body` in a read-only snapshot: PostgreSQL `REPEATABLE READ READ ONLY`, SQLite a
 /// deferred transaction (one WAL snapshot). Use it when one answer reads several queries (a
 /// page and its total). Same body rules as [`transaction!`](crate::transaction).

@@ -68,10 +68,11 @@ pub struct Saved {
     pub kept: i64,
 }
 
-/// Adds a batch's counters to session `$target` and returns the updated row (`None` when the
-/// target matched nothing). `$title` replaces an empty title only.
-macro_rules! bump_session {
-    ($c:expr, $target:expr, $d:expr, $title:expr, $at:expr, $last_ts:expr) => {{
+/// The UPDATE that adds a batch's counters to session `$target`, `RETURNING` the updated row.
+/// `$title` replaces an empty title only. Builds the statement; the caller runs it (async or,
+/// on SQLite's one-hop path, synchronously).
+macro_rules! bump_query {
+    ($target:expr, $d:expr, $title:expr, $at:expr, $last_ts:expr) => {
         diesel::update($target)
             .set((
                 sessions::message_count.eq(sessions::message_count + $d.count),
@@ -89,48 +90,64 @@ macro_rules! bump_session {
                 .otherwise(sessions::title)),
             ))
             .returning(SessionRow::as_returning())
+    };
+}
+
+/// Adds a batch's counters to session `$target` and returns the updated row (`None` when the
+/// target matched nothing).
+macro_rules! bump_session {
+    ($c:expr, $target:expr, $d:expr, $title:expr, $at:expr, $last_ts:expr) => {{
+        bump_query!($target, $d, $title, $at, $last_ts)
             .get_result::<SessionRow>($c)
             .await
             .optional()?
     }};
 }
 
+/// The SELECT of session `$id` (by its public id, deleted or not).
+macro_rules! session_by_key {
+    ($id:expr) => {
+        sessions::table
+            .filter(sessions::session_id.eq($id))
+            .select(SessionRow::as_select())
+    };
+}
+
+/// The INSERT of an empty session `$id` owned by `$access`'s subject, doing nothing when the id
+/// is taken (concurrent creators converge on one row), `RETURNING` the new row.
+macro_rules! insert_empty_session {
+    ($access:expr, $id:expr, $at:expr) => {
+        diesel::insert_into(sessions::table)
+            .values(NewSessionRow::empty(
+                NewSession {
+                    session_id: $id.to_owned(),
+                    ..NewSession::default()
+                },
+                $access.subject.clone(),
+                $at,
+            ))
+            .on_conflict(sessions::session_id)
+            .do_nothing()
+            .returning(SessionRow::as_returning())
+    };
+}
+
 /// Finds session `$id` for a write, creating it for the caller when `$create` is set and it
 /// does not exist (concurrent creators converge on one row). Evaluates to the live row.
 macro_rules! find_or_create_session {
     ($c:expr, $access:expr, $id:expr, $create:expr, $at:expr) => {{
-        let existing: Option<SessionRow> = sessions::table
-            .filter(sessions::session_id.eq($id))
-            .select(SessionRow::as_select())
-            .first($c)
-            .await
-            .optional()?;
+        let existing: Option<SessionRow> = session_by_key!($id).first($c).await.optional()?;
         match existing {
             None if $create => {
-                let inserted: Option<SessionRow> = diesel::insert_into(sessions::table)
-                    .values(NewSessionRow::empty(
-                        NewSession {
-                            session_id: $id.to_owned(),
-                            ..NewSession::default()
-                        },
-                        $access.subject.clone(),
-                        $at,
-                    ))
-                    .on_conflict(sessions::session_id)
-                    .do_nothing()
-                    .returning(SessionRow::as_returning())
+                let inserted: Option<SessionRow> = insert_empty_session!($access, $id, $at)
                     .get_result($c)
                     .await
                     .optional()?;
                 match inserted {
                     Some(row) => row,
                     None => {
-                        let raced: Option<SessionRow> = sessions::table
-                            .filter(sessions::session_id.eq($id))
-                            .select(SessionRow::as_select())
-                            .first($c)
-                            .await
-                            .optional()?;
+                        let raced: Option<SessionRow> =
+                            session_by_key!($id).first($c).await.optional()?;
                         check_live(raced, $access, $id)?
                     }
                 }
@@ -147,9 +164,9 @@ impl Store {
     /// becomes the first user message's first 500 characters. Answers only once the commit is
     /// durable.
     ///
-    /// On a backend that serialises writers (SQLite), concurrent calls are coalesced into one
-    /// transaction and one fsync (group commit, see [`AppendQueue`]); each caller still gets
-    /// its own outcome, and a caller's error does not affect the others.
+    /// Concurrent calls are coalesced into one transaction and one commit (group commit, see
+    /// [`AppendQueue`]); each caller still gets its own outcome, and a caller's error does not
+    /// affect the others.
     ///
     /// # Errors
     /// `NotFound` (absent without `create_if_missing`, or another user's); `FailedPrecondition`
@@ -161,23 +178,14 @@ impl Store {
         new: Vec<NewMessage>,
         create_if_missing: bool,
     ) -> Result<Appended> {
-        let job = AppendJob {
-            access,
-            session_id,
-            new,
-            create_if_missing,
-        };
-        if let Some(queue) = &self.appends {
-            return queue.submit(job).await;
-        }
-        let pool = self.pool.clone();
-        db_core::detach(async move {
-            let mut outcomes = append_batch(&pool, vec![job]).await?;
-            outcomes
-                .pop()
-                .unwrap_or_else(|| Err(Error::Internal("empty append outcome".into())))
-        })
-        .await
+        self.appends
+            .submit(AppendJob {
+                access,
+                session_id,
+                new,
+                create_if_missing,
+            })
+            .await
     }
 
     /// One page of a session's messages in `seq` order (newest first with `reverse`), read
@@ -456,13 +464,25 @@ pub(crate) struct AppendJob {
     create_if_missing: bool,
 }
 
+/// One job with what its session update needs: counter deltas, the title an untitled session
+/// takes, the timestamp of its last message.
+struct Prepared {
+    job: AppendJob,
+    delta: Counters,
+    title: String,
+    last_ts: Option<NaiveDateTime>,
+}
+
 /// Appends every job in one transaction and returns each job's outcome, in order. A job that
 /// fails for a client reason (unknown or deleted session) writes nothing and leaves the others
 /// alone; a database error fails the whole batch (nothing is committed).
+///
+/// On SQLite the whole transaction runs in one hop to the connection's blocking thread
+/// ([`db_core::split_transaction!`]); on PostgreSQL it is the same statements, async.
 async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<Result<Appended>>> {
     let mut conn = pool.get().await?;
     let at = now();
-    let prepared: Vec<(AppendJob, Counters, String, Option<NaiveDateTime>)> = jobs
+    let prepared: Vec<Prepared> = jobs
         .into_iter()
         .map(|job| {
             let mut delta = Counters::default();
@@ -477,67 +497,189 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
                 .map(title_from)
                 .unwrap_or_default();
             let last_ts = job.new.last().map(|m| m.timestamp.map(naive).unwrap_or(at));
-            (job, delta, title, last_ts)
+            Prepared {
+                job,
+                delta,
+                title,
+                last_ts,
+            }
         })
         .collect();
-    db_core::transaction!(conn, |c| {
-        let mut outcomes = Vec::with_capacity(prepared.len());
-        let mut rows = Vec::new();
-        for (job, delta, title, last_ts) in prepared {
-            let reserved = async {
-                // Fast path: one UPDATE both checks the session and reserves the seq range.
-                let live = sessions::table
-                    .filter(sessions::session_id.eq(&job.session_id))
-                    .filter(sessions::deleted_at.is_null());
-                let updated = if job.access.admin {
-                    bump_session!(c, live, delta, &title, at, last_ts)
-                } else {
-                    bump_session!(
-                        c,
-                        live.filter(sessions::owner.eq(&job.access.subject)),
-                        delta,
-                        &title,
-                        at,
-                        last_ts
-                    )
-                };
-                match updated {
-                    Some(row) => Ok::<SessionRow, Error>(row),
-                    None => {
-                        let row = find_or_create_session!(
+    db_core::split_transaction!(conn,
+        postgres: |c| {
+            let mut outcomes = Vec::with_capacity(prepared.len());
+            let mut rows = Vec::new();
+            for p in prepared {
+                let reserved = async {
+                    let Prepared { job, delta, title, last_ts } = &p;
+                    // Fast path: one UPDATE both checks the session and reserves the seq range.
+                    let live = sessions::table
+                        .filter(sessions::session_id.eq(&job.session_id))
+                        .filter(sessions::deleted_at.is_null());
+                    let updated = if job.access.admin {
+                        bump_session!(c, live, delta, title, at, *last_ts)
+                    } else {
+                        bump_session!(
                             c,
-                            &job.access,
-                            &job.session_id,
-                            job.create_if_missing,
-                            at
-                        );
-                        bump_session!(c, sessions::table.find(row.id), delta, &title, at, last_ts)
-                            .ok_or_else(|| Error::session_not_found(&job.session_id))
+                            live.filter(sessions::owner.eq(&job.access.subject)),
+                            delta,
+                            title,
+                            at,
+                            *last_ts
+                        )
+                    };
+                    match updated {
+                        Some(row) => Ok::<SessionRow, Error>(row),
+                        None => {
+                            let row = find_or_create_session!(
+                                c,
+                                &job.access,
+                                &job.session_id,
+                                job.create_if_missing,
+                                at
+                            );
+                            bump_session!(c, sessions::table.find(row.id), delta, title, at, *last_ts)
+                                .ok_or_else(|| Error::session_not_found(&job.session_id))
+                        }
                     }
                 }
+                .await;
+                record(reserved, p, at, &mut rows, &mut outcomes)?;
             }
-            .await;
-            let updated = match reserved {
-                Ok(row) => row,
-                Err(e) if e.is_client_error() => {
-                    outcomes.push(Err(e));
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let first_seq = updated.message_count - delta.count + 1;
-            for (m, seq) in job.new.into_iter().zip(first_seq..) {
-                rows.push(NewMessageRow::from_new(updated.id, seq, m, at)?);
-            }
-            outcomes.push(Ok(Appended {
-                first_seq,
-                last_seq: updated.message_count,
-                session: updated.into_session(),
-            }));
+            insert_messages!(c, rows);
+            Ok::<_, Error>(outcomes)
+        },
+        sqlite: |c| one_hop::append_jobs(c, prepared, at),
+    )
+}
+
+/// Turns one job's reserved session row into its message rows and outcome. A client error
+/// (unknown, foreign or deleted session) becomes that job's outcome and writes nothing; any
+/// other error is returned and fails the batch.
+fn record(
+    reserved: Result<SessionRow>,
+    p: Prepared,
+    at: NaiveDateTime,
+    rows: &mut Vec<NewMessageRow>,
+    outcomes: &mut Vec<Result<Appended>>,
+) -> Result<()> {
+    let updated = match reserved {
+        Ok(row) => row,
+        Err(e) if e.is_client_error() => {
+            outcomes.push(Err(e));
+            return Ok(());
         }
-        insert_messages!(c, rows);
-        Ok::<_, Error>(outcomes)
-    })
+        Err(e) => return Err(e),
+    };
+    let first_seq = updated.message_count - p.delta.count + 1;
+    for (m, seq) in p.job.new.into_iter().zip(first_seq..) {
+        rows.push(NewMessageRow::from_new(updated.id, seq, m, at)?);
+    }
+    outcomes.push(Ok(Appended {
+        first_seq,
+        last_seq: updated.message_count,
+        session: updated.into_session(),
+    }));
+    Ok(())
+}
+
+/// The SQLite side of [`append_batch`]: the same statements as the PostgreSQL side, run
+/// synchronously on the connection's blocking thread inside the caller's `BEGIN IMMEDIATE`.
+/// Only diesel's synchronous `RunQueryDsl` is in scope here.
+mod one_hop {
+    use super::{Prepared, record};
+    use crate::error::{Error, Result};
+    use crate::model::{Access, NewSession};
+    use crate::schema::{messages, sessions};
+    use crate::store::sessions_ops::NewSessionRow;
+    use crate::store::{Appended, SessionRow, check_live};
+    use chrono::NaiveDateTime;
+    use diesel::SqliteConnection;
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    /// Appends `prepared` on `c` (already in a transaction); outcomes in order.
+    pub(super) fn append_jobs(
+        c: &mut SqliteConnection,
+        prepared: Vec<Prepared>,
+        at: NaiveDateTime,
+    ) -> Result<Vec<Result<Appended>>> {
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        let mut rows = Vec::new();
+        for p in prepared {
+            let reserved = reserve(c, &p, at);
+            record(reserved, p, at, &mut rows, &mut outcomes)?;
+        }
+        // One prepared single-row INSERT, reused from the statement cache for every row.
+        for row in &rows {
+            diesel::insert_into(messages::table)
+                .values(row)
+                .execute(c)?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Checks the job's session and reserves its `seq` range (one UPDATE on the fast path).
+    fn reserve(c: &mut SqliteConnection, p: &Prepared, at: NaiveDateTime) -> Result<SessionRow> {
+        let Prepared {
+            job,
+            delta,
+            title,
+            last_ts,
+        } = p;
+        let live = sessions::table
+            .filter(sessions::session_id.eq(&job.session_id))
+            .filter(sessions::deleted_at.is_null());
+        let updated: Option<SessionRow> = if job.access.admin {
+            bump_query!(live, delta, title, at, *last_ts)
+                .get_result(c)
+                .optional()?
+        } else {
+            bump_query!(
+                live.filter(sessions::owner.eq(&job.access.subject)),
+                delta,
+                title,
+                at,
+                *last_ts
+            )
+            .get_result(c)
+            .optional()?
+        };
+        match updated {
+            Some(row) => Ok(row),
+            None => {
+                let row =
+                    find_or_create(c, &job.access, &job.session_id, job.create_if_missing, at)?;
+                bump_query!(sessions::table.find(row.id), delta, title, at, *last_ts)
+                    .get_result(c)
+                    .optional()?
+                    .ok_or_else(|| Error::session_not_found(&job.session_id))
+            }
+        }
+    }
+
+    /// The live session `id`, created for `access` when `create` is set and it is absent.
+    fn find_or_create(
+        c: &mut SqliteConnection,
+        access: &Access,
+        id: &str,
+        create: bool,
+        at: NaiveDateTime,
+    ) -> Result<SessionRow> {
+        let existing: Option<SessionRow> = session_by_key!(id).first(c).optional()?;
+        match existing {
+            None if create => {
+                let inserted: Option<SessionRow> = insert_empty_session!(access, id, at)
+                    .get_result(c)
+                    .optional()?;
+                match inserted {
+                    Some(row) => Ok(row),
+                    None => check_live(session_by_key!(id).first(c).optional()?, access, id),
+                }
+            }
+            other => check_live(other, access, id),
+        }
+    }
 }
 
 /// Most AppendMessages calls coalesced into one transaction.
@@ -547,51 +689,50 @@ const MAX_BATCH_MESSAGES: usize = 4_096;
 
 type Reply = tokio::sync::oneshot::Sender<Result<Appended>>;
 
-/// Group commit for backends with a single writer (SQLite).
+/// Group commit of appends.
 ///
-/// One task owns the writes: it takes every append waiting in its queue (up to
+/// Writer tasks own the appends: each takes every append waiting in the queue (up to
 /// [`MAX_BATCH_JOBS`] calls or [`MAX_BATCH_MESSAGES`] messages), runs them in one transaction —
-/// one `BEGIN IMMEDIATE`, one UPDATE per call, one multi-row INSERT, one commit and fsync — and
-/// only then answers each caller. Under load the batch grows by itself; an idle service commits
-/// each call alone, with no added delay. Durability is unchanged: nobody is answered before the
-/// commit that holds their messages.
+/// one BEGIN, one UPDATE per call, the INSERTs, one commit and fsync — and only then answers
+/// each caller. Under load the batch grows by itself; an idle service commits each call alone,
+/// with no added delay. Durability is unchanged: nobody is answered before the commit that
+/// holds their messages.
+///
+/// With several writers (PostgreSQL), each batch updates its sessions in `session_id` order, so
+/// two batches touching the same sessions wait for each other instead of deadlocking.
 #[derive(Debug, Clone)]
 pub(crate) struct AppendQueue {
     tx: tokio::sync::mpsc::Sender<(AppendJob, Reply)>,
 }
 
 impl AppendQueue {
-    /// Starts the writer task over `pool`; it stops when the last queue handle is dropped.
-    pub(crate) fn start(pool: db_core::Pool) -> AppendQueue {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(AppendJob, Reply)>(4 * MAX_BATCH_JOBS);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut messages = first.0.new.len();
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH_JOBS && messages < MAX_BATCH_MESSAGES {
-                    match rx.try_recv() {
-                        Ok(next) => {
-                            messages += next.0.new.len();
-                            batch.push(next);
+    /// Starts `writers` writer tasks over `pool`; they stop when the last queue handle is
+    /// dropped.
+    pub(crate) fn start(pool: db_core::Pool, writers: usize) -> AppendQueue {
+        let (tx, rx) = tokio::sync::mpsc::channel::<(AppendJob, Reply)>(4 * MAX_BATCH_JOBS);
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..writers.max(1) {
+            let rx = rx.clone();
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                while let Some(mut batch) = next_batch(&rx).await {
+                    batch.sort_by(|a, b| a.0.session_id.cmp(&b.0.session_id));
+                    let (jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                    match append_batch(&pool, jobs).await {
+                        Ok(outcomes) => {
+                            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                                let _ = reply.send(outcome);
+                            }
                         }
-                        Err(_) => break,
-                    }
-                }
-                let (jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                match append_batch(&pool, jobs).await {
-                    Ok(outcomes) => {
-                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                            let _ = reply.send(outcome);
-                        }
-                    }
-                    Err(e) => {
-                        for reply in replies {
-                            let _ = reply.send(Err(e.replicate()));
+                        Err(e) => {
+                            for reply in replies {
+                                let _ = reply.send(Err(e.replicate()));
+                            }
                         }
                     }
                 }
-            }
-        });
+            });
+        }
         AppendQueue { tx }
     }
 
@@ -606,4 +747,25 @@ impl AppendQueue {
             .await
             .map_err(|_| Error::Internal("append writer dropped a request".into()))?
     }
+}
+
+/// The next batch: waits for one append, then takes whatever else is already queued. `None`
+/// once every queue handle is gone.
+async fn next_batch(
+    rx: &tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(AppendJob, Reply)>>,
+) -> Option<Vec<(AppendJob, Reply)>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut messages = first.0.new.len();
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH_JOBS && messages < MAX_BATCH_MESSAGES {
+        match rx.try_recv() {
+            Ok(next) => {
+                messages += next.0.new.len();
+                batch.push(next);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }

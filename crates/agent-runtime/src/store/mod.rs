@@ -74,17 +74,26 @@ pub(crate) const INSERT_CHUNK: usize = 1_000;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
-    /// Group commit of appends, on backends that serialise writers.
-    appends: Option<messages_ops::AppendQueue>,
+    /// Group commit of appends.
+    appends: messages_ops::AppendQueue,
 }
 
+/// Group-commit writers on PostgreSQL: each runs one coalesced transaction at a time on its own
+/// connection, so commits of different batches still overlap (PostgreSQL shares their WAL
+/// flushes), while each batch pays BEGIN/COMMIT once for all its calls.
+const POSTGRES_APPEND_WRITERS: usize = 2;
+
 impl Store {
-    /// A store over `pool` (already migrated). Must be called inside a tokio runtime: on a
-    /// single-writer backend it starts the group-commit task for appends.
+    /// A store over `pool` (already migrated). Must be called inside a tokio runtime: it starts
+    /// the group-commit writers for appends (one on SQLite, whose writers are serialised
+    /// anyway; [`POSTGRES_APPEND_WRITERS`] on PostgreSQL).
     pub fn new(pool: Pool) -> Store {
-        let appends = pool
-            .serializes_writes()
-            .then(|| messages_ops::AppendQueue::start(pool.clone()));
+        let writers = if pool.serializes_writes() {
+            1
+        } else {
+            POSTGRES_APPEND_WRITERS
+        };
+        let appends = messages_ops::AppendQueue::start(pool.clone(), writers);
         Store { pool, appends }
     }
 }

@@ -40,7 +40,7 @@ pub struct Opts {
 /// # Errors
 /// See [`measure`].
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
-    let json = opts.common.json;
+    let json = opts.common.run.json;
     measure(opts).await?.print(json)
 }
 
@@ -97,15 +97,15 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
                 request: request.clone(),
             })
             .collect();
-        let m = runner::drive(clients, opts.common.warmup, opts.common.duration).await;
+        let m = runner::drive(clients, opts.common.run.warmup, opts.common.run.duration).await;
         results.push(Row::new(format!("page {page}"), &m));
     }
     Ok(Report {
         workload: "list".into(),
         addr: opts.common.connect.addr.clone(),
-        clients: opts.common.clients,
-        duration_s: opts.common.duration.as_secs_f64(),
-        warmup_s: opts.common.warmup.as_secs_f64(),
+        clients: opts.common.run.clients,
+        duration_s: opts.common.run.duration.as_secs_f64(),
+        warmup_s: opts.common.run.warmup.as_secs_f64(),
         messages: format!(
             "{} in {session_id}, {} per page",
             source.describe(),

@@ -32,7 +32,7 @@ pub type Opts = super::append::Opts;
 /// # Errors
 /// See [`measure`].
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
-    let json = opts.common.json;
+    let json = opts.common.run.json;
     measure(opts).await?.print(json)
 }
 
@@ -109,16 +109,16 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
         })
         .collect();
     let session_ids: Vec<String> = clients.iter().map(|c| c.session_id.clone()).collect();
-    let m = runner::drive(clients, opts.common.warmup, opts.common.duration).await;
+    let m = runner::drive(clients, opts.common.run.warmup, opts.common.run.duration).await;
     if !opts.keep_sessions {
         super::delete_sessions(&connections[0], session_ids).await;
     }
     Ok(Report {
         workload: "mixed".into(),
         addr: opts.common.connect.addr.clone(),
-        clients: opts.common.clients,
-        duration_s: opts.common.duration.as_secs_f64(),
-        warmup_s: opts.common.warmup.as_secs_f64(),
+        clients: opts.common.run.clients,
+        duration_s: opts.common.run.duration.as_secs_f64(),
+        warmup_s: opts.common.run.warmup.as_secs_f64(),
         messages: source.describe(),
         results: vec![Row::new("mixed 60% append / 30% list / 10% stats", &m)],
     })

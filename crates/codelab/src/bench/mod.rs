@@ -12,9 +12,11 @@
 //! | `list` | `ListMessages(page_size, page = P)` on a seeded session, for each `P` of `--pages` |
 //! | `stats` | `GetSessionStats` of the seeded session |
 //! | `mixed` | per client on its own session, a cycle of 6 appends, 3 reads of the newest 20 messages, 1 stats |
+//! | `login` | `AuthService.Token` (password grant) against auth-service, as one user |
 
 pub mod append;
 pub mod list;
+pub mod login;
 pub mod mixed;
 pub mod report;
 pub mod runner;
@@ -42,6 +44,8 @@ pub enum Command {
     Stats(stats::Opts),
     /// A running conversation: 60 % appends, 30 % reads of the newest page, 10 % stats.
     Mixed(mixed::Opts),
+    /// Log in with the password grant against auth-service, as fast as it answers.
+    Login(login::Opts),
 }
 
 /// Runs a `bench` workload and prints its report.
@@ -55,6 +59,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::List(opts) => list::run(opts).await,
         Command::Stats(opts) => stats::run(opts).await,
         Command::Mixed(opts) => mixed::run(opts).await,
+        Command::Login(opts) => login::run(opts).await,
     }
 }
 
@@ -65,12 +70,20 @@ pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// Longest warm-up.
 pub const MAX_WARMUP: Duration = Duration::from_secs(600);
 
-/// Options every workload has.
+/// Options every agent-runtime workload has.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonOpts {
     /// Server and credentials (the address must be a loopback one).
     #[command(flatten)]
     pub connect: ConnectOpts,
+    /// Clients, duration, output.
+    #[command(flatten)]
+    pub run: RunOpts,
+}
+
+/// How a run is driven and reported, whatever the server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunOpts {
     /// Concurrent clients, each with its own connection and one request in flight.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=MAX_CLIENTS as i64))]
     pub clients: u32,
@@ -178,8 +191,8 @@ pub async fn delete_sessions(conn: &Connection, ids: Vec<String>) {
 /// The first connection that fails.
 pub async fn connect_clients(opts: &CommonOpts) -> anyhow::Result<Vec<Connection>> {
     ensure_loopback(&opts.connect.addr).await?;
-    let mut out = Vec::with_capacity(opts.clients as usize);
-    for _ in 0..opts.clients {
+    let mut out = Vec::with_capacity(opts.run.clients as usize);
+    for _ in 0..opts.run.clients {
         out.push(client::connect(&opts.connect).await?);
     }
     Ok(out)

@@ -1,0 +1,113 @@
+//! `codelab bench login`: the OAuth 2.0 password grant (`AuthService.Token`, RFC 6749 §4.3)
+//! against auth-service, each client logging in as the same user again and again.
+//!
+//! A login costs one argon2id verification (OWASP parameters: m = 19 MiB, t = 2, p = 1; tens of
+//! ms of one core) plus one write transaction (lockout counters, a new refresh-token family,
+//! the audit entry), so this workload measures auth-service's login ceiling, bounded by the
+//! CPU. auth-service's per-address rate limit (`AUTH_SERVICE__RATE_LIMIT__*`, 20/s by default)
+//! applies to this client too: raise it, or turn it off with `0`, for the server under test,
+//! or the report counts `RESOURCE_EXHAUSTED` answers.
+
+use std::future::Future;
+
+use anyhow::Context as _;
+use codelab_proto::auth::v1::TokenRequest;
+use codelab_proto::auth::v1::auth_service_client::AuthServiceClient;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::RunOpts;
+use super::report::{Report, Row};
+use super::runner::{self, Workload};
+use crate::client::{self, AuthChannel, DEFAULT_AUTH_ADDR};
+use crate::login::{CLI_CLIENT_ID, PASSWORD_ENV};
+
+/// Options of `bench login`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Opts {
+    /// auth-service gRPC address (must be a loopback one).
+    #[arg(long, env = "CODELAB_AUTH_ADDR", default_value = DEFAULT_AUTH_ADDR)]
+    pub auth_addr: String,
+    /// User every client logs in as; the password comes from `CODELAB_PASSWORD` or a prompt.
+    #[arg(long, short = 'u', env = "CODELAB_USERNAME", default_value = "admin")]
+    pub username: String,
+    /// OAuth client the logins go through (a public client allowed the password grant).
+    #[arg(long, default_value = CLI_CLIENT_ID)]
+    pub client_id: String,
+    /// Clients, duration, output.
+    #[command(flatten)]
+    pub run: RunOpts,
+    /// The password, for callers that have it already (tests); else read from the environment.
+    #[arg(skip)]
+    pub password: Option<SecretString>,
+}
+
+/// Runs `bench login` and prints the report.
+///
+/// # Errors
+/// See [`measure`].
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let json = opts.run.json;
+    measure(opts).await?.print(json)
+}
+
+struct LoginClient {
+    client: AuthServiceClient<AuthChannel>,
+    request: TokenRequest,
+}
+
+impl Workload for LoginClient {
+    fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
+        let mut client = self.client.clone();
+        let request = self.request.clone();
+        async move { client.token(request).await.map(|_| ()) }
+    }
+}
+
+/// Checks the credentials with one login, runs the workload and returns the report without
+/// printing it.
+///
+/// # Errors
+/// A non-loopback address, no password, an unreachable auth-service, or a first login that is
+/// refused (wrong password, locked account, client not allowed the password grant).
+pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
+    super::ensure_loopback(&opts.auth_addr).await?;
+    let password = match &opts.password {
+        Some(p) => p.clone(),
+        None => crate::password::read(crate::password::Source {
+            env: PASSWORD_ENV,
+            stdin: false,
+            prompt: &format!("Password for {}: ", opts.username),
+        })?,
+    };
+    let request = TokenRequest {
+        grant_type: "password".to_owned(),
+        client_id: opts.client_id.clone(),
+        username: opts.username.clone(),
+        password: password.expose_secret().to_owned(),
+        ..TokenRequest::default()
+    };
+    let mut clients = Vec::with_capacity(opts.run.clients as usize);
+    for _ in 0..opts.run.clients {
+        let conn = client::connect_to("auth-service", &opts.auth_addr, None).await?;
+        clients.push(LoginClient {
+            client: conn.auth(),
+            request: request.clone(),
+        });
+    }
+    clients[0]
+        .client
+        .token(request)
+        .await
+        .map_err(|s| anyhow::anyhow!(client::describe(&s)))
+        .with_context(|| format!("the first login as `{}` was refused", opts.username))?;
+    let m = runner::drive(clients, opts.run.warmup, opts.run.duration).await;
+    Ok(Report {
+        workload: "login".into(),
+        addr: opts.auth_addr.clone(),
+        clients: opts.run.clients,
+        duration_s: opts.run.duration.as_secs_f64(),
+        warmup_s: opts.run.warmup.as_secs_f64(),
+        messages: format!("password grant as `{}`", opts.username),
+        results: vec![Row::new("login", &m)],
+    })
+}
