@@ -33,7 +33,7 @@ PG_BENCH=${PG_ADMIN%/*}/bench_codelab
 out=bench-results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 cargo build --release -q -p codelab -p agent-runtime -p auth-service
-bin=target/release
+bin=${CARGO_TARGET_DIR:-target}/release
 port=$(( 20000 + RANDOM % 20000 ))
 addr=http://127.0.0.1:$port
 pid=
