@@ -3,6 +3,14 @@
 //! Every status carries one `google.rpc.ErrorInfo` (AIP-193: UPPER_SNAKE `reason`, domain
 //! `agent-runtime`, dynamic values in `metadata`); a bad field adds a `google.rpc.BadRequest`
 //! naming it, a precondition a `PreconditionFailure`, an outage a `RetryInfo`.
+//!
+//! Reasons: a bad field is `INVALID_<FIELD>` after the last segment of its path, indexes
+//! dropped (`page_token` → `INVALID_PAGE_TOKEN`, `messages[2].role` → `INVALID_ROLE`,
+//! `messages[0].tool_calls[1].arguments_json` → `INVALID_ARGUMENTS_JSON`), so the set is the
+//! fixed set of request field names; the full path is in `metadata.field` and the
+//! `BadRequest`. Also `MESSAGE_TOO_LARGE` (`INVALID_ARGUMENT`), `REQUEST_TOO_LARGE`
+//! (`RESOURCE_EXHAUSTED`), `<RESOURCE>_NOT_FOUND`, `<RESOURCE>_ALREADY_EXISTS`, the
+//! precondition's own reason, the authentication reason, `DATABASE_UNAVAILABLE`, `INTERNAL`.
 
 use crate::error::Error;
 use std::collections::HashMap;
@@ -27,7 +35,7 @@ impl From<Error> for Status {
         };
         match err {
             Error::InvalidArgument { field, description } => {
-                let mut details = info("INVALID_ARGUMENT", &[("field", &field)]);
+                let mut details = info(&invalid_reason(&field), &[("field", &field)]);
                 details.add_bad_request_violation(field.clone(), description.clone());
                 Status::with_error_details(
                     Code::InvalidArgument,
@@ -132,6 +140,16 @@ impl From<Error> for Status {
     }
 }
 
+/// `INVALID_<FIELD>` for a field path: its last segment without indexes, in UPPER_SNAKE.
+fn invalid_reason(field: &str) -> String {
+    let leaf = field.rsplit('.').next().unwrap_or_default();
+    let leaf = leaf.split('[').next().unwrap_or_default();
+    if leaf.is_empty() || !leaf.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return "INVALID_ARGUMENT".to_owned();
+    }
+    format!("INVALID_{}", leaf.to_ascii_uppercase())
+}
+
 fn upper_snake(s: &str) -> String {
     s.replace(' ', "_").to_ascii_uppercase()
 }
@@ -157,7 +175,30 @@ mod tests {
         let d = s.get_error_details();
         let v = &d.bad_request().expect("BadRequest").field_violations[0];
         assert_eq!(v.field, "messages[2].role");
-        assert_eq!(d.error_info().unwrap().domain, DOMAIN);
+        let info = d.error_info().unwrap();
+        assert_eq!(info.domain, DOMAIN);
+        assert_eq!(info.reason, "INVALID_ROLE");
+        assert_eq!(info.metadata["field"], "messages[2].role");
+    }
+
+    #[test]
+    fn invalid_reasons_follow_the_field() {
+        for (field, expected) in [
+            ("page_token", "INVALID_PAGE_TOKEN"),
+            ("page_size", "INVALID_PAGE_SIZE"),
+            ("role", "INVALID_ROLE"),
+            ("messages", "INVALID_MESSAGES"),
+            (
+                "messages[0].tool_calls[1].arguments_json",
+                "INVALID_ARGUMENTS_JSON",
+            ),
+            ("agent_history[3].to_agent", "INVALID_TO_AGENT"),
+            ("", "INVALID_ARGUMENT"),
+            ("--session-prefix", "INVALID_ARGUMENT"),
+        ] {
+            let s = Status::from(Error::invalid(field, "bad"));
+            assert_eq!(reason(&s), expected, "{field}");
+        }
     }
 
     #[test]

@@ -145,7 +145,14 @@ async fn database_admin_round_trip(backend: Backend) {
             force: true,
         })
         .await;
-    assert_status(unsafe_id, Code::InvalidArgument, Some("backup_id"));
+    // DatabaseAdmin's errors come from the shared database-admin crate, whose bad-field reason
+    // is INVALID_ARGUMENT; the field is named the same way.
+    let status = assert_status(unsafe_id, Code::InvalidArgument, None);
+    let details = tonic_types::StatusExt::get_error_details(&status);
+    assert_eq!(
+        details.bad_request().expect("BadRequest").field_violations[0].field,
+        "backup_id"
+    );
 
     let cleanup = admin
         .cleanup_data(pb::CleanupDataRequest {

@@ -241,6 +241,16 @@ pub fn assert_status<T: std::fmt::Debug>(
             .map(|v| v.field.clone())
             .collect();
         assert_eq!(fields, vec![field.to_owned()]);
+        // A bad field's reason names it (`messages[2].role` → INVALID_ROLE).
+        if code == Code::InvalidArgument && info.reason != "MESSAGE_TOO_LARGE" {
+            let leaf = field.rsplit('.').next().unwrap_or_default();
+            let leaf = leaf.split('[').next().unwrap_or_default();
+            assert_eq!(
+                info.reason,
+                format!("INVALID_{}", leaf.to_ascii_uppercase())
+            );
+            assert_eq!(info.metadata["field"], field);
+        }
     }
     status
 }

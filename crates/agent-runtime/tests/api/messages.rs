@@ -17,6 +17,17 @@ backend_tests!(
     concurrent_appends_get_contiguous_seqs_and_fail_alone,
 );
 
+/// The ErrorInfo reason of `status`.
+fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .error_info()
+        .unwrap()
+        .reason
+        .clone()
+}
+
 async fn append_assigns_consecutive_seqs_and_titles(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut s = app.sessions(&alice());
@@ -178,8 +189,18 @@ async fn list_messages_pages_forward_backward_by_role_and_page(backend: Backend)
                 ..Default::default()
             })
             .await;
-        assert_status(refused, Code::InvalidArgument, Some("page_token"));
+        let status = assert_status(refused, Code::InvalidArgument, Some("page_token"));
+        assert_eq!(reason(&status), "INVALID_PAGE_TOKEN");
     }
+    let unknown_role = s
+        .list_messages(pb::ListMessagesRequest {
+            session_id: "long".into(),
+            role: 99,
+            ..Default::default()
+        })
+        .await;
+    let status = assert_status(unknown_role, Code::InvalidArgument, Some("role"));
+    assert_eq!(reason(&status), "INVALID_ROLE");
 
     // Role filter.
     let users = s
