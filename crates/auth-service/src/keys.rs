@@ -5,7 +5,11 @@
 //! (RSA-2048, RFC 7518 §3.3) with the key's `kid` in the header. Rotation stores a new key and
 //! keeps the old one published until every token it signed has expired (longest client access
 //! lifetime + key reload period + leeway). Each replica reloads the keys every
-//! `key_refresh_secs` and immediately after its own rotation.
+//! `key_refresh_secs` and immediately after its own rotation; between those, a token with a
+//! `kid` it does not know and every JWK Set request reload them too, at most once per
+//! [`ON_DEMAND_RELOAD_INTERVAL`], so a replica never refuses or hides another replica's fresh
+//! key (verifiers refetch the JWK Set on an unknown `kid`, RFC 7517 §4.5 / OpenID Connect
+//! Core §10.1.1).
 
 use crate::error::{Error, Result};
 use crate::model::{Audit, AuditEvent, RequestContext};
@@ -19,7 +23,14 @@ use rsa::traits::PublicKeyParts as _;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Shortest time between two on-demand key reloads (unknown `kid`, JWK Set request): bounds
+/// the database queries a flood of made-up `kid`s or JWK Set requests can cause.
+pub const ON_DEMAND_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Longest an on-demand reload may take before the loaded keys answer instead.
+pub const ON_DEMAND_RELOAD_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// RSA modulus size of generated keys, bits (RFC 7518 §3.3: at least 2048).
 pub const RSA_BITS: usize = 2048;
@@ -74,6 +85,9 @@ pub struct KeyRing {
     leeway_secs: u64,
     refresh: Duration,
     state: Arc<RwLock<Arc<KeyState>>>,
+    /// When the keys were last read from the database. Held across an on-demand reload, so
+    /// concurrent callers wait for that one instead of each querying.
+    loaded_at: Arc<tokio::sync::Mutex<Instant>>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -114,6 +128,7 @@ impl KeyRing {
             leeway_secs,
             refresh,
             state: Arc::new(RwLock::new(Arc::new(state))),
+            loaded_at: Arc::new(tokio::sync::Mutex::new(Instant::now())),
         })
     }
 
@@ -129,6 +144,12 @@ impl KeyRing {
     /// # Errors
     /// Database errors; `Internal` for an unparsable stored key (the old keys stay in use).
     pub async fn reload(&self) -> Result<()> {
+        let mut loaded_at = self.loaded_at.lock().await;
+        self.reload_locked(&mut loaded_at).await
+    }
+
+    async fn reload_locked(&self, loaded_at: &mut Instant) -> Result<()> {
+        let started = Instant::now();
         let records = self.store.published_keys().await?;
         if !records.iter().any(|k| k.retired_at.is_none()) {
             return Err(Error::Internal("no signing key in the database".to_owned()));
@@ -138,7 +159,43 @@ impl KeyRing {
             .state
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(state);
+        *loaded_at = started;
         Ok(())
+    }
+
+    /// Reloads the keys unless they were read less than [`ON_DEMAND_RELOAD_INTERVAL`] ago
+    /// (by anyone); a failed reload is logged and the loaded keys stay in use.
+    pub async fn reload_if_stale(&self) {
+        let mut loaded_at = self.loaded_at.lock().await;
+        if loaded_at.elapsed() < ON_DEMAND_RELOAD_INTERVAL {
+            return;
+        }
+        // Bounded: while the database is slow or down, the loaded keys answer promptly.
+        let reloaded =
+            tokio::time::timeout(ON_DEMAND_RELOAD_TIMEOUT, self.reload_locked(&mut loaded_at))
+                .await;
+        let error = match reloaded {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!(
+                "no answer within {} ms",
+                ON_DEMAND_RELOAD_TIMEOUT.as_millis()
+            ),
+        };
+        // Try again only after the interval: an outage must not turn every request into a
+        // query.
+        *loaded_at = Instant::now();
+        tracing::warn!(
+            error,
+            "reloading signing keys failed; keeping the loaded ones"
+        );
+    }
+
+    /// The JWK Set after [`KeyRing::reload_if_stale`]: a verifier that asks because it met an
+    /// unknown `kid` gets a key another replica published a moment ago.
+    pub async fn current_jwks_json(&self) -> String {
+        self.reload_if_stale().await;
+        self.jwks_json()
     }
 
     /// Reloads every `key_refresh_secs` for ever; run it in a task and abort it to stop.
@@ -206,12 +263,14 @@ impl KeyRing {
     }
 
     /// Verifies one of this service's access tokens: RS256 only, a published `kid`, `iss`,
-    /// `aud`, `exp`/`nbf` with the configured leeway, `type` = `access`.
+    /// `aud`, `exp`/`nbf` with the configured leeway, `type` = `access`. A `kid` not in the
+    /// loaded keys makes the ring reload from the database first (at most once per
+    /// [`ON_DEMAND_RELOAD_INTERVAL`]): another replica may have just rotated.
     ///
     /// # Errors
     /// `Unauthenticated` (`INVALID_TOKEN`, `TOKEN_EXPIRED`, `UNKNOWN_KEY`, `WRONG_TOKEN_TYPE`)
     /// saying what is wrong, never echoing the token.
-    pub fn verify(&self, token: &str) -> Result<AccessClaims> {
+    pub async fn verify(&self, token: &str) -> Result<AccessClaims> {
         let invalid =
             |reason: &'static str, message: String| Error::Unauthenticated { reason, message };
         if token.len() > 16 * 1024 {
@@ -225,8 +284,12 @@ impl KeyRing {
                 format!("algorithm {:?} is not accepted", header.alg),
             ));
         }
-        let state = self.state();
         let kid = header.kid.unwrap_or_default();
+        let mut state = self.state();
+        if !state.verifying.contains_key(&kid) && !kid.is_empty() && kid.len() <= 128 {
+            self.reload_if_stale().await;
+            state = self.state();
+        }
         let key = state
             .verifying
             .get(&kid)

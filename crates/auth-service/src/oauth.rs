@@ -574,7 +574,7 @@ impl OAuth {
     /// # Errors
     /// `Unauthenticated`.
     pub async fn caller(&self, token: &str) -> Result<Caller> {
-        let claims = self.keys.verify(token)?;
+        let claims = self.keys.verify(token).await?;
         let gone = || Error::Unauthenticated {
             reason: "ACCOUNT_DISABLED",
             message: "the token's account is disabled or deleted".to_owned(),
@@ -641,7 +641,7 @@ impl OAuth {
             return Ok(inactive);
         }
         if token.split('.').count() == 3 {
-            let Ok(claims) = self.keys.verify(token) else {
+            let Ok(claims) = self.keys.verify(token).await else {
                 return Ok(inactive);
             };
             if !caller.is_admin() && claims.sub != caller.sub {

@@ -254,14 +254,14 @@ pub async fn serve_with(
     let router = routes.into_axum_router().route(
         JWKS_PATH,
         axum::routing::get(move || {
-            let body = jwks_keys.jwks_json();
+            let keys = jwks_keys.clone();
             async move {
                 (
                     [
                         (http::header::CONTENT_TYPE, "application/jwk-set+json"),
                         (http::header::CACHE_CONTROL, JWKS_CACHE_CONTROL),
                     ],
-                    body,
+                    keys.current_jwks_json().await,
                 )
             }
         }),

@@ -101,7 +101,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::GetJwksResponse>, Status> {
         rpc!(async {
             Ok(pb::GetJwksResponse {
-                keys_json: self.shared.oauth.keys().jwks_json(),
+                keys_json: self.shared.oauth.keys().current_jwks_json().await,
             })
         })
     }

@@ -10,6 +10,7 @@ backend_tests!(
     jwks_over_grpc_and_http_agree,
     rotation_keeps_old_tokens_valid,
     replicas_and_restarts_share_the_keys,
+    a_replica_learns_another_replicas_rotation_at_once,
 );
 
 fn kids(keys_json: &str) -> Vec<String> {
@@ -163,4 +164,69 @@ async fn replicas_and_restarts_share_the_keys(backend: Backend) {
         .into_inner();
     assert_eq!(users.total_size, 1);
     app.shutdown().await;
+}
+
+/// Replica B reloads keys only every hour here; A rotates. B must still accept A's new tokens
+/// (reload on an unknown `kid`) and publish A's new key (a JWK Set request reloads), without
+/// waiting for its period.
+async fn a_replica_learns_another_replicas_rotation_at_once(backend: Backend) {
+    let a = TestApp::spawn_with(backend, |c| c.key_refresh_secs = 3600).await;
+    let b = a.replica(|c| c.key_refresh_secs = 3600).await;
+    // B's keys were read at its start; on-demand reloads are at most one a second.
+    tokio::time::sleep(auth_service::keys::ON_DEMAND_RELOAD_INTERVAL).await;
+    let admin = a.admin().await;
+    let rotated = a
+        .auth(&admin)
+        .rotate_signing_key(pb::RotateSigningKeyRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let fresh = a.admin().await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&fresh).unwrap().kid.unwrap(),
+        rotated.kid
+    );
+
+    // B verifies a token of the new key: as the caller and as the introspected token.
+    let seen = b
+        .auth(&fresh)
+        .introspect_token(pb::IntrospectTokenRequest {
+            token: fresh.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("B accepts a token signed with A's new key")
+        .into_inner();
+    assert!(seen.active);
+    assert_eq!(seen.username, "admin");
+    // B's JWK Set, over gRPC and HTTP, now has the new key.
+    assert!(kids(&jwks(&b).await).contains(&rotated.kid));
+    let http = reqwest::get(format!("http://{}/.well-known/jwks.json", b.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(kids(&http).contains(&rotated.kid));
+
+    // A kid nobody published is still refused (and costs at most one reload a second).
+    let mut parts: Vec<String> = fresh.split('.').map(str::to_owned).collect();
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&engine.decode(&parts[0]).unwrap()).unwrap();
+    header["kid"] = "no-such-key".into();
+    parts[0] = engine.encode(header.to_string());
+    let forged = parts.join(".");
+    for _ in 0..3 {
+        expect_err(
+            b.users(&forged)
+                .get_current_user(pb::GetCurrentUserRequest {})
+                .await,
+            Code::Unauthenticated,
+            "UNKNOWN_KEY",
+        );
+    }
+    b.shutdown().await;
+    a.shutdown().await;
 }
