@@ -328,7 +328,10 @@ mod tests {
         use proptest::prelude::*;
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(2_000))]
+            // 2,000 cases in every test run; `PROPTEST_CASES=N` runs N instead (longer runs).
+            #![proptest_config(ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000),
+            ))]
 
             /// Whatever text arrives in `…__DB_URL` or `--url`: an answer, never a panic.
             #[test]

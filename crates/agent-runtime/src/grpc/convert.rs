@@ -642,7 +642,10 @@ mod tests {
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(3_000))]
+            // 3,000 cases in every test run; `PROPTEST_CASES=N` runs N instead (longer runs).
+            #![proptest_config(ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3_000),
+            ))]
 
             /// Any message a client can encode is accepted or refused with INVALID_ARGUMENT
             /// naming a field of `messages[i]`; never a panic, never a half-valid message.

@@ -81,7 +81,10 @@ fn apply(path: &Path, damage: &Damage) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    // 96 cases in every test run; `PROPTEST_CASES=N` runs N instead (longer runs).
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96),
+    ))]
 
     #[test]
     fn damaged_backups_are_refused_and_the_target_is_untouched(
