@@ -1,6 +1,7 @@
 //! agent-runtime trusting a real auth-service: tokens it issues are accepted, keys are fetched
-//! with `GetJwks`, start-up waits for auth-service, cached keys outlive it, and a rotated key is
-//! picked up on its first unknown `kid`.
+//! with `GetJwks`, start-up waits for auth-service, cached keys outlive it, a rotated key is
+//! picked up on its first unknown `kid`, and a revoked login loses access once its last access
+//! token expires.
 
 use crate::backend_tests;
 use crate::helpers::*;
@@ -26,7 +27,7 @@ backend_tests!(
 struct AuthServer {
     addr: SocketAddr,
     channel: Channel,
-    _db: TestDb,
+    db: TestDb,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), auth_service::ServeError>>,
 }
@@ -62,7 +63,7 @@ impl AuthServer {
         AuthServer {
             addr,
             channel,
-            _db: db,
+            db,
             stop: Some(stop),
             task,
         }
@@ -74,6 +75,23 @@ impl AuthServer {
 
     fn auth(&self) -> auth_pb::auth_service_client::AuthServiceClient<Channel> {
         auth_pb::auth_service_client::AuthServiceClient::new(self.channel.clone())
+    }
+
+    /// auth-service's store over its database (for what the API rightly refuses, such as an
+    /// access-token lifetime under a minute).
+    async fn store(&self) -> auth_service::store::Store {
+        let pool = db_core::Pool::connect(self.db.url(), &db_core::PoolConfig::default())
+            .await
+            .unwrap();
+        auth_service::store::Store::new(pool)
+    }
+
+    fn with_token<T>(token: &str, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        request
     }
 
     fn users(
@@ -113,10 +131,19 @@ impl AuthServer {
 
 /// agent-runtime trusting `auth_url` (no JWKS URL: the gRPC `GetJwks` source).
 async fn agent_runtime_trusting(backend: Backend, auth_url: String) -> TestApp {
+    agent_runtime_trusting_with(backend, auth_url, |_| {}).await
+}
+
+async fn agent_runtime_trusting_with(
+    backend: Backend,
+    auth_url: String,
+    tweak: impl FnOnce(&mut agent_runtime::config::Config),
+) -> TestApp {
     TestApp::spawn_with(backend, |c| {
         c.auth.jwks_url = None;
         c.auth.auth_service_url = auth_url;
         c.auth.jwks_fetch_timeout_ms = 1_000;
+        tweak(c);
     })
     .await
 }
@@ -134,7 +161,8 @@ async fn list_sessions(
 async fn the_whole_flow_through_auth_service(backend: Backend) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let auth = AuthServer::start(backend, listener).await;
-    let app = agent_runtime_trusting(backend, auth.url()).await;
+    // No clock-skew allowance, so an expired token is refused the second it expires.
+    let app = agent_runtime_trusting_with(backend, auth.url(), |c| c.auth.leeway_secs = 0).await;
 
     // The seeded admin logs in and creates a user.
     let admin = auth.login("admin", ADMIN_PASSWORD).await;
@@ -216,6 +244,99 @@ async fn the_whole_flow_through_auth_service(backend: Backend) {
         .unwrap_err();
     assert_eq!(again.code(), Code::Unauthenticated, "{again:?}");
     assert!(again.message().starts_with("invalid_grant"), "{again:?}");
+
+    // Revocation stops access within one access-token lifetime: access tokens are verified
+    // offline, so the last one works until its `exp`, then agent-runtime refuses it. A client
+    // whose tokens live 5 s shows it (the API's minimum is 60 s; the store takes less).
+    let mut clients =
+        auth_pb::client_service_client::ClientServiceClient::new(auth.channel.clone());
+    clients
+        .create_client(AuthServer::with_token(
+            &admin.access_token,
+            auth_pb::CreateClientRequest {
+                client_id: "short-lived".into(),
+                name: "short-lived tokens".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    auth.store()
+        .await
+        .update_client(
+            "short-lived".into(),
+            auth_service::model::ClientUpdate {
+                access_token_lifetime_secs: Some(5),
+                ..Default::default()
+            },
+            auth_service::model::Audit::new(
+                auth_service::model::AuditEvent::ClientUpdated,
+                true,
+                &auth_service::model::RequestContext::default(),
+            ),
+        )
+        .await
+        .unwrap();
+    let short = auth
+        .auth()
+        .token(auth_pb::TokenRequest {
+            grant_type: "password".into(),
+            client_id: "short-lived".into(),
+            username: "carol".into(),
+            password: "carol-password-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(short.expires_in, 5);
+    auth.auth()
+        .revoke_token(AuthServer::with_token(
+            &short.access_token,
+            auth_pb::RevokeTokenRequest {
+                token: short.refresh_token.clone(),
+                token_type_hint: "refresh_token".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    let refused = auth
+        .auth()
+        .token(auth_pb::TokenRequest {
+            grant_type: "refresh_token".into(),
+            client_id: "short-lived".into(),
+            refresh_token: short.refresh_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        refused.message().starts_with("invalid_grant"),
+        "{refused:?}"
+    );
+    list_sessions(&app, &short.access_token)
+        .await
+        .expect("until it expires, the last access token still works (verified offline)");
+    let exp = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(&short.access_token)
+        .unwrap()
+        .claims["exp"]
+        .as_i64()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    tokio::time::sleep(Duration::from_secs_f64((exp as f64 - now).max(0.0) + 1.1)).await;
+    let expired = assert_status(
+        list_sessions(&app, &short.access_token).await,
+        Code::Unauthenticated,
+        None,
+    );
+    use tonic_types::StatusExt as _;
+    assert_eq!(
+        expired.get_error_details().error_info().unwrap().reason,
+        "TOKEN_EXPIRED"
+    );
 
     // A token not issued by this auth-service (the fixture key) is refused.
     assert_status(
