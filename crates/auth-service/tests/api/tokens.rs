@@ -16,6 +16,8 @@ backend_tests!(
     grant_errors_carry_rfc_codes,
     bcrypt_users_sign_in_and_are_upgraded,
     disabled_user_loses_refresh_and_access,
+    a_family_ends_at_its_clients_absolute_lifetime,
+    weaker_argon2_hashes_are_upgraded_on_login,
 );
 
 async fn password_grant_issues_jwt_and_refresh_token(backend: Backend) {
@@ -417,4 +419,144 @@ async fn disabled_user_loses_refresh_and_access(backend: Backend) {
     app.login("frank", "frank-password")
         .await
         .expect("enabled again");
+}
+
+/// Store and the user of the refresh token `token` (read straight from the database).
+async fn family_of(app: &TestApp, token: &str) -> auth_service::store::RefreshRecord {
+    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+        .await
+        .unwrap();
+    auth_service::store::Store::new(pool)
+        .refresh_token(auth_service::oauth::sha256_hex(token))
+        .await
+        .unwrap()
+        .expect("stored refresh token")
+        .0
+}
+
+/// RFC 9700 §4.14.2: rotation does not extend a login; each family expires at its client's
+/// `refresh_token_lifetime_secs` after the login, whatever rotations happened since.
+async fn a_family_ends_at_its_clients_absolute_lifetime(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin().await;
+    app.clients(&admin)
+        .create_client(pb::CreateClientRequest {
+            client_id: "hourly".into(),
+            name: "one-hour logins".into(),
+            refresh_token_lifetime_secs: 3_600,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let login = app
+        .auth("")
+        .token(password_grant("hourly", "admin", ADMIN_PASSWORD))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = family_of(&app, &login.refresh_token).await;
+    assert_eq!(
+        (first.expires_at - first.created_at).num_seconds(),
+        3_600,
+        "the client's lifetime, not the default 30 days"
+    );
+    // A rotation keeps the family's expiry.
+    let rotated = app
+        .auth("")
+        .token(refresh_grant("hourly", &login.refresh_token))
+        .await
+        .unwrap()
+        .into_inner();
+    let second = family_of(&app, &rotated.refresh_token).await;
+    assert_eq!(second.family_id, first.family_id);
+    assert_eq!(second.expires_at, first.expires_at);
+
+    // The family's time is up (aged in the database): the newest token is refused.
+    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+        .await
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let past = db_core::timestamp::now() - chrono::Duration::seconds(1);
+    let family = first.family_id.clone();
+    let aged = db_core::with_connection!(conn, |c| {
+        use auth_service::schema::refresh_tokens::dsl as rt;
+        use diesel::prelude::*;
+        diesel_async::RunQueryDsl::execute(
+            diesel::update(rt::refresh_tokens.filter(rt::family_id.eq(&family)))
+                .set(rt::expires_at.eq(past)),
+            c,
+        )
+        .await
+        .unwrap()
+    });
+    assert_eq!(aged, 2);
+    let e = expect_err(
+        app.auth("")
+            .token(refresh_grant("hourly", &rotated.refresh_token))
+            .await,
+        Code::Unauthenticated,
+        "INVALID_GRANT",
+    );
+    assert!(e.message().starts_with("invalid_grant"), "{e:?}");
+    // A login through another client is not affected.
+    let other = app.login("admin", ADMIN_PASSWORD).await.unwrap();
+    app.auth("")
+        .token(refresh_grant("codelab-cli", &other.refresh_token))
+        .await
+        .expect("another family refreshes");
+}
+
+/// A hash made with weaker argon2 parameters than configured is replaced, at the next
+/// successful login, by one with the configured (OWASP) parameters.
+async fn weaker_argon2_hashes_are_upgraded_on_login(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.password = auth_service::passwords::PasswordSettings::default();
+    })
+    .await;
+    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+        .await
+        .unwrap();
+    let store = auth_service::store::Store::new(pool);
+    let weak = auth_service::passwords::Passwords::new(&fast_passwords())
+        .unwrap()
+        .hash(&secrecy::SecretString::from("weakly-hashed-pw"))
+        .await
+        .unwrap();
+    assert!(weak.contains("m=1024,t=1,p=1"), "{weak}");
+    store
+        .create_user(
+            auth_service::model::NewUser {
+                username: "old-params".into(),
+                email: None,
+                password_hash: weak.clone(),
+                scopes: auth_service::model::Scopes::parse("api:read").unwrap(),
+                is_verified: true,
+            },
+            auth_service::model::Audit::new(
+                auth_service::model::AuditEvent::UserCreated,
+                true,
+                &Default::default(),
+            ),
+        )
+        .await
+        .unwrap();
+    app.login("old-params", "weakly-hashed-pw").await.unwrap();
+    let mut stored = weak.clone();
+    for _ in 0..200 {
+        stored = store
+            .user_by_username("old-params".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash;
+        if stored != weak {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(stored.starts_with("$argon2id$v=19$"), "{stored}");
+    assert!(stored.contains("$m=19456,t=2,p=1$"), "rehashed: {stored}");
+    app.login("old-params", "weakly-hashed-pw")
+        .await
+        .expect("the new hash verifies");
 }
