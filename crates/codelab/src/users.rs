@@ -3,7 +3,9 @@
 //!
 //! A user is named by user id or username; a username is looked up with `ListUsers`. New
 //! passwords come from `CODELAB_NEW_PASSWORD`, one line of stdin (`--password-stdin`) or a
-//! no-echo prompt, never from the command line.
+//! no-echo prompt, never from the command line. Changing your own password (the token's user)
+//! needs your current one too: `CODELAB_PASSWORD`, a line of stdin (`--current-password-stdin`,
+//! read before the new password's line) or a prompt.
 
 use crate::client::{self, AuthChannel, AuthConnectOpts, describe_with_hint};
 use crate::sessions::format_timestamp;
@@ -12,13 +14,17 @@ use anyhow::Context as _;
 use codelab_proto::auth::v1::user_service_client::UserServiceClient;
 use codelab_proto::auth::v1::{
     ChangePasswordRequest, CreateUserRequest, DeleteUserRequest, DisableUserRequest,
-    GetUserRequest, ListUsersRequest, User,
+    GetCurrentUserRequest, GetUserRequest, ListUsersRequest, User,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 
 /// Environment variable holding the new password of `create` and `passwd`.
 pub const NEW_PASSWORD_ENV: &str = "CODELAB_NEW_PASSWORD";
+
+/// Environment variable holding your current password when `passwd` changes your own (the
+/// same one `codelab login` reads).
+pub const CURRENT_PASSWORD_ENV: &str = crate::login::PASSWORD_ENV;
 
 /// The `users` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -36,7 +42,8 @@ pub enum Command {
     /// Delete a user and their refresh tokens.
     Delete(UserOpts),
     /// Set a user's password (CODELAB_NEW_PASSWORD, --password-stdin or a prompt); revokes
-    /// their refresh tokens.
+    /// their refresh tokens. Your own needs your current password too (CODELAB_PASSWORD,
+    /// --current-password-stdin or a prompt).
     Passwd(PasswdOpts),
 }
 
@@ -80,9 +87,14 @@ pub struct UserOpts {
 pub struct PasswdOpts {
     /// User id or username.
     pub user: String,
-    /// Read the new password from the first line of stdin.
+    /// Read the new password from a line of stdin (after the current password's line when
+    /// --current-password-stdin is given too).
     #[arg(long)]
     pub password_stdin: bool,
+    /// When changing your own password: read the current one from the first line of stdin
+    /// (when CODELAB_PASSWORD is unset).
+    #[arg(long)]
+    pub current_password_stdin: bool,
     /// Server and credentials.
     #[command(flatten)]
     pub connect: AuthConnectOpts,
@@ -166,12 +178,36 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Passwd(opts) => {
             let mut users = connect(&opts.connect).await?;
-            let user = resolve(&mut users, &opts.user).await?;
+            // The token's own user (none for a client_credentials token).
+            let me = users
+                .get_current_user(GetCurrentUserRequest {})
+                .await
+                .ok()
+                .map(tonic::Response::into_inner);
+            let (user, own) = match me {
+                Some(me)
+                    if me.user_id == opts.user || me.username.eq_ignore_ascii_case(&opts.user) =>
+                {
+                    (me, true)
+                }
+                _ => (resolve(&mut users, &opts.user).await?, false),
+            };
+            // auth-service asks for the current password only of your own account.
+            let current = if own {
+                password::read(password::Source {
+                    env: CURRENT_PASSWORD_ENV,
+                    stdin: opts.current_password_stdin,
+                    prompt: &format!("Current password for {}: ", user.username),
+                })
+                .context("reading your current password")?
+            } else {
+                SecretString::from(String::new())
+            };
             let password = new_password(opts.password_stdin, &user.username)?;
             let changed = users
                 .change_password(ChangePasswordRequest {
                     user_id: user.user_id.clone(),
-                    current_password: String::new(),
+                    current_password: current.expose_secret().to_owned(),
                     new_password: password.expose_secret().to_owned(),
                 })
                 .await

@@ -336,7 +336,53 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
     )
     .await);
     failed(login(a, "dave", "dave-password-1").await, "invalid_grant");
+    let dave = ok(login(a, "dave", "dave-password-2").await)
+        .trim()
+        .to_owned();
+
+    // dave changes his own password: the current one is needed, first line of stdin here, or
+    // CODELAB_PASSWORD; a wrong one is refused and changes nothing.
+    let own = |current_stdin: bool| {
+        let mut args = vec![
+            "users",
+            "passwd",
+            "dave",
+            "--auth-addr",
+            a,
+            "--password-stdin",
+        ];
+        if current_stdin {
+            args.push("--current-password-stdin");
+        }
+        args
+    };
+    failed(
+        codelab(
+            &own(true),
+            &[("CODELAB_TOKEN", &dave)],
+            "not-daves-password\ndave-password-3\n",
+        )
+        .await,
+        "current_password",
+    );
     ok(login(a, "dave", "dave-password-2").await);
+    ok(codelab(
+        &own(true),
+        &[("CODELAB_TOKEN", &dave)],
+        "dave-password-2\ndave-password-3\n",
+    )
+    .await);
+    failed(login(a, "dave", "dave-password-2").await, "invalid_grant");
+    ok(codelab(
+        &own(false),
+        &[
+            ("CODELAB_TOKEN", &dave),
+            ("CODELAB_PASSWORD", "dave-password-3"),
+        ],
+        "dave-password-4\n",
+    )
+    .await);
+    ok(login(a, "dave", "dave-password-4").await);
 
     ok(codelab(
         &["users", "delete", "dave", "--auth-addr", a],
@@ -353,7 +399,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
         .await,
         "no user",
     );
-    failed(login(a, "dave", "dave-password-2").await, "invalid_grant");
+    failed(login(a, "dave", "dave-password-4").await, "invalid_grant");
 
     // Clients: create (secret once), list, get, update, rotate-secret, delete.
     let client: Value = serde_json::from_str(&ok(codelab(
