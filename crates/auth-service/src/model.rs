@@ -278,6 +278,8 @@ pub enum AuditEvent {
     UserUpdated,
     /// A password was changed.
     PasswordChanged,
+    /// ChangePassword was refused: wrong current password, or its username locked out.
+    PasswordChangeFailed,
     /// A user was disabled or enabled.
     UserDisabled,
     /// A user was enabled again.
@@ -308,6 +310,7 @@ impl AuditEvent {
             AuditEvent::UserCreated => "user_created",
             AuditEvent::UserUpdated => "user_updated",
             AuditEvent::PasswordChanged => "password_changed",
+            AuditEvent::PasswordChangeFailed => "password_change_failed",
             AuditEvent::UserDisabled => "user_disabled",
             AuditEvent::UserEnabled => "user_enabled",
             AuditEvent::UserDeleted => "user_deleted",

@@ -285,14 +285,24 @@ impl OAuth {
             .store
             .reserve_attempt(user_key.clone(), self.lockout.window_secs)
             .await?;
-        self.check_lock(
-            &user_key,
-            user_attempt,
-            self.lockout.max_failures_per_user,
-            &username,
-            context,
-        )
-        .await?;
+        if let Err(locked) = self
+            .check_lock(
+                &user_key,
+                user_attempt,
+                self.lockout.max_failures_per_user,
+                &username,
+                context,
+            )
+            .await
+        {
+            // Refused without a password check: not a guess the address made, so the address
+            // gets its slot back (many people behind one NAT retrying a locked account must
+            // not lock the address for everyone else).
+            if let Some(key) = ip_key {
+                self.store.release_attempt(key).await?;
+            }
+            return Err(locked);
+        }
 
         let user = self.store.user_by_username(username.clone()).await?;
         let (verified, reason) = match &user {
@@ -398,6 +408,64 @@ impl OAuth {
             .detail("lockout_secs", self.lockout.lockout_secs);
         tracing::warn!(kind = key.split(':').next().unwrap_or(""), "login lockout");
         self.store.lock_attempts(key.to_owned(), until, audit).await
+    }
+
+    /// Checks `current`, the password a user gives to change their own (UserService
+    /// ChangePassword), under the same username lockout as the password grant (OWASP
+    /// Authentication Cheat Sheet, "Change password feature": re-authenticate; "Account
+    /// lockout"): the attempt reserves a slot on `user:<username>` first, a wrong password
+    /// counts as a failure, is audited (`password_change_failed`) and locks the username at
+    /// the limit; a right one resets the count as a login does.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] while the username is locked out; `InvalidArgument` naming
+    /// `current_password` when it does not match; database errors.
+    pub async fn check_current_password(
+        &self,
+        user: &UserRecord,
+        current: &SecretString,
+        context: &RequestContext,
+    ) -> Result<()> {
+        let username = user.username.to_lowercase();
+        let key = format!("user:{username}");
+        let attempt = self
+            .store
+            .reserve_attempt(key.clone(), self.lockout.window_secs)
+            .await?;
+        let failed = |reason: &str| {
+            Audit::new(AuditEvent::PasswordChangeFailed, false, context)
+                .user(Some(user.id), user.username.clone())
+                .detail("reason", reason)
+        };
+        if let Err(locked) = self
+            .check_lock(
+                &key,
+                attempt,
+                self.lockout.max_failures_per_user,
+                &username,
+                context,
+            )
+            .await
+        {
+            self.store.record_audit(failed("locked out")).await?;
+            return Err(locked);
+        }
+        if current.expose_secret().len() > MAX_SECRET_BYTES
+            || !self
+                .passwords
+                .verify(current, &user.password_hash)
+                .await?
+                .ok
+        {
+            self.store
+                .record_audit(failed("wrong current password"))
+                .await?;
+            if attempt.failures >= self.lockout.max_failures_per_user {
+                self.lock(&key, &username, context).await?;
+            }
+            return Err(Error::invalid("current_password", "does not match"));
+        }
+        self.store.clear_attempts(key).await
     }
 
     fn spawn_rehash(&self, user: &UserRecord, password: &SecretString) {

@@ -199,15 +199,12 @@ impl UserService for UserApi {
                 if convert::is_empty(&current) {
                     return Err(Error::invalid("current_password", "is required"));
                 }
-                if !self
-                    .shared
-                    .passwords
-                    .verify(&current, &user.password_hash)
-                    .await?
-                    .ok
-                {
-                    return Err(Error::invalid("current_password", "does not match"));
-                }
+                // Counted and audited like a login: a stolen access token must not become
+                // an unlimited password oracle.
+                self.shared
+                    .oauth
+                    .check_current_password(&user, &current, &context)
+                    .await?;
             }
             let hash = self.shared.passwords.hash(&new).await?;
             let audit = Audit::new(AuditEvent::PasswordChanged, true, &context)

@@ -12,6 +12,8 @@ backend_tests!(
     lockout_ends_and_success_resets_the_count,
     a_direct_clients_forwarded_for_is_ignored,
     behind_a_proxy_the_rightmost_entry_counts,
+    wrong_current_passwords_count_toward_the_lockout,
+    refusals_of_a_locked_username_do_not_count_against_the_address,
 );
 
 async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
@@ -202,5 +204,89 @@ async fn behind_a_proxy_the_rightmost_entry_counts(backend: Backend) {
             .iter()
             .all(|e| e.ip_address.as_deref() == Some("203.0.113.7")),
         "{failed:?}"
+    );
+}
+
+/// ChangePassword's current password is guarded like a login: each wrong one is counted for
+/// the username and audited, the limit locks the username for logins too.
+async fn wrong_current_passwords_count_toward_the_lockout(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("ivan", "ivan-password").await;
+    let token = app
+        .login("ivan", "ivan-password")
+        .await
+        .unwrap()
+        .access_token;
+    let change = |current: &str| codelab_proto::auth::v1::ChangePasswordRequest {
+        user_id: String::new(),
+        current_password: current.into(),
+        new_password: "ivan-new-password".into(),
+    };
+    for i in 0..5 {
+        let e = app
+            .users(&token)
+            .change_password(change(&format!("guess-{i}")))
+            .await;
+        let status = expect_err(e, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert!(status.message().contains("current_password"), "{status:?}");
+    }
+    let failed = app.audit("password_change_failed").await;
+    assert_eq!(failed.len(), 5);
+    assert!(failed.iter().all(|e| !e.success
+        && e.username.as_deref() == Some("ivan")
+        && e.details["reason"] == "wrong current password"));
+    assert_eq!(app.audit("lockout").await.len(), 1);
+    // Locked: neither the right current password nor a login gets through.
+    expect_err(
+        app.users(&token)
+            .change_password(change("ivan-password"))
+            .await,
+        Code::ResourceExhausted,
+        "TOO_MANY_ATTEMPTS",
+    );
+    expect_err(
+        app.login("ivan", "ivan-password").await,
+        Code::ResourceExhausted,
+        "TOO_MANY_ATTEMPTS",
+    );
+    assert_eq!(app.audit("password_change_failed").await.len(), 6);
+    assert!(app.audit("password_changed").await.is_empty());
+}
+
+/// An attempt refused because its username is locked checks no password, so it does not use
+/// up its address's allowance: others behind the same address can still log in.
+async fn refusals_of_a_locked_username_do_not_count_against_the_address(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("judy", "judy-password").await;
+    for _ in 0..5 {
+        expect_err(
+            app.login("judy", "wrong").await,
+            Code::Unauthenticated,
+            "INVALID_GRANT",
+        );
+    }
+    // Far more refused attempts than the address limit (10) allows failures.
+    for _ in 0..12 {
+        expect_err(
+            app.login("judy", "judy-password").await,
+            Code::ResourceExhausted,
+            "TOO_MANY_ATTEMPTS",
+        );
+    }
+    app.login("admin", ADMIN_PASSWORD)
+        .await
+        .expect("the address is not locked by refusals");
+    // Real failures still count against the address: 5 so far, 5 more lock it.
+    for i in 0..5 {
+        expect_err(
+            app.login(&format!("nobody{i}"), "whatever").await,
+            Code::Unauthenticated,
+            "INVALID_GRANT",
+        );
+    }
+    expect_err(
+        app.login("admin", ADMIN_PASSWORD).await,
+        Code::ResourceExhausted,
+        "TOO_MANY_ATTEMPTS",
     );
 }
