@@ -280,6 +280,8 @@ pub enum AuditEvent {
     PasswordChanged,
     /// ChangePassword was refused: wrong current password, or its username locked out.
     PasswordChangeFailed,
+    /// An administrator ended a username's lockout (UnlockUser).
+    UserUnlocked,
     /// A user was disabled or enabled.
     UserDisabled,
     /// A user was enabled again.
@@ -311,6 +313,7 @@ impl AuditEvent {
             AuditEvent::UserUpdated => "user_updated",
             AuditEvent::PasswordChanged => "password_changed",
             AuditEvent::PasswordChangeFailed => "password_change_failed",
+            AuditEvent::UserUnlocked => "user_unlocked",
             AuditEvent::UserDisabled => "user_disabled",
             AuditEvent::UserEnabled => "user_enabled",
             AuditEvent::UserDeleted => "user_deleted",

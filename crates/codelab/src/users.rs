@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use codelab_proto::auth::v1::user_service_client::UserServiceClient;
 use codelab_proto::auth::v1::{
     ChangePasswordRequest, CreateUserRequest, DeleteUserRequest, DisableUserRequest,
-    GetCurrentUserRequest, GetUserRequest, ListUsersRequest, User,
+    GetCurrentUserRequest, GetUserRequest, ListUsersRequest, UnlockUserRequest, User,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
@@ -41,6 +41,8 @@ pub enum Command {
     Enable(UserOpts),
     /// Delete a user and their refresh tokens.
     Delete(UserOpts),
+    /// End a user's failed-login lockout now (audited).
+    Unlock(UserOpts),
     /// Set a user's password (CODELAB_NEW_PASSWORD, --password-stdin or a prompt); revokes
     /// their refresh tokens. Your own needs your current password too (CODELAB_PASSWORD,
     /// --current-password-stdin or a prompt).
@@ -172,6 +174,38 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
                 output::println(&format!(
                     "deleted user {} ({})",
                     user.username, user.user_id
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Unlock(opts) => {
+            let mut users = connect(&opts.connect).await?;
+            let user = resolve(&mut users, &opts.user).await?;
+            let unlocked = users
+                .unlock_user(UnlockUserRequest {
+                    user_id: user.user_id.clone(),
+                })
+                .await
+                .map_err(|s| {
+                    anyhow::anyhow!("unlocking user `{}`: {}", opts.user, describe_with_hint(&s))
+                })?
+                .into_inner();
+            if opts.json {
+                output::print(&output::json(&json!({
+                    "user_id": user.user_id,
+                    "username": user.username,
+                    "was_locked": unlocked.was_locked,
+                    "cleared_failures": unlocked.cleared_failures,
+                })))?;
+            } else if unlocked.was_locked {
+                output::println(&format!(
+                    "unlocked {} ({} failed logins forgotten)",
+                    user.username, unlocked.cleared_failures
+                ))?;
+            } else {
+                output::println(&format!(
+                    "{} was not locked out ({} failed logins forgotten)",
+                    user.username, unlocked.cleared_failures
                 ))?;
             }
             Ok(())

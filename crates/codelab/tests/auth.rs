@@ -54,6 +54,17 @@ async fn start_auth_service(backend: Backend) -> Running {
             max_concurrent: 2,
         },
         shutdown_grace_secs: 2,
+        // One test process is one address sending far faster than a person; the limit has its
+        // own tests in auth-service.
+        rate_limit: auth_service::config::RateLimitSettings {
+            requests_per_second: 0,
+            burst: 0,
+        },
+        // Every command comes from 127.0.0.1: only the username limit is exercised here.
+        lockout: auth_service::config::LockoutSettings {
+            max_failures_per_ip: 1000,
+            ..Default::default()
+        },
         ..auth_service::config::Config::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -382,6 +393,23 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
         "dave-password-4\n",
     )
     .await);
+    ok(login(a, "dave", "dave-password-4").await);
+
+    // unlock: five wrong passwords lock dave out; an administrator lets him in again.
+    for _ in 0..5 {
+        failed(login(a, "dave", "wrong-password").await, "invalid_grant");
+    }
+    failed(
+        login(a, "dave", "dave-password-4").await,
+        "RESOURCE_EXHAUSTED",
+    );
+    let unlocked = ok(codelab(
+        &["users", "unlock", "dave", "--auth-addr", a],
+        &admin_env,
+        "",
+    )
+    .await);
+    assert!(unlocked.starts_with("unlocked dave"), "{unlocked}");
     ok(login(a, "dave", "dave-password-4").await);
 
     ok(codelab(

@@ -249,6 +249,33 @@ impl UserService for UserApi {
         })
     }
 
+    async fn unlock_user(
+        &self,
+        request: Request<pb::UnlockUserRequest>,
+    ) -> Result<Response<pb::UnlockUserResponse>, Status> {
+        rpc!(async {
+            let caller = self.shared.caller_with(&request, "api:admin").await?;
+            let context = self.shared.context(&request);
+            let req = request.into_inner();
+            if req.user_id.is_empty() {
+                return Err(Error::invalid("user_id", "is required"));
+            }
+            let user = self.visible_user(&caller, &req.user_id).await?;
+            let audit = Audit::new(AuditEvent::UserUnlocked, true, &context)
+                .user(Some(user.id), user.username.clone())
+                .detail("by", caller.name());
+            let (was_locked, cleared_failures) = self
+                .shared
+                .store
+                .unlock_attempts(format!("user:{}", user.username.to_lowercase()), audit)
+                .await?;
+            Ok(pb::UnlockUserResponse {
+                was_locked,
+                cleared_failures,
+            })
+        })
+    }
+
     async fn delete_user(
         &self,
         request: Request<pb::DeleteUserRequest>,

@@ -127,6 +127,30 @@ impl Store {
         })
     }
 
+    /// Ends the lockout and count of `key` (UserService.UnlockUser) and writes `audit` with
+    /// what was cleared (`was_locked`, `cleared_failures`), in one transaction. Returns
+    /// whether `key` was locked and how many failures its window held.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn unlock_attempts(&self, key: String, audit: Audit) -> Result<(bool, i32)> {
+        write_op!(self, |c| {
+            let at = now();
+            let removed: Option<Attempt> = diesel::delete(login_attempts::table.find(&key))
+                .returning((login_attempts::failures, login_attempts::locked_until))
+                .get_result(c)
+                .await
+                .optional()?;
+            let was_locked = removed.and_then(|a| a.locked_until).is_some_and(|u| u > at);
+            let cleared = removed.map_or(0, |a| a.failures);
+            let audit = audit
+                .detail("was_locked", was_locked)
+                .detail("cleared_failures", cleared);
+            audit!(c, audit);
+            Ok((was_locked, cleared))
+        })
+    }
+
     /// Forgets the counter of `key` (a successful login resets its username's count).
     ///
     /// # Errors

@@ -14,6 +14,7 @@ backend_tests!(
     behind_a_proxy_the_rightmost_entry_counts,
     wrong_current_passwords_count_toward_the_lockout,
     refusals_of_a_locked_username_do_not_count_against_the_address,
+    an_administrator_unlocks_a_username,
 );
 
 async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
@@ -289,4 +290,80 @@ async fn refusals_of_a_locked_username_do_not_count_against_the_address(backend:
         Code::ResourceExhausted,
         "TOO_MANY_ATTEMPTS",
     );
+}
+
+async fn an_administrator_unlocks_a_username(backend: Backend) {
+    use codelab_proto::auth::v1::UnlockUserRequest;
+    let app = TestApp::spawn(backend).await;
+    let user = app.create_user("kim", "kim-password").await;
+    let kim = app.login("kim", "kim-password").await.unwrap().access_token;
+    for _ in 0..5 {
+        let _ = app.login("kim", "wrong").await;
+    }
+    expect_err(
+        app.login("kim", "kim-password").await,
+        Code::ResourceExhausted,
+        "TOO_MANY_ATTEMPTS",
+    );
+    // Only administrators, and the user must be named.
+    expect_err(
+        app.users(&kim)
+            .unlock_user(UnlockUserRequest {
+                user_id: user.user_id.clone(),
+            })
+            .await,
+        Code::PermissionDenied,
+        "MISSING_SCOPE",
+    );
+    let admin = app.admin().await;
+    let e = expect_err(
+        app.users(&admin)
+            .unlock_user(UnlockUserRequest::default())
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert!(e.message().contains("user_id"), "{e:?}");
+    expect_err(
+        app.users(&admin)
+            .unlock_user(UnlockUserRequest {
+                user_id: "no-such-user".into(),
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+
+    let unlocked = app
+        .users(&admin)
+        .unlock_user(UnlockUserRequest {
+            user_id: user.user_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(unlocked.was_locked);
+    assert_eq!(
+        unlocked.cleared_failures, 6,
+        "5 failures and the refused attempt"
+    );
+    let audit = app.audit("user_unlocked").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].username.as_deref(), Some("kim"));
+    assert_eq!(audit[0].details["by"], "admin");
+    assert_eq!(audit[0].details["was_locked"], true);
+    app.login("kim", "kim-password")
+        .await
+        .expect("unlocked: the right password works again");
+    // Nothing to unlock any more.
+    let again = app
+        .users(&admin)
+        .unlock_user(UnlockUserRequest {
+            user_id: user.user_id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!again.was_locked);
+    assert_eq!(again.cleared_failures, 0);
 }
