@@ -33,9 +33,9 @@ fn bench_defaults_and_pages() {
     assert_eq!(opts.pages, vec![1, 2000, 4000]);
     assert_eq!(opts.page_size, 50);
     assert_eq!(opts.seed_messages, 200_000);
-    assert_eq!(opts.common.clients, 8);
-    assert_eq!(opts.common.duration, std::time::Duration::from_secs(10));
-    assert_eq!(opts.common.warmup, std::time::Duration::from_secs(1));
+    assert_eq!(opts.common.run.clients, 8);
+    assert_eq!(opts.common.run.duration, std::time::Duration::from_secs(10));
+    assert_eq!(opts.common.run.warmup, std::time::Duration::from_secs(1));
     assert_eq!(opts.messages.message_size, 256);
 
     assert!(Cli::try_parse_from(["codelab", "bench", "append", "--clients", "0"]).is_err());
