@@ -15,7 +15,10 @@ use tokio::sync::oneshot;
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
-db_core::backend_tests!(admin_commands_and_the_whole_flow);
+db_core::backend_tests!(
+    admin_commands_and_the_whole_flow,
+    bench_login_measures_password_grants
+);
 
 /// The URL the services' configurations take (`connection_string()` is a bare path for SQLite).
 fn db_url(db: &TestDb) -> String {
@@ -175,6 +178,43 @@ async fn login(auth: &str, username: &str, password: &str) -> Out {
         "",
     )
     .await
+}
+
+/// `codelab bench login`: every measured call is a granted password login; a wrong password is
+/// refused before the run starts.
+async fn bench_login_measures_password_grants(backend: Backend) {
+    let auth = start_auth_service(backend).await;
+    let run = [
+        "bench",
+        "login",
+        "--auth-addr",
+        &auth.url,
+        "--clients",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.2",
+        "--json",
+    ];
+    let report: Value = serde_json::from_str(&ok(codelab(
+        &run,
+        &[("CODELAB_PASSWORD", ADMIN_PASSWORD)],
+        "",
+    )
+    .await))
+    .expect("a JSON report");
+    assert_eq!(report["workload"], "login");
+    assert_eq!(report["clients"], 2);
+    let row = &report["results"][0];
+    assert!(row["ops"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(row["error_count"], 0, "{report}");
+    assert!(row["latency_ms"]["p50"].as_f64().unwrap() > 0.0, "{report}");
+
+    failed(
+        codelab(&run, &[("CODELAB_PASSWORD", "not-the-password")], "").await,
+        "the first login as `admin` was refused",
+    );
 }
 
 async fn admin_commands_and_the_whole_flow(backend: Backend) {
