@@ -142,7 +142,7 @@ if [ "$with_original" = 1 ]; then
   psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench WITH (FORCE)' -c 'CREATE DATABASE bench'
   export BENCH_PG_URL="postgresql+psycopg://postgres@127.0.0.1:5432/bench"
   export BENCH_PG_DSN="host=127.0.0.1 port=5432 dbname=bench user=postgres"
-  py=$(realpath "$venv/bin/python"); results=$(realpath "$out")
+  py=$(cd "$venv/bin" && pwd)/python; results=$(realpath "$out")  # not realpath: it would leave the venv
   for b in sqlite-wal pg; do
     (cd "$orig" && "$py" bench_orm.py --backend "$b" --reps 1 --big "$seed" --out "$results/original-$b.json") \
       | tee "$out/original-$b.log"
