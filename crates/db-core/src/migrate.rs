@@ -113,8 +113,10 @@ impl MigrationSet {
         self.sqlite.iter().any(|m| m.version() == version)
     }
 
-    /// PostgreSQL advisory-lock key: a stable hash of the set's name.
-    fn lock_key(&self) -> i64 {
+    /// PostgreSQL advisory-lock key: the first 8 bytes (big-endian) of
+    /// sha256(`codelab-migrations:<name>`). Everything that applies this set's migrations (the
+    /// engine here, a restore) takes it, so they exclude each other.
+    pub(crate) fn lock_key(&self) -> i64 {
         let digest = sha2::Sha256::digest(format!("codelab-migrations:{}", self.name));
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&digest[..8]);
@@ -290,7 +292,10 @@ struct LedgerRow {
     checksum: Option<String>,
 }
 
-const LEDGER_DDL: &str = "\
+/// The migration ledger: diesel's `__diesel_schema_migrations` plus codelab's
+/// `__codelab_migrations` with the checksum of each `up.sql`. Created `IF NOT EXISTS` before
+/// every run, and by a restore that applies the first migration to an empty target.
+pub(crate) const LEDGER_DDL: &str = "\
 CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
     version VARCHAR(50) PRIMARY KEY NOT NULL,
     run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP

@@ -964,31 +964,7 @@ async fn check_target_belongs(
     Ok(())
 }
 
-/// The migration ledger, created when a restore applies the first migration to an empty
-/// target. The same statements as the migration engine's (`migrate.rs`), which creates it the
-/// same way (`IF NOT EXISTS`) before every run: diesel's `__diesel_schema_migrations` plus
-/// codelab's `__codelab_migrations` with the checksum of each `up.sql`.
-const LEDGER_DDL: &str = "\
-CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (
-    version VARCHAR(50) PRIMARY KEY NOT NULL,
-    run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS __codelab_migrations (
-    version VARCHAR(50) PRIMARY KEY NOT NULL,
-    name VARCHAR(255) NOT NULL,
-    checksum VARCHAR(64) NOT NULL,
-    applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
-);";
-
-/// The PostgreSQL advisory-lock key of `set`'s migrations: the first 8 bytes (big-endian) of
-/// sha256(`codelab-migrations:<name>`), the key the migration engine locks, so a restore that
-/// applies migrations excludes a service migrating at start.
-fn migration_lock_key(set: &MigrationSet) -> i64 {
-    let digest = sha2::Sha256::digest(format!("codelab-migrations:{}", set.name));
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
-}
+pub(super) use crate::migrate::LEDGER_DDL;
 
 /// The migrations of `set` a target whose ledger holds `applied` needs to reach the backup's
 /// `version`, oldest first (none for a backup of a never-migrated database). Read inside the

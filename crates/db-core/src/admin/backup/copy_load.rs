@@ -16,8 +16,8 @@
 //! `INSERT … OVERRIDING SYSTEM VALUE` (same manual page).
 
 use super::{
-    LEDGER_DDL, Manifest, apply_sql, check_target_columns, migration_lock_key, migrations_to_apply,
-    open_table, reset_sequences_sql, secondary_indexes_sql,
+    LEDGER_DDL, Manifest, apply_sql, check_target_columns, migrations_to_apply, open_table,
+    reset_sequences_sql, secondary_indexes_sql,
 };
 use crate::admin::schema::{self, Schema};
 use crate::admin::{AdminError, Progress, Result};
@@ -93,10 +93,7 @@ async fn migrate_in_transaction(
     set: &MigrationSet,
 ) -> Result<()> {
     client
-        .execute(
-            "SELECT pg_advisory_xact_lock($1)",
-            &[&migration_lock_key(set)],
-        )
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&set.lock_key()])
         .await
         .map_err(server_error)?;
     let ledger = client
