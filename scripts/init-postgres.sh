@@ -42,12 +42,25 @@ SQL
     if [[ "$exists" == "1" ]]; then
         echo "init-postgres: database $name exists"
     else
-        # CREATE DATABASE cannot run inside a transaction block or a DO block; two scripts
-        # racing here make one of them fail loudly, which is what an operator wants to see.
-        psql_admin --set=name="$name" --set=owner="$user" <<'SQL'
+        # CREATE DATABASE cannot run inside a transaction block or a DO block, so two scripts
+        # can race here: the loser's CREATE fails, and it succeeds only if the database does
+        # exist now (any other failure stops the script).
+        if psql_admin --set=name="$name" --set=owner="$user" 2>"${TMPDIR:-/tmp}/init-postgres.$$" <<'SQL'
 CREATE DATABASE :"name" OWNER :"owner";
 SQL
-        echo "init-postgres: created database $name"
+        then
+            echo "init-postgres: created database $name"
+        elif [[ "$(psql_admin --tuples-only --no-align --set=name="$name" <<'SQL'
+SELECT 1 FROM pg_database WHERE datname = :'name';
+SQL
+)" == "1" ]]; then
+            echo "init-postgres: database $name was created by another run at the same time"
+        else
+            cat "${TMPDIR:-/tmp}/init-postgres.$$" >&2
+            rm -f "${TMPDIR:-/tmp}/init-postgres.$$"
+            exit 1
+        fi
+        rm -f "${TMPDIR:-/tmp}/init-postgres.$$"
     fi
     # Grant only what is missing, so a second run writes nothing (and two runs at once do not
     # race on the catalogue).
