@@ -29,7 +29,8 @@ mod url;
 
 pub use error::{DbError, classify};
 pub use pool::{
-    DbConn, PgConn, Pool, PoolConfig, PoolStatus, SqliteConn, SqliteSynchronous, detach,
+    BlockingConn, DbConn, PgConn, Pool, PoolConfig, PoolStatus, SqliteConn, SqliteSynchronous,
+    detach,
 };
 pub use service::DbSettings;
 pub use url::{Backend, DbUrl, UrlError};

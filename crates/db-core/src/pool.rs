@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 
 /// The async SQLite connection: diesel's `SqliteConnection` run on tokio's blocking pool.
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// The synchronous connection the blocking body of [`split_transaction!`](crate::split_transaction)
+/// runs on (the embedded, single-writer backend's), for the one hot path that writes its
+/// statements a second time as synchronous Diesel calls. Service code names it only there.
+pub type BlockingConn = SqliteConnection;
 /// The async PostgreSQL connection (tokio-postgres underneath; no libpq).
 pub type PgConn = AsyncPgConnection;
 
@@ -412,7 +416,7 @@ macro_rules! transaction {
 /// each SQLite statement is a hop of its own (a thread wake-up there and back), which costs more
 /// than the statement. Both bodies evaluate to `Result<T, E>` with
 /// `E: From<diesel::result::Error>`; an `Err` rolls back. The SQLite body sees
-/// `&mut diesel::SqliteConnection` and must use diesel's synchronous `RunQueryDsl`; it must be
+/// `&mut` [`BlockingConn`] and must use diesel's synchronous `RunQueryDsl`; it must be
 /// `Send + 'static` (it moves to the blocking thread). Same writer lock as `transaction!`.
 ///
 /// ```ignore

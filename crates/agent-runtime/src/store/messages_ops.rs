@@ -594,13 +594,13 @@ mod one_hop {
     use crate::store::sessions_ops::NewSessionRow;
     use crate::store::{Appended, SessionRow, check_live};
     use chrono::NaiveDateTime;
-    use diesel::SqliteConnection;
+    use db_core::BlockingConn;
     use diesel::prelude::*;
     use diesel::sql_types::Text;
 
     /// Appends `prepared` on `c` (already in a transaction); outcomes in order.
     pub(super) fn append_jobs(
-        c: &mut SqliteConnection,
+        c: &mut BlockingConn,
         prepared: Vec<Prepared>,
         at: NaiveDateTime,
     ) -> Result<Vec<Result<Appended>>> {
@@ -620,7 +620,7 @@ mod one_hop {
     }
 
     /// Checks the job's session and reserves its `seq` range (one UPDATE on the fast path).
-    fn reserve(c: &mut SqliteConnection, p: &Prepared, at: NaiveDateTime) -> Result<SessionRow> {
+    fn reserve(c: &mut BlockingConn, p: &Prepared, at: NaiveDateTime) -> Result<SessionRow> {
         let Prepared {
             job,
             delta,
@@ -660,7 +660,7 @@ mod one_hop {
 
     /// The live session `id`, created for `access` when `create` is set and it is absent.
     fn find_or_create(
-        c: &mut SqliteConnection,
+        c: &mut BlockingConn,
         access: &Access,
         id: &str,
         create: bool,
