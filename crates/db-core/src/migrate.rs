@@ -472,7 +472,9 @@ async fn in_step(conn: &mut Direct, sql: &str) -> Result<(), DbError> {
     }
 }
 
-fn apply_sql(m: &Migration) -> String {
+/// `up.sql` of `m` followed by its two ledger rows, as one batch: what applying `m` runs (here
+/// and in a restore that migrates its target inside the load transaction).
+pub(crate) fn apply_sql(m: &Migration) -> String {
     format!(
         "{}\n;\nINSERT INTO __diesel_schema_migrations (version) VALUES ({v});\n\
          INSERT INTO __codelab_migrations (version, name, checksum) VALUES ({v}, {n}, {c});",

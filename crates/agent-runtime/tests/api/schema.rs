@@ -52,38 +52,12 @@ async fn schema_matches_migrations(backend: Backend) {
 
 /// Every migration up, down and up again gives the same schema, with no drift.
 async fn migrations_go_down_and_up_again(backend: Backend) {
-    use db_core::migrate::{self, RollbackTarget};
-    let db = TestDb::new(backend).await;
-    let set = &agent_runtime::migrations::MIGRATIONS;
-    let all = set.for_backend(backend).len();
-    assert_eq!(
-        migrate::migrate(db.url(), set, None).await.unwrap().len(),
-        all
-    );
-    let up = db_core::admin::live_schema(db.url()).await.unwrap();
+    let up = db_core::testing::assert_migrations_round_trip(
+        backend,
+        &agent_runtime::migrations::MIGRATIONS,
+    )
+    .await;
     assert_eq!(up.tables.len(), 5);
-    assert_eq!(
-        migrate::rollback(db.url(), set, RollbackTarget::Steps(all))
-            .await
-            .unwrap()
-            .len(),
-        all
-    );
-    assert!(
-        db_core::admin::live_schema(db.url())
-            .await
-            .unwrap()
-            .tables
-            .is_empty()
-    );
-    migrate::migrate(db.url(), set, None).await.unwrap();
-    assert_eq!(db_core::admin::live_schema(db.url()).await.unwrap(), up);
-    assert!(
-        db_core::admin::drift(db.url(), set)
-            .await
-            .unwrap()
-            .is_empty()
-    );
 }
 
 crate::backend_tests!(schema_matches_migrations, migrations_go_down_and_up_again);

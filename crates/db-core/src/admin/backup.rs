@@ -31,7 +31,7 @@
 use super::schema::{self, Schema};
 use super::{AdminError, Progress, Result, TableRows};
 use crate::direct::{Direct, ident, literal};
-use crate::migrate::{self, MigrationSet, MigrationState, hex};
+use crate::migrate::{self, LEDGER_DDL, MigrationSet, MigrationState, apply_sql, hex};
 use crate::{Backend, DbUrl};
 
 mod copy_load;
@@ -964,8 +964,6 @@ async fn check_target_belongs(
     Ok(())
 }
 
-pub(super) use crate::migrate::LEDGER_DDL;
-
 /// The migrations of `set` a target whose ledger holds `applied` needs to reach the backup's
 /// `version`, oldest first (none for a backup of a never-migrated database). Read inside the
 /// load transaction, so a concurrent migrator cannot slip in between.
@@ -1001,18 +999,6 @@ fn migrations_to_apply(
             mv.as_str() <= v && !applied.contains(&mv)
         })
         .collect())
-}
-
-/// `up.sql` of `m` followed by its two ledger rows (as the migration engine records them).
-fn apply_sql(m: &migrate::Migration) -> String {
-    format!(
-        "{}\n;\nINSERT INTO __diesel_schema_migrations (version) VALUES ({v});\n\
-         INSERT INTO __codelab_migrations (version, name, checksum) VALUES ({v}, {n}, {c});",
-        m.up,
-        v = literal(&m.version()),
-        n = literal(m.name()),
-        c = literal(&m.checksum()),
-    )
 }
 
 /// Checks that every table and column of the backup exists in the target's `schema`.

@@ -16,13 +16,13 @@
 //! `INSERT … OVERRIDING SYSTEM VALUE` (same manual page).
 
 use super::{
-    LEDGER_DDL, Manifest, apply_sql, check_target_columns, migrations_to_apply, open_table,
-    reset_sequences_sql, secondary_indexes_sql,
+    Manifest, check_target_columns, migrations_to_apply, open_table, reset_sequences_sql,
+    secondary_indexes_sql,
 };
 use crate::admin::schema::{self, Schema};
 use crate::admin::{AdminError, Progress, Result};
 use crate::direct::ident;
-use crate::migrate::MigrationSet;
+use crate::migrate::{LEDGER_DDL, MigrationSet, apply_sql};
 use crate::{Backend, DbError, DbUrl};
 use futures::SinkExt as _;
 use serde_json::value::RawValue;
