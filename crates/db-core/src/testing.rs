@@ -156,7 +156,16 @@ pub fn diesel_columns<Q>(query: Q) -> std::collections::BTreeSet<String>
 where
     Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
 {
-    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+    diesel_column_order(query).into_iter().collect()
+}
+
+/// Column names Diesel selects for `query`, in select order (for `table::all_columns`: the
+/// order of `schema.rs`, which is the order rows load in).
+pub fn diesel_column_order<Q>(query: Q) -> Vec<String>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+{
+    let sql = sqlite_sql(&query);
     let select = sql
         .split(" FROM ")
         .next()
@@ -172,6 +181,18 @@ where
                 .to_owned()
         })
         .collect()
+}
+
+/// The SQL text Diesel generates for `query` on SQLite (`?` placeholders), without its binds.
+pub fn sqlite_sql<Q>(query: &Q) -> String
+where
+    Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+{
+    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(query).to_string();
+    match sql.split_once(" -- binds:") {
+        Some((text, _)) => text.to_owned(),
+        None => sql,
+    }
 }
 
 #[derive(diesel::QueryableByName)]

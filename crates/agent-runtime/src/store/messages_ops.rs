@@ -1,5 +1,6 @@
 //! Messages: append, keyset pages, pop, and the old clients' whole-snapshot save/load.
 
+use super::bump::{BumpSession, BumpTarget};
 use super::sessions_ops::NewSessionRow;
 use super::{
     Counters, MessageRow, NewMessageRow, SessionRow, Store, check_live, naive, now, title_from,
@@ -68,39 +69,20 @@ pub struct Saved {
     pub kept: i64,
 }
 
-/// The UPDATE that adds a batch's counters to session `$target`, `RETURNING` the updated row.
-/// `$title` replaces an empty title only. Builds the statement; the caller runs it (async or,
-/// on SQLite's one-hop path, synchronously).
-macro_rules! bump_query {
-    ($target:expr, $d:expr, $title:expr, $at:expr, $last_ts:expr) => {
-        diesel::update($target)
-            .set((
-                sessions::message_count.eq(sessions::message_count + $d.count),
-                sessions::total_tokens.eq(sessions::total_tokens + $d.tokens),
-                sessions::user_messages.eq(sessions::user_messages + $d.user),
-                sessions::assistant_messages.eq(sessions::assistant_messages + $d.assistant),
-                sessions::system_messages.eq(sessions::system_messages + $d.system),
-                sessions::tool_messages.eq(sessions::tool_messages + $d.tool),
-                sessions::last_activity.eq($at),
-                sessions::last_message_at.eq($last_ts),
-                sessions::title.eq(diesel::dsl::case_when::<_, _, Text>(
-                    sessions::title.eq(""),
-                    $title,
-                )
-                .otherwise(sessions::title)),
-            ))
-            .returning(SessionRow::as_returning())
-    };
-}
-
-/// Adds a batch's counters to session `$target` and returns the updated row (`None` when the
-/// target matched nothing).
+/// Adds a batch's counters to session `$target` (a [`BumpTarget`]) and returns the updated
+/// row (`None` when the target matched nothing). `$title` replaces an empty title only.
 macro_rules! bump_session {
     ($c:expr, $target:expr, $d:expr, $title:expr, $at:expr, $last_ts:expr) => {{
-        bump_query!($target, $d, $title, $at, $last_ts)
-            .get_result::<SessionRow>($c)
-            .await
-            .optional()?
+        BumpSession {
+            target: $target,
+            delta: $d,
+            title: $title,
+            at: $at,
+            last_ts: $last_ts,
+        }
+        .get_result::<SessionRow>($c)
+        .await
+        .optional()?
     }};
 }
 
@@ -293,14 +275,7 @@ impl Store {
                 let mut delta = Counters::default();
                 delta.add(message.role, message.token_count, -1);
                 let at = now();
-                bump_session!(
-                    c,
-                    sessions::table.find(session.id),
-                    delta,
-                    "",
-                    at,
-                    previous_at
-                );
+                bump_session!(c, BumpTarget::Row(session.id), delta, "", at, previous_at);
                 Ok(message)
             })
         })
@@ -513,21 +488,8 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
                 let reserved = async {
                     let Prepared { job, delta, title, last_ts } = &p;
                     // Fast path: one UPDATE both checks the session and reserves the seq range.
-                    let live = sessions::table
-                        .filter(sessions::session_id.eq(&job.session_id))
-                        .filter(sessions::deleted_at.is_null());
-                    let updated = if job.access.admin {
-                        bump_session!(c, live, delta, title, at, *last_ts)
-                    } else {
-                        bump_session!(
-                            c,
-                            live.filter(sessions::owner.eq(&job.access.subject)),
-                            delta,
-                            title,
-                            at,
-                            *last_ts
-                        )
-                    };
+                    let live = BumpTarget::live(&job.access, &job.session_id);
+                    let updated = bump_session!(c, live, *delta, title, at, *last_ts);
                     match updated {
                         Some(row) => Ok::<SessionRow, Error>(row),
                         None => {
@@ -538,7 +500,7 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
                                 job.create_if_missing,
                                 at
                             );
-                            bump_session!(c, sessions::table.find(row.id), delta, title, at, *last_ts)
+                            bump_session!(c, BumpTarget::Row(row.id), *delta, title, at, *last_ts)
                                 .ok_or_else(|| Error::session_not_found(&job.session_id))
                         }
                     }
@@ -546,7 +508,14 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
                 .await;
                 record(reserved, p, at, &mut rows, &mut outcomes)?;
             }
-            insert_messages!(c, rows);
+            // One single-row INSERT per message, kept prepared (a multi-row INSERT of a
+            // varying row count is never cached) and pipelined: one round trip for all rows.
+            let shared: &db_core::PgConn = c;
+            futures::future::try_join_all(rows.iter().map(|row| {
+                let mut conn = shared;
+                diesel::insert_into(messages::table).values(row).execute(&mut conn)
+            }))
+            .await?;
             Ok::<_, Error>(outcomes)
         },
         sqlite: |c| one_hop::append_jobs(c, prepared, at),
@@ -591,12 +560,12 @@ mod one_hop {
     use crate::error::{Error, Result};
     use crate::model::{Access, NewSession};
     use crate::schema::{messages, sessions};
+    use crate::store::bump::{BumpSession, BumpTarget};
     use crate::store::sessions_ops::NewSessionRow;
     use crate::store::{Appended, SessionRow, check_live};
     use chrono::NaiveDateTime;
     use db_core::BlockingConn;
     use diesel::prelude::*;
-    use diesel::sql_types::Text;
 
     /// Appends `prepared` on `c` (already in a transaction); outcomes in order.
     pub(super) fn append_jobs(
@@ -627,30 +596,22 @@ mod one_hop {
             title,
             last_ts,
         } = p;
-        let live = sessions::table
-            .filter(sessions::session_id.eq(&job.session_id))
-            .filter(sessions::deleted_at.is_null());
-        let updated: Option<SessionRow> = if job.access.admin {
-            bump_query!(live, delta, title, at, *last_ts)
-                .get_result(c)
-                .optional()?
-        } else {
-            bump_query!(
-                live.filter(sessions::owner.eq(&job.access.subject)),
-                delta,
-                title,
-                at,
-                *last_ts
-            )
-            .get_result(c)
-            .optional()?
+        let bump = |target| BumpSession {
+            target,
+            delta: *delta,
+            title,
+            at,
+            last_ts: *last_ts,
         };
+        let updated: Option<SessionRow> = bump(BumpTarget::live(&job.access, &job.session_id))
+            .get_result(c)
+            .optional()?;
         match updated {
             Some(row) => Ok(row),
             None => {
                 let row =
                     find_or_create(c, &job.access, &job.session_id, job.create_if_missing, at)?;
-                bump_query!(sessions::table.find(row.id), delta, title, at, *last_ts)
+                bump(BumpTarget::Row(row.id))
                     .get_result(c)
                     .optional()?
                     .ok_or_else(|| Error::session_not_found(&job.session_id))

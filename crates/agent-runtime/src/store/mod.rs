@@ -59,6 +59,7 @@ macro_rules! insert_messages {
 
 mod agents;
 mod approvals;
+mod bump;
 mod messages_ops;
 mod sessions_ops;
 

@@ -1,0 +1,196 @@
+//! The session-counter UPDATE that every append and pop runs, as a statement both backends
+//! keep prepared.
+//!
+//! Diesel never caches the prepared statement of an `UPDATE` built with its DSL (a changeset
+//! may turn out empty at run time, so `UpdateStatement` marks itself unsafe to cache). On the
+//! append path that means SQLite parses and plans the statement on every call, and PostgreSQL
+//! pays an extra round trip (Parse/Describe) plus planning on every call. [`BumpSession`]
+//! writes the same statement by hand with a fixed text per [`BumpTarget`] variant, so diesel's
+//! statement cache keeps it (keyed by its SQL text) on both backends.
+
+use super::Counters;
+use crate::schema::sessions;
+use chrono::NaiveDateTime;
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text, Timestamp};
+use diesel::{QueryResult, RunQueryDsl};
+
+/// Which session row a [`BumpSession`] updates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BumpTarget<'a> {
+    /// The not soft-deleted session with this public `session_id`, whoever owns it (admin
+    /// callers).
+    Live(&'a str),
+    /// The not soft-deleted session with this public `session_id`, only when `owner` is the
+    /// given subject.
+    LiveOwnedBy {
+        /// The public session id.
+        session_id: &'a str,
+        /// The caller's subject.
+        owner: &'a str,
+    },
+    /// The session row with this database id, deleted or not (the caller has checked it).
+    Row(i64),
+}
+
+impl<'a> BumpTarget<'a> {
+    /// The live session `session_id` as `access` may write it: any owner's for an admin,
+    /// otherwise only the caller's own.
+    pub(crate) fn live(access: &'a crate::model::Access, session_id: &'a str) -> BumpTarget<'a> {
+        if access.admin {
+            BumpTarget::Live(session_id)
+        } else {
+            BumpTarget::LiveOwnedBy {
+                session_id,
+                owner: &access.subject,
+            }
+        }
+    }
+}
+
+/// `UPDATE sessions` adding `delta` to the counters, setting `last_activity = at` and
+/// `last_message_at = last_ts`, giving an untitled session `title`, `RETURNING` every column
+/// (in schema order, so the row loads as [`SessionRow`](super::SessionRow)). Matches no row when the target does
+/// not exist, is soft-deleted (`Live*`) or belongs to someone else (`LiveOwnedBy`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BumpSession<'a> {
+    /// The row to update.
+    pub target: BumpTarget<'a>,
+    /// Added to `message_count`, `total_tokens` and the per-role counts (negative for a pop).
+    pub delta: Counters,
+    /// Replaces the title only when it is empty.
+    pub title: &'a str,
+    /// The new `last_activity`.
+    pub at: NaiveDateTime,
+    /// The new `last_message_at` (`None` once the session has no message).
+    pub last_ts: Option<NaiveDateTime>,
+}
+
+/// `RETURNING` list: every column of `sessions` in schema order (checked by a test against
+/// `sessions::all_columns`).
+const RETURNING: &str = " RETURNING id, session_id, owner, title, description, metadata_json, \
+    created_at, last_activity, is_active, deleted_at, message_count, total_tokens, \
+    user_messages, assistant_messages, system_messages, tool_messages, last_message_at";
+
+impl<DB> QueryFragment<DB> for BumpSession<'_>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+    DB: HasSqlType<Nullable<Timestamp>>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let d = &self.delta;
+        out.push_sql("UPDATE sessions SET message_count = message_count + ");
+        out.push_bind_param::<BigInt, _>(&d.count)?;
+        out.push_sql(", total_tokens = total_tokens + ");
+        out.push_bind_param::<BigInt, _>(&d.tokens)?;
+        out.push_sql(", user_messages = user_messages + ");
+        out.push_bind_param::<BigInt, _>(&d.user)?;
+        out.push_sql(", assistant_messages = assistant_messages + ");
+        out.push_bind_param::<BigInt, _>(&d.assistant)?;
+        out.push_sql(", system_messages = system_messages + ");
+        out.push_bind_param::<BigInt, _>(&d.system)?;
+        out.push_sql(", tool_messages = tool_messages + ");
+        out.push_bind_param::<BigInt, _>(&d.tool)?;
+        out.push_sql(", last_activity = ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(", last_message_at = ");
+        out.push_bind_param::<Nullable<Timestamp>, _>(&self.last_ts)?;
+        out.push_sql(", title = CASE WHEN title = '' THEN ");
+        out.push_bind_param::<Text, _>(self.title)?;
+        out.push_sql(" ELSE title END WHERE ");
+        match &self.target {
+            BumpTarget::Live(id) => {
+                out.push_sql("session_id = ");
+                out.push_bind_param::<Text, _>(*id)?;
+                out.push_sql(" AND deleted_at IS NULL");
+            }
+            BumpTarget::LiveOwnedBy { session_id, owner } => {
+                out.push_sql("session_id = ");
+                out.push_bind_param::<Text, _>(*session_id)?;
+                out.push_sql(" AND deleted_at IS NULL AND owner = ");
+                out.push_bind_param::<Text, _>(*owner)?;
+            }
+            BumpTarget::Row(id) => {
+                out.push_sql("id = ");
+                out.push_bind_param::<BigInt, _>(id)?;
+            }
+        }
+        out.push_sql(RETURNING);
+        Ok(())
+    }
+}
+
+/// The text differs per [`BumpTarget`] variant, so the statement is cached by its SQL text
+/// (diesel's `StatementCacheKey::Sql`), one entry per variant.
+impl QueryId for BumpSession<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for BumpSession<'_> {
+    type SqlType = sessions::SqlType;
+}
+
+impl<Conn> RunQueryDsl<Conn> for BumpSession<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use db_core::testing::{diesel_column_order, sqlite_sql};
+    use diesel::prelude::*;
+
+    /// The hand-written `RETURNING` list names the columns of `sessions::all_columns` in
+    /// schema order, the order `SessionRow` loads them in.
+    #[test]
+    fn returning_lists_every_column_in_schema_order() {
+        let columns = diesel_column_order(sessions::table.select(sessions::all_columns));
+        let returning: Vec<&str> = RETURNING
+            .trim_start_matches(" RETURNING ")
+            .split(", ")
+            .collect();
+        assert_eq!(columns, returning);
+    }
+
+    /// Each target variant has its own text, and every value is a bind parameter.
+    #[test]
+    fn each_target_has_its_own_text_with_binds() {
+        let q = |target| BumpSession {
+            target,
+            delta: Counters::default(),
+            title: "t",
+            at: NaiveDateTime::default(),
+            last_ts: None,
+        };
+        let live = sqlite_sql(&q(BumpTarget::Live("s")));
+        let owned = sqlite_sql(&q(BumpTarget::LiveOwnedBy {
+            session_id: "s",
+            owner: "o",
+        }));
+        let row = sqlite_sql(&q(BumpTarget::Row(7)));
+        assert!(
+            live.ends_with(&format!(
+                "WHERE session_id = ? AND deleted_at IS NULL{RETURNING}"
+            )),
+            "{live}"
+        );
+        assert!(
+            owned.contains("WHERE session_id = ? AND deleted_at IS NULL AND owner = ? RETURNING"),
+            "{owned}"
+        );
+        assert!(row.contains(" WHERE id = ? RETURNING"), "{row}");
+        assert_eq!(
+            [&live, &owned, &row].map(|s| s.matches('?').count()),
+            [10, 11, 10]
+        );
+        assert!(
+            !live.contains("'s'") && !row.contains('7'),
+            "values must be binds"
+        );
+    }
+}
