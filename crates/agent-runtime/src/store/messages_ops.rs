@@ -448,12 +448,56 @@ struct Prepared {
     last_ts: Option<NaiveDateTime>,
 }
 
-/// Appends every job in one transaction and returns each job's outcome, in order. A job that
-/// fails for a client reason (unknown or deleted session) writes nothing and leaves the others
-/// alone; a database error fails the whole batch (nothing is committed).
+/// Appends `$prepared` (a `Vec<Prepared>`) one job after another on `$c`, inside the caller's
+/// transaction, creating sessions where asked; evaluates to the outcomes in order (`Result`,
+/// `Err` for a database error). Sessions are updated in the order of `$prepared` (sorted by
+/// `session_id`), so concurrent writers cannot deadlock. Written once for both backends.
+macro_rules! append_sequential {
+    ($c:expr, $prepared:expr, $at:expr) => {{
+        let at = $at;
+        let mut outcomes = Vec::new();
+        let mut rows = Vec::new();
+        for p in $prepared {
+            let reserved = async {
+                let Prepared {
+                    job,
+                    delta,
+                    title,
+                    last_ts,
+                } = &p;
+                let live = BumpTarget::live(&job.access, &job.session_id);
+                match bump_session!($c, live, *delta, title, at, *last_ts) {
+                    Some(row) => Ok::<SessionRow, Error>(row),
+                    None => {
+                        let row = find_or_create_session!(
+                            $c,
+                            &job.access,
+                            &job.session_id,
+                            job.create_if_missing,
+                            at
+                        );
+                        bump_session!($c, BumpTarget::Row(row.id), *delta, title, at, *last_ts)
+                            .ok_or_else(|| Error::session_not_found(&job.session_id))
+                    }
+                }
+            }
+            .await;
+            record(reserved, p, at, &mut rows, &mut outcomes)?;
+        }
+        insert_messages!($c, rows);
+        Ok::<_, Error>(outcomes)
+    }};
+}
+
+/// Appends every job and returns each job's outcome, in order. A job that fails for a client
+/// reason (unknown or deleted session) writes nothing and leaves the others alone; a database
+/// error fails the whole batch (nothing of it is committed).
 ///
-/// On SQLite the whole transaction runs in one hop to the connection's blocking thread
-/// ([`db_core::split_transaction!`]); on PostgreSQL it is the same statements, async.
+/// On SQLite the whole batch is one transaction run in one hop to the connection's blocking
+/// thread ([`db_core::split_transaction!`]). On PostgreSQL the common case — every job's session
+/// exists and is the caller's — is one transaction of pipelined statements
+/// ([`pipelined_fast_path`]); jobs whose session must first be created, or that fail, follow
+/// in a second transaction, one after another (`append_sequential!`).
 async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<Result<Appended>>> {
     let mut conn = pool.get().await?;
     let at = now();
@@ -480,46 +524,76 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
             }
         })
         .collect();
-    db_core::split_transaction!(conn,
-        postgres: |c| {
-            let mut outcomes = Vec::with_capacity(prepared.len());
-            let mut rows = Vec::new();
-            for p in prepared {
-                let reserved = async {
-                    let Prepared { job, delta, title, last_ts } = &p;
-                    // Fast path: one UPDATE both checks the session and reserves the seq range.
-                    let live = BumpTarget::live(&job.access, &job.session_id);
-                    let updated = bump_session!(c, live, *delta, title, at, *last_ts);
-                    match updated {
-                        Some(row) => Ok::<SessionRow, Error>(row),
-                        None => {
-                            let row = find_or_create_session!(
-                                c,
-                                &job.access,
-                                &job.session_id,
-                                job.create_if_missing,
-                                at
-                            );
-                            bump_session!(c, BumpTarget::Row(row.id), *delta, title, at, *last_ts)
-                                .ok_or_else(|| Error::session_not_found(&job.session_id))
-                        }
-                    }
-                }
-                .await;
-                record(reserved, p, at, &mut rows, &mut outcomes)?;
+    let (mut outcomes, missed) = db_core::split_transaction!(conn,
+        postgres: |c| pipelined_fast_path(c, prepared, at).await,
+        sqlite: |c| one_hop::append_jobs(c, prepared, at)
+            .map(|done| (done.into_iter().map(Some).collect::<Vec<_>>(), Vec::new())),
+    )?;
+    if missed.is_empty() {
+        return Ok(outcomes.into_iter().flatten().collect());
+    }
+    let (places, rest): (Vec<usize>, Vec<Prepared>) = missed.into_iter().unzip();
+    let done = db_core::transaction!(conn, |c| append_sequential!(c, rest, at))?;
+    for (i, outcome) in places.into_iter().zip(done) {
+        outcomes[i] = Some(outcome);
+    }
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Outcomes by job position (`None` for a job left for later), and the jobs left for later with
+/// their positions.
+type FastPath = (Vec<Option<Result<Appended>>>, Vec<(usize, Prepared)>);
+
+/// The PostgreSQL fast path, inside the caller's transaction: every job's counter UPDATE in one
+/// pipelined round trip (PostgreSQL runs them in order, so row locks are still taken in
+/// `session_id` order), then every message INSERT of the jobs whose UPDATE matched, in a second
+/// one. A job whose UPDATE matched nothing (session absent, soft-deleted or someone else's)
+/// wrote nothing and is returned for `append_sequential!`, which runs after this transaction
+/// has committed, so no lock is held while sessions are created.
+async fn pipelined_fast_path(
+    c: &mut db_core::PgConn,
+    prepared: Vec<Prepared>,
+    at: NaiveDateTime,
+) -> Result<FastPath> {
+    let shared: &db_core::PgConn = c;
+    let bumped: Vec<Option<SessionRow>> = futures::future::try_join_all(prepared.iter().map(|p| {
+        let mut conn = shared;
+        let bump = BumpSession {
+            target: BumpTarget::live(&p.job.access, &p.job.session_id),
+            delta: p.delta,
+            title: &p.title,
+            at,
+            last_ts: p.last_ts,
+        };
+        async move { bump.get_result::<SessionRow>(&mut conn).await.optional() }
+    }))
+    .await?;
+    let mut outcomes = Vec::with_capacity(prepared.len());
+    let mut missed = Vec::new();
+    let mut rows = Vec::new();
+    for (i, (p, row)) in prepared.into_iter().zip(bumped).enumerate() {
+        match row {
+            Some(row) => {
+                let mut done = Vec::with_capacity(1);
+                record(Ok(row), p, at, &mut rows, &mut done)?;
+                outcomes.push(done.pop());
             }
-            // One single-row INSERT per message, kept prepared (a multi-row INSERT of a
-            // varying row count is never cached) and pipelined: one round trip for all rows.
-            let shared: &db_core::PgConn = c;
-            futures::future::try_join_all(rows.iter().map(|row| {
-                let mut conn = shared;
-                diesel::insert_into(messages::table).values(row).execute(&mut conn)
-            }))
-            .await?;
-            Ok::<_, Error>(outcomes)
-        },
-        sqlite: |c| one_hop::append_jobs(c, prepared, at),
-    )
+            None => {
+                outcomes.push(None);
+                missed.push((i, p));
+            }
+        }
+    }
+    // One single-row INSERT per message, kept prepared (a multi-row INSERT of a varying row
+    // count is never cached), all in one round trip.
+    futures::future::try_join_all(rows.iter().map(|row| {
+        let mut conn = shared;
+        diesel::insert_into(messages::table)
+            .values(row)
+            .execute(&mut conn)
+    }))
+    .await?;
+    Ok((outcomes, missed))
 }
 
 /// Turns one job's reserved session row into its message rows and outcome. A client error
