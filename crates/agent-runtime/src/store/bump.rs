@@ -8,13 +8,14 @@
 //! writes the same statement by hand with a fixed text per [`BumpTarget`] variant, so diesel's
 //! statement cache keeps it (keyed by its SQL text) on both backends.
 
-use super::Counters;
+use super::{Counters, NewMessageRow};
 use crate::schema::sessions;
 use chrono::NaiveDateTime;
+use db_core::sql_types::{Json, JsonText};
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, HasSqlType, Integer, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// Which session row a [`BumpSession`] updates.
@@ -68,11 +69,11 @@ pub(crate) struct BumpSession<'a> {
     pub last_ts: Option<NaiveDateTime>,
 }
 
-/// `RETURNING` list: every column of `sessions` in schema order (checked by a test against
-/// `sessions::all_columns`).
-const RETURNING: &str = " RETURNING id, session_id, owner, title, description, metadata_json, \
-    created_at, last_activity, is_active, deleted_at, message_count, total_tokens, \
-    user_messages, assistant_messages, system_messages, tool_messages, last_message_at";
+/// Every column of `sessions` in schema order (checked by a test against
+/// `sessions::all_columns`), the order [`SessionRow`](super::SessionRow) loads them in.
+const COLUMNS: &str = "id, session_id, owner, title, description, metadata_json, created_at, \
+    last_activity, is_active, deleted_at, message_count, total_tokens, user_messages, \
+    assistant_messages, system_messages, tool_messages, last_message_at";
 
 impl<DB> QueryFragment<DB> for BumpSession<'_>
 where
@@ -121,7 +122,8 @@ where
                 out.push_bind_param::<BigInt, _>(id)?;
             }
         }
-        out.push_sql(RETURNING);
+        out.push_sql(" RETURNING ");
+        out.push_sql(COLUMNS);
         Ok(())
     }
 }
@@ -139,22 +141,100 @@ impl Query for BumpSession<'_> {
 
 impl<Conn> RunQueryDsl<Conn> for BumpSession<'_> {}
 
+/// One job's whole append as one statement, for PostgreSQL: the [`BumpSession`] UPDATE in a
+/// data-modifying `WITH`, and the INSERT of the job's messages taking `session_db_id` and `seq`
+/// from the row that UPDATE returns. Atomic without an explicit transaction, so a lone append
+/// costs one round trip; inside a transaction several of them pipeline. Returns the updated
+/// session row, or no row (having inserted nothing) when the UPDATE matched nothing.
+///
+/// SQLite has no data-modifying `WITH`: never run this there (the SQLite append runs
+/// [`BumpSession`] and single-row INSERTs in one blocking hop instead).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BumpAndInsert<'a> {
+    /// The counter UPDATE; `bump.delta.count` must equal `rows.len()`.
+    pub bump: BumpSession<'a>,
+    /// The job's messages in order. `session_db_id` is ignored (taken from the updated
+    /// session); `seq` must hold the message's distance from the job's last one (n - k for the
+    /// k-th of n), and the stored `seq` is the updated `message_count` minus it.
+    pub rows: &'a [NewMessageRow],
+}
+
+impl<DB> QueryFragment<DB> for BumpAndInsert<'_>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+    DB: HasSqlType<Nullable<Timestamp>> + HasSqlType<Nullable<Text>> + HasSqlType<Integer>,
+    DB: HasSqlType<Nullable<Json>>,
+    i64: ToSql<BigInt, DB>,
+    i32: ToSql<Integer, DB>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+    Option<String>: ToSql<Nullable<Text>, DB>,
+    Option<JsonText>: ToSql<Nullable<Json>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("WITH s AS (");
+        self.bump.walk_ast(out.reborrow())?;
+        out.push_sql(
+            "), m AS (INSERT INTO messages (session_db_id, seq, role, content, name, \
+            tool_call_id, tool_calls, token_count, metadata_json, timestamp) ",
+        );
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" UNION ALL ");
+            }
+            out.push_sql("SELECT s.id, s.message_count - ");
+            out.push_bind_param::<BigInt, _>(&row.seq)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(row.role)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.content)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.name)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&row.tool_call_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Json>, _>(&row.tool_calls)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(&row.token_count)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Json>, _>(&row.metadata_json)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Timestamp, _>(&row.timestamp)?;
+            out.push_sql(" FROM s");
+        }
+        out.push_sql(") SELECT ");
+        out.push_sql(COLUMNS);
+        out.push_sql(" FROM s");
+        Ok(())
+    }
+}
+
+/// Cached by its SQL text: one entry per target variant and message count.
+impl QueryId for BumpAndInsert<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for BumpAndInsert<'_> {
+    type SqlType = sessions::SqlType;
+}
+
+impl<Conn> RunQueryDsl<Conn> for BumpAndInsert<'_> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use db_core::testing::{diesel_column_order, sqlite_sql};
     use diesel::prelude::*;
 
-    /// The hand-written `RETURNING` list names the columns of `sessions::all_columns` in
-    /// schema order, the order `SessionRow` loads them in.
+    /// The hand-written column list names the columns of `sessions::all_columns` in schema
+    /// order, the order `SessionRow` loads them in.
     #[test]
     fn returning_lists_every_column_in_schema_order() {
         let columns = diesel_column_order(sessions::table.select(sessions::all_columns));
-        let returning: Vec<&str> = RETURNING
-            .trim_start_matches(" RETURNING ")
-            .split(", ")
-            .collect();
-        assert_eq!(columns, returning);
+        let listed: Vec<&str> = COLUMNS.split(", ").collect();
+        assert_eq!(columns, listed);
     }
 
     /// Each target variant has its own text, and every value is a bind parameter.
@@ -175,7 +255,7 @@ mod tests {
         let row = sqlite_sql(&q(BumpTarget::Row(7)));
         assert!(
             live.ends_with(&format!(
-                "WHERE session_id = ? AND deleted_at IS NULL{RETURNING}"
+                "WHERE session_id = ? AND deleted_at IS NULL RETURNING {COLUMNS}"
             )),
             "{live}"
         );
@@ -192,5 +272,53 @@ mod tests {
             !live.contains("'s'") && !row.contains('7'),
             "values must be binds"
         );
+    }
+
+    /// The one-statement append updates the session first and inserts one SELECT per message
+    /// from the row the UPDATE returned, every value bound.
+    #[test]
+    fn bump_and_insert_inserts_from_the_updated_row() {
+        let row = |seq| NewMessageRow {
+            session_db_id: 0,
+            seq,
+            role: "user",
+            content: Some("hello".into()),
+            name: None,
+            tool_call_id: None,
+            tool_calls: None,
+            token_count: 3,
+            metadata_json: None,
+            timestamp: NaiveDateTime::default(),
+        };
+        let rows = [row(1), row(0)];
+        let statement = BumpAndInsert {
+            bump: BumpSession {
+                target: BumpTarget::Live("s"),
+                delta: Counters::default(),
+                title: "",
+                at: NaiveDateTime::default(),
+                last_ts: None,
+            },
+            rows: &rows,
+        };
+        let sql = sqlite_sql(&statement);
+        assert!(sql.starts_with("WITH s AS (UPDATE sessions SET "), "{sql}");
+        assert!(sql.contains(" RETURNING id, session_id,"), "{sql}");
+        assert!(
+            sql.contains("), m AS (INSERT INTO messages (session_db_id, seq, role,"),
+            "{sql}"
+        );
+        assert_eq!(
+            sql.matches("SELECT s.id, s.message_count - ?").count(),
+            2,
+            "{sql}"
+        );
+        assert_eq!(sql.matches(" UNION ALL ").count(), 1, "{sql}");
+        assert!(
+            sql.ends_with(&format!(") SELECT {COLUMNS} FROM s")),
+            "{sql}"
+        );
+        assert_eq!(sql.matches('?').count(), 10 + 2 * 9, "{sql}");
+        assert!(!sql.contains("hello"), "values must be binds");
     }
 }

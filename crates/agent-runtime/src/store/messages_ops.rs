@@ -1,6 +1,6 @@
 //! Messages: append, keyset pages, pop, and the old clients' whole-snapshot save/load.
 
-use super::bump::{BumpSession, BumpTarget};
+use super::bump::{BumpAndInsert, BumpSession, BumpTarget};
 use super::sessions_ops::NewSessionRow;
 use super::{
     Counters, MessageRow, NewMessageRow, SessionRow, Store, check_live, naive, now, title_from,
@@ -439,13 +439,71 @@ pub(crate) struct AppendJob {
     create_if_missing: bool,
 }
 
-/// One job with what its session update needs: counter deltas, the title an untitled session
-/// takes, the timestamp of its last message.
+/// One job with what its session update needs — counter deltas, the title an untitled session
+/// takes, the timestamp of its last message — and its message rows, built before the
+/// transaction. Until the session is reserved, a row's `session_db_id` is 0 and its `seq` is
+/// its distance from the job's last message (n - k for the k-th of n; what
+/// [`BumpAndInsert`] binds).
 struct Prepared {
+    /// The call; its `new` has been moved into `rows`.
     job: AppendJob,
     delta: Counters,
     title: String,
     last_ts: Option<NaiveDateTime>,
+    rows: Vec<NewMessageRow>,
+}
+
+impl Prepared {
+    /// Builds the job's counters and rows; `at` is the timestamp of messages that carry none.
+    ///
+    /// # Errors
+    /// `Internal` when tool calls cannot be serialised.
+    fn new(mut job: AppendJob, at: NaiveDateTime) -> Result<Prepared> {
+        let mut delta = Counters::default();
+        for m in &job.new {
+            delta.add(m.role, m.token_count, 1);
+        }
+        let title = job
+            .new
+            .iter()
+            .find(|m| m.role == Role::User)
+            .and_then(|m| m.content.as_deref())
+            .map(title_from)
+            .unwrap_or_default();
+        let last_ts = job.new.last().map(|m| m.timestamp.map(naive).unwrap_or(at));
+        let n = job.new.len() as i64;
+        let rows = std::mem::take(&mut job.new)
+            .into_iter()
+            .zip(1..)
+            .map(|(m, k)| NewMessageRow::from_new(0, n - k, m, at))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Prepared {
+            job,
+            delta,
+            title,
+            last_ts,
+            rows,
+        })
+    }
+
+    /// The counter UPDATE of this job on `target`.
+    fn bump<'a>(&'a self, target: BumpTarget<'a>, at: NaiveDateTime) -> BumpSession<'a> {
+        BumpSession {
+            target,
+            delta: self.delta,
+            title: &self.title,
+            at,
+            last_ts: self.last_ts,
+        }
+    }
+
+    /// The whole fast-path append of this job as one statement (PostgreSQL).
+    fn bump_and_insert(&self, at: NaiveDateTime) -> BumpAndInsert<'_> {
+        BumpAndInsert {
+            bump: self.bump(BumpTarget::live(&self.job.access, &self.job.session_id), at),
+            rows: &self.rows,
+        }
+    }
 }
 
 /// Appends `$prepared` (a `Vec<Prepared>`) one job after another on `$c`, inside the caller's
@@ -459,14 +517,9 @@ macro_rules! append_sequential {
         let mut rows = Vec::new();
         for p in $prepared {
             let reserved = async {
-                let Prepared {
-                    job,
-                    delta,
-                    title,
-                    last_ts,
-                } = &p;
-                let live = BumpTarget::live(&job.access, &job.session_id);
-                match bump_session!($c, live, *delta, title, at, *last_ts) {
+                let job = &p.job;
+                let live = p.bump(BumpTarget::live(&job.access, &job.session_id), at);
+                match live.get_result::<SessionRow>($c).await.optional()? {
                     Some(row) => Ok::<SessionRow, Error>(row),
                     None => {
                         let row = find_or_create_session!(
@@ -476,13 +529,16 @@ macro_rules! append_sequential {
                             job.create_if_missing,
                             at
                         );
-                        bump_session!($c, BumpTarget::Row(row.id), *delta, title, at, *last_ts)
+                        p.bump(BumpTarget::Row(row.id), at)
+                            .get_result::<SessionRow>($c)
+                            .await
+                            .optional()?
                             .ok_or_else(|| Error::session_not_found(&job.session_id))
                     }
                 }
             }
             .await;
-            record(reserved, p, at, &mut rows, &mut outcomes)?;
+            record(reserved, p, &mut rows, &mut outcomes)?;
         }
         insert_messages!($c, rows);
         Ok::<_, Error>(outcomes)
@@ -494,36 +550,36 @@ macro_rules! append_sequential {
 /// error fails the whole batch (nothing of it is committed).
 ///
 /// On SQLite the whole batch is one transaction run in one hop to the connection's blocking
-/// thread ([`db_core::split_transaction!`]). On PostgreSQL the common case — every job's session
-/// exists and is the caller's — is one transaction of pipelined statements
-/// ([`pipelined_fast_path`]); jobs whose session must first be created, or that fail, follow
-/// in a second transaction, one after another (`append_sequential!`).
+/// thread ([`db_core::split_transaction!`]). On PostgreSQL each job is first tried as one
+/// [`BumpAndInsert`] statement — alone and outside a transaction for a batch of one call (one
+/// round trip), or all pipelined in one transaction ([`pipelined_fast_path`]); jobs whose
+/// session must first be created, or that fail, wrote nothing there and follow in a second
+/// transaction, one after another (`append_sequential!`).
 async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<Result<Appended>>> {
     let mut conn = pool.get().await?;
     let at = now();
-    let prepared: Vec<Prepared> = jobs
+    let prepared = jobs
         .into_iter()
-        .map(|job| {
-            let mut delta = Counters::default();
-            for m in &job.new {
-                delta.add(m.role, m.token_count, 1);
-            }
-            let title = job
-                .new
-                .iter()
-                .find(|m| m.role == Role::User)
-                .and_then(|m| m.content.as_deref())
-                .map(title_from)
-                .unwrap_or_default();
-            let last_ts = job.new.last().map(|m| m.timestamp.map(naive).unwrap_or(at));
-            Prepared {
-                job,
-                delta,
-                title,
-                last_ts,
-            }
-        })
-        .collect();
+        .map(|job| Prepared::new(job, at))
+        .collect::<Result<Vec<_>>>()?;
+    if prepared.len() == 1 && !pool.serializes_writes() {
+        // PostgreSQL, one call: one statement, atomic on its own, one round trip.
+        let row = db_core::with_connection!(conn, |c| {
+            prepared[0]
+                .bump_and_insert(at)
+                .get_result::<SessionRow>(c)
+                .await
+                .optional()
+        })?;
+        return match row {
+            Some(row) => Ok(prepared
+                .into_iter()
+                .map(|p| Ok(reserved(&row, p).0))
+                .collect()),
+            // Absent (to be created), deleted or someone else's: nothing was written.
+            None => db_core::transaction!(conn, |c| append_sequential!(c, prepared, at)),
+        };
+    }
     let (mut outcomes, missed) = db_core::split_transaction!(conn,
         postgres: |c| pipelined_fast_path(c, prepared, at).await,
         sqlite: |c| one_hop::append_jobs(c, prepared, at)
@@ -544,12 +600,12 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
 /// their positions.
 type FastPath = (Vec<Option<Result<Appended>>>, Vec<(usize, Prepared)>);
 
-/// The PostgreSQL fast path, inside the caller's transaction: every job's counter UPDATE in one
-/// pipelined round trip (PostgreSQL runs them in order, so row locks are still taken in
-/// `session_id` order), then every message INSERT of the jobs whose UPDATE matched, in a second
-/// one. A job whose UPDATE matched nothing (session absent, soft-deleted or someone else's)
-/// wrote nothing and is returned for `append_sequential!`, which runs after this transaction
-/// has committed, so no lock is held while sessions are created.
+/// The PostgreSQL fast path, inside the caller's transaction: every job's [`BumpAndInsert`]
+/// (counter UPDATE and message INSERTs in one statement), pipelined in one round trip.
+/// PostgreSQL runs them in order, so row locks are still taken in `session_id` order. A job
+/// whose UPDATE matched nothing (session absent, soft-deleted or someone else's) wrote nothing
+/// and is returned for `append_sequential!`, which runs after this transaction has committed,
+/// so no lock is held while sessions are created.
 async fn pipelined_fast_path(
     c: &mut db_core::PgConn,
     prepared: Vec<Prepared>,
@@ -558,72 +614,73 @@ async fn pipelined_fast_path(
     let shared: &db_core::PgConn = c;
     let bumped: Vec<Option<SessionRow>> = futures::future::try_join_all(prepared.iter().map(|p| {
         let mut conn = shared;
-        let bump = BumpSession {
-            target: BumpTarget::live(&p.job.access, &p.job.session_id),
-            delta: p.delta,
-            title: &p.title,
-            at,
-            last_ts: p.last_ts,
-        };
-        async move { bump.get_result::<SessionRow>(&mut conn).await.optional() }
+        let statement = p.bump_and_insert(at);
+        async move {
+            statement
+                .get_result::<SessionRow>(&mut conn)
+                .await
+                .optional()
+        }
     }))
     .await?;
     let mut outcomes = Vec::with_capacity(prepared.len());
     let mut missed = Vec::new();
-    let mut rows = Vec::new();
     for (i, (p, row)) in prepared.into_iter().zip(bumped).enumerate() {
         match row {
-            Some(row) => {
-                let mut done = Vec::with_capacity(1);
-                record(Ok(row), p, at, &mut rows, &mut done)?;
-                outcomes.push(done.pop());
-            }
+            Some(row) => outcomes.push(Some(Ok(reserved(&row, p).0))),
             None => {
                 outcomes.push(None);
                 missed.push((i, p));
             }
         }
     }
-    // One single-row INSERT per message, kept prepared (a multi-row INSERT of a varying row
-    // count is never cached), all in one round trip.
-    futures::future::try_join_all(rows.iter().map(|row| {
-        let mut conn = shared;
-        diesel::insert_into(messages::table)
-            .values(row)
-            .execute(&mut conn)
-    }))
-    .await?;
     Ok((outcomes, missed))
+}
+
+/// The outcome of job `p` whose session UPDATE returned `updated`, and its message rows with
+/// their final `session_db_id` and `seq`.
+fn reserved(updated: &SessionRow, p: Prepared) -> (Appended, Vec<NewMessageRow>) {
+    let first_seq = updated.message_count - p.delta.count + 1;
+    let rows = p
+        .rows
+        .into_iter()
+        .zip(first_seq..)
+        .map(|(mut row, seq)| {
+            row.session_db_id = updated.id;
+            row.seq = seq;
+            row
+        })
+        .collect();
+    let appended = Appended {
+        first_seq,
+        last_seq: updated.message_count,
+        session: updated.clone().into_session(),
+    };
+    (appended, rows)
 }
 
 /// Turns one job's reserved session row into its message rows and outcome. A client error
 /// (unknown, foreign or deleted session) becomes that job's outcome and writes nothing; any
 /// other error is returned and fails the batch.
 fn record(
-    reserved: Result<SessionRow>,
+    reserved_row: Result<SessionRow>,
     p: Prepared,
-    at: NaiveDateTime,
     rows: &mut Vec<NewMessageRow>,
     outcomes: &mut Vec<Result<Appended>>,
 ) -> Result<()> {
-    let updated = match reserved {
-        Ok(row) => row,
+    match reserved_row {
+        Ok(row) => {
+            let (appended, new_rows) = reserved(&row, p);
+            rows.extend(new_rows);
+            outcomes.push(Ok(appended));
+            Ok(())
+        }
         Err(e) if e.is_client_error() => {
             outcomes.push(Err(e));
-            return Ok(());
+            Ok(())
         }
-        Err(e) => return Err(e),
-    };
-    let first_seq = updated.message_count - p.delta.count + 1;
-    for (m, seq) in p.job.new.into_iter().zip(first_seq..) {
-        rows.push(NewMessageRow::from_new(updated.id, seq, m, at)?);
+        Err(e) => Err(e),
     }
-    outcomes.push(Ok(Appended {
-        first_seq,
-        last_seq: updated.message_count,
-        session: updated.into_session(),
-    }));
-    Ok(())
 }
 
 /// The SQLite side of [`append_batch`]: the same statements as the PostgreSQL side, run
@@ -634,7 +691,7 @@ mod one_hop {
     use crate::error::{Error, Result};
     use crate::model::{Access, NewSession};
     use crate::schema::{messages, sessions};
-    use crate::store::bump::{BumpSession, BumpTarget};
+    use crate::store::bump::BumpTarget;
     use crate::store::sessions_ops::NewSessionRow;
     use crate::store::{Appended, SessionRow, check_live};
     use chrono::NaiveDateTime;
@@ -651,7 +708,7 @@ mod one_hop {
         let mut rows = Vec::new();
         for p in prepared {
             let reserved = reserve(c, &p, at);
-            record(reserved, p, at, &mut rows, &mut outcomes)?;
+            record(reserved, p, &mut rows, &mut outcomes)?;
         }
         // One prepared single-row INSERT, reused from the statement cache for every row.
         for row in &rows {
@@ -664,20 +721,9 @@ mod one_hop {
 
     /// Checks the job's session and reserves its `seq` range (one UPDATE on the fast path).
     fn reserve(c: &mut BlockingConn, p: &Prepared, at: NaiveDateTime) -> Result<SessionRow> {
-        let Prepared {
-            job,
-            delta,
-            title,
-            last_ts,
-        } = p;
-        let bump = |target| BumpSession {
-            target,
-            delta: *delta,
-            title,
-            at,
-            last_ts: *last_ts,
-        };
-        let updated: Option<SessionRow> = bump(BumpTarget::live(&job.access, &job.session_id))
+        let job = &p.job;
+        let updated: Option<SessionRow> = p
+            .bump(BumpTarget::live(&job.access, &job.session_id), at)
             .get_result(c)
             .optional()?;
         match updated {
@@ -685,7 +731,7 @@ mod one_hop {
             None => {
                 let row =
                     find_or_create(c, &job.access, &job.session_id, job.create_if_missing, at)?;
-                bump(BumpTarget::Row(row.id))
+                p.bump(BumpTarget::Row(row.id), at)
                     .get_result(c)
                     .optional()?
                     .ok_or_else(|| Error::session_not_found(&job.session_id))
