@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Reruns the figures of BENCHMARKS.md: codelab's agent-runtime (release build) under
 # `codelab bench`, on SQLite (synchronous=FULL, the default) and PostgreSQL — append with
-# 1, 2, 4, 8, 16 and 32 clients, deep pages, stats, the mixed workload, memory — auth-service's
-# password grant (`bench login`), and optionally, in the same run, the original Python
-# implementation's benchmark and the raw driver limits of this machine (--with-original).
+# 1, 2, 4, 8, 16 and 32 clients (token counts sent by the client, as in the original's W1a;
+# and 8 clients with the server counting them), deep pages, stats, the mixed workload,
+# memory — auth-service's password grant (`bench login`), and optionally, in the same run,
+# the original Python implementation's benchmark and the raw driver limits of this machine
+# (--with-original).
 #
 #   bash scripts/bench.sh [--with-original] [--duration SECS] [--seed N] [--soak SECS]
 #
@@ -78,9 +80,12 @@ PY
 
 suite() { # $1 = backend label, $2 = url
   start "$1" "$2"
+  # Like the original's W1a, each message carries its token count (255: the mean of its
+  # random 10-500); one more run leaves the counting to the server (cl100k_base).
   for c in 1 2 4 8 16 32; do
-    run "$1-append-c$c" append --clients "$c"
+    run "$1-append-c$c" append --clients "$c" --token-count 255
   done
+  run "$1-append-c8-server-tokens" append --clients 8
   run "$1-mixed-c8" mixed --clients 8
   run "$1-list" list --clients 1 --seed-messages "$seed" --pages 1,2000,4000
   run "$1-stats" stats --clients 1 --seed-messages "$seed"
