@@ -2,12 +2,6 @@
 
 use clap::Parser;
 
-/// mimalloc instead of the system allocator: the RPC path allocates and frees many small
-/// buffers per call (HTTP/2 frames, protobuf, SQL binds), where glibc malloc showed as about a
-/// tenth of the server's CPU (BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// codelab auth-service: OAuth 2.0-style token service over gRPC.
 #[derive(Parser, Debug)]
 #[command(version, about)]
