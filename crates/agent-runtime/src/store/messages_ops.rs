@@ -444,6 +444,11 @@ pub(crate) struct AppendJob {
 /// transaction. Until the session is reserved, a row's `session_db_id` is 0 and its `seq` is
 /// its distance from the job's last message (n - k for the k-th of n; what
 /// [`BumpAndInsert`] binds).
+/// Most messages of a call appended as one [`BumpAndInsert`] statement. Its text (and so its
+/// prepared statement, cached per connection) differs per message count and it binds 9
+/// values per message: larger calls take the sequential path, whose INSERTs are chunked.
+const ONE_STATEMENT_MAX_MESSAGES: usize = 16;
+
 struct Prepared {
     /// The call; its `new` has been moved into `rows`.
     job: AppendJob,
@@ -497,12 +502,13 @@ impl Prepared {
         }
     }
 
-    /// The whole fast-path append of this job as one statement (PostgreSQL).
-    fn bump_and_insert(&self, at: NaiveDateTime) -> BumpAndInsert<'_> {
-        BumpAndInsert {
+    /// The whole fast-path append of this job as one statement (PostgreSQL), for a job of at
+    /// most [`ONE_STATEMENT_MAX_MESSAGES`] messages; `None` for a larger one.
+    fn bump_and_insert(&self, at: NaiveDateTime) -> Option<BumpAndInsert<'_>> {
+        (self.rows.len() <= ONE_STATEMENT_MAX_MESSAGES).then(|| BumpAndInsert {
             bump: self.bump(BumpTarget::live(&self.job.access, &self.job.session_id), at),
             rows: &self.rows,
-        }
+        })
     }
 }
 
@@ -562,14 +568,13 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
         .into_iter()
         .map(|job| Prepared::new(job, at))
         .collect::<Result<Vec<_>>>()?;
-    if prepared.len() == 1 && !pool.serializes_writes() {
+    if let [only] = &prepared[..]
+        && let Some(statement) = only.bump_and_insert(at)
+        && !pool.serializes_writes()
+    {
         // PostgreSQL, one call: one statement, atomic on its own, one round trip.
         let row = db_core::with_connection!(conn, |c| {
-            prepared[0]
-                .bump_and_insert(at)
-                .get_result::<SessionRow>(c)
-                .await
-                .optional()
+            statement.get_result::<SessionRow>(c).await.optional()
         })?;
         return match row {
             Some(row) => Ok(prepared
@@ -601,7 +606,8 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
 type FastPath = (Vec<Option<Result<Appended>>>, Vec<(usize, Prepared)>);
 
 /// The PostgreSQL fast path, inside the caller's transaction: every job's [`BumpAndInsert`]
-/// (counter UPDATE and message INSERTs in one statement), pipelined in one round trip.
+/// (counter UPDATE and message INSERTs in one statement), pipelined in one round trip; a job
+/// of more than [`ONE_STATEMENT_MAX_MESSAGES`] messages is left for `append_sequential!`.
 /// PostgreSQL runs them in order, so row locks are still taken in `session_id` order. A job
 /// whose UPDATE matched nothing (session absent, soft-deleted or someone else's) wrote nothing
 /// and is returned for `append_sequential!`, which runs after this transaction has committed,
@@ -616,10 +622,14 @@ async fn pipelined_fast_path(
         let mut conn = shared;
         let statement = p.bump_and_insert(at);
         async move {
-            statement
-                .get_result::<SessionRow>(&mut conn)
-                .await
-                .optional()
+            match statement {
+                Some(statement) => statement
+                    .get_result::<SessionRow>(&mut conn)
+                    .await
+                    .optional(),
+                // Too many messages for one statement: the sequential path takes it.
+                None => Ok(None),
+            }
         }
     }))
     .await?;

@@ -8,6 +8,7 @@ use tonic::Code;
 
 backend_tests!(
     append_assigns_consecutive_seqs_and_titles,
+    small_and_large_appends_to_an_existing_session_stay_contiguous,
     list_messages_pages_forward_backward_by_role_and_page,
     bad_messages_are_refused_and_nothing_is_written,
     oversized_messages_are_refused_and_nothing_is_written,
@@ -107,6 +108,37 @@ async fn append_assigns_consecutive_seqs_and_titles(backend: Backend) {
     )
     .await;
     assert_eq!(given.last_seq, 6);
+}
+
+/// Appends of 1, 16 and 17 messages to an existing session (on PostgreSQL the first two are one
+/// statement each, the last takes the chunked path) keep `seq` contiguous, in call order, and
+/// the stored counters exact.
+async fn small_and_large_appends_to_an_existing_session_stay_contiguous(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let texts = |n: usize, tag: &str| (0..n).map(|i| user(&format!("{tag}{i}"))).collect();
+    let first = append(&mut s, "mixed-sizes", texts(2, "a")).await;
+    assert_eq!((first.first_seq, first.last_seq), (1, 2));
+    let one = append(&mut s, "mixed-sizes", texts(1, "b")).await;
+    assert_eq!((one.first_seq, one.last_seq), (3, 3));
+    let sixteen = append(&mut s, "mixed-sizes", texts(16, "c")).await;
+    assert_eq!((sixteen.first_seq, sixteen.last_seq), (4, 19));
+    let seventeen = append(&mut s, "mixed-sizes", texts(17, "d")).await;
+    assert_eq!((seventeen.first_seq, seventeen.last_seq), (20, 36));
+    assert_eq!(seventeen.session.unwrap().message_count, 36);
+
+    let all = walk(&mut s, "mixed-sizes", 100).await;
+    assert_eq!(
+        all.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        (1..=36).collect::<Vec<_>>()
+    );
+    let expected: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .zip([2, 1, 16, 17])
+        .flat_map(|(tag, n)| (0..n).map(move |i| format!("{tag}{i}")))
+        .collect();
+    let stored: Vec<String> = all.iter().map(|m| m.content.clone().unwrap()).collect();
+    assert_eq!(stored, expected);
 }
 
 async fn list_messages_pages_forward_backward_by_role_and_page(backend: Backend) {
