@@ -69,23 +69,6 @@ pub struct Saved {
     pub kept: i64,
 }
 
-/// Adds a batch's counters to session `$target` (a [`BumpTarget`]) and returns the updated
-/// row (`None` when the target matched nothing). `$title` replaces an empty title only.
-macro_rules! bump_session {
-    ($c:expr, $target:expr, $d:expr, $title:expr, $at:expr, $last_ts:expr) => {{
-        BumpSession {
-            target: $target,
-            delta: $d,
-            title: $title,
-            at: $at,
-            last_ts: $last_ts,
-        }
-        .get_result::<SessionRow>($c)
-        .await
-        .optional()?
-    }};
-}
-
 /// The SELECT of session `$id` (by its public id, deleted or not).
 macro_rules! session_by_key {
     ($id:expr) => {
@@ -275,7 +258,16 @@ impl Store {
                 let mut delta = Counters::default();
                 delta.add(message.role, message.token_count, -1);
                 let at = now();
-                bump_session!(c, BumpTarget::Row(session.id), delta, "", at, previous_at);
+                BumpSession {
+                    target: BumpTarget::Row(session.id),
+                    delta,
+                    title: "",
+                    at,
+                    last_ts: previous_at,
+                }
+                .get_result::<SessionRow>(c)
+                .await
+                .optional()?;
                 Ok(message)
             })
         })
@@ -579,7 +571,8 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
         return match row {
             Some(row) => Ok(prepared
                 .into_iter()
-                .map(|p| Ok(reserved(&row, p).0))
+                .zip(std::iter::once(row))
+                .map(|(p, row)| Ok(reserved(row, p).0))
                 .collect()),
             // Absent (to be created), deleted or someone else's: nothing was written.
             None => db_core::transaction!(conn, |c| append_sequential!(c, prepared, at)),
@@ -637,7 +630,7 @@ async fn pipelined_fast_path(
     let mut missed = Vec::new();
     for (i, (p, row)) in prepared.into_iter().zip(bumped).enumerate() {
         match row {
-            Some(row) => outcomes.push(Some(Ok(reserved(&row, p).0))),
+            Some(row) => outcomes.push(Some(Ok(reserved(row, p).0))),
             None => {
                 outcomes.push(None);
                 missed.push((i, p));
@@ -649,7 +642,7 @@ async fn pipelined_fast_path(
 
 /// The outcome of job `p` whose session UPDATE returned `updated`, and its message rows with
 /// their final `session_db_id` and `seq`.
-fn reserved(updated: &SessionRow, p: Prepared) -> (Appended, Vec<NewMessageRow>) {
+fn reserved(updated: SessionRow, p: Prepared) -> (Appended, Vec<NewMessageRow>) {
     let first_seq = updated.message_count - p.delta.count + 1;
     let rows = p
         .rows
@@ -664,7 +657,7 @@ fn reserved(updated: &SessionRow, p: Prepared) -> (Appended, Vec<NewMessageRow>)
     let appended = Appended {
         first_seq,
         last_seq: updated.message_count,
-        session: updated.clone().into_session(),
+        session: updated.into_session(),
     };
     (appended, rows)
 }
@@ -680,7 +673,7 @@ fn record(
 ) -> Result<()> {
     match reserved_row {
         Ok(row) => {
-            let (appended, new_rows) = reserved(&row, p);
+            let (appended, new_rows) = reserved(row, p);
             rows.extend(new_rows);
             outcomes.push(Ok(appended));
             Ok(())
