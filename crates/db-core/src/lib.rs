@@ -38,7 +38,9 @@ pub use url::{Backend, DbUrl, UrlError};
 /// Re-exports used by the query macros, so service crates name one dependency path.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::pool::{AnyConn, PgConn, SqliteConn, any_conn};
+    pub use crate::pool::{
+        AnyConn, PgConn, SqliteConn, any_conn, run_inline, sqlite_begin_immediate, sqlite_finish,
+    };
     pub use diesel::RunQueryDsl as SyncRunQueryDsl;
     pub use diesel_async::{AsyncConnection, RunQueryDsl};
 }

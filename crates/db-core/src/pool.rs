@@ -13,8 +13,91 @@ use futures::FutureExt as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The async SQLite connection: diesel's `SqliteConnection` run on tokio's blocking pool.
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+/// The async SQLite connection: diesel's `SqliteConnection`, its statements run on tokio's
+/// blocking pool, or on the calling thread inside [`run_inline`] (see [`SqliteRuntime`]).
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, SqliteRuntime>;
+
+/// Where [`SqliteConn`] runs its blocking work (diesel-async's `SpawnBlocking`).
+///
+/// By default every statement is a hop to tokio's blocking pool and back: a thread wake-up
+/// each way, which on a small machine costs more than a cached statement. Inside
+/// [`run_inline`] the work runs at once on the calling thread instead. Only
+/// [`split_transaction!`](crate::split_transaction) uses that, for its bounded hot-path
+/// transactions. A panic in inline work becomes an error of that call, as it does on the pool.
+#[derive(Debug)]
+pub enum SqliteRuntime {
+    /// Tokio's blocking pool of the runtime the connection was opened on.
+    Blocking(tokio::runtime::Handle),
+    /// Opened outside any runtime: everything runs on the calling thread.
+    Inline,
+}
+
+thread_local! {
+    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (which starts SQLite work and returns its future) so that the work runs on this
+/// thread, to completion, before `f` returns, instead of on the blocking pool. It blocks the
+/// caller's async worker for as long as the work takes (fsync included).
+#[doc(hidden)]
+pub fn run_inline<T>(f: impl FnOnce() -> T) -> T {
+    let before = INLINE.replace(true);
+    let out = f();
+    INLINE.set(before);
+    out
+}
+
+impl diesel_async::sync_connection_wrapper::SpawnBlocking for SqliteRuntime {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> futures::future::BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        match self {
+            SqliteRuntime::Blocking(handle) if !INLINE.get() => {
+                let task = handle.spawn_blocking(task);
+                async move { task.await.map_err(Into::into) }.boxed()
+            }
+            _ => {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task))
+                    .map_err(|_| "SQLite work panicked".into());
+                futures::future::ready(outcome).boxed()
+            }
+        }
+    }
+
+    fn get_runtime() -> Self {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => SqliteRuntime::Blocking(handle),
+            Err(_) => SqliteRuntime::Inline,
+        }
+    }
+}
+
+/// `BEGIN IMMEDIATE` on `c`: the start of [`transaction!`](crate::transaction) on SQLite
+/// (diesel-async's own `immediate_transaction` exists only for its default runtime).
+#[doc(hidden)]
+pub async fn sqlite_begin_immediate(c: &mut SqliteConn) -> diesel::QueryResult<()> {
+    c.spawn_blocking(|conn| {
+        diesel::connection::AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN IMMEDIATE")
+    })
+    .await
+}
+
+/// Commits (`commit`) or rolls back the transaction [`sqlite_begin_immediate`] opened.
+#[doc(hidden)]
+pub async fn sqlite_finish(c: &mut SqliteConn, commit: bool) -> diesel::QueryResult<()> {
+    use diesel_async::TransactionManager as _;
+    type Manager = <SqliteConn as AsyncConnection>::TransactionManager;
+    if commit {
+        Manager::commit_transaction(c).await
+    } else {
+        Manager::rollback_transaction(c).await
+    }
+}
+
 /// The synchronous connection the blocking body of [`split_transaction!`](crate::split_transaction)
 /// runs on (the embedded, single-writer backend's), for the one hot path that writes its
 /// statements a second time as synchronous Diesel calls. Service code names it only there.
@@ -401,23 +484,38 @@ macro_rules! transaction {
             }
             $crate::DbConn::Sqlite(ref mut __conn, ref __writer) => {
                 let _writer = __writer.lock().await;
-                __conn.immediate_transaction(async move |$c| $body).await
+                let __c: &mut $crate::__private::SqliteConn = &mut **__conn;
+                match $crate::__private::sqlite_begin_immediate(__c).await {
+                    Err(e) => Err(e.into()),
+                    Ok(()) => {
+                        let __result = {
+                            let $c = &mut *__c;
+                            async move { $body }.await
+                        };
+                        match $crate::__private::sqlite_finish(__c, __result.is_ok()).await {
+                            Ok(()) => __result,
+                            Err(e) => Err(e.into()),
+                        }
+                    }
+                }
             }
         }
     };
 }
 
 /// Runs a read-write transaction whose body is written once per execution model: async for
-/// PostgreSQL, synchronous for SQLite, where the whole body runs in ONE hop to the blocking
-/// thread that owns the connection (`BEGIN IMMEDIATE`, every statement, `COMMIT`, without
-/// returning to the async runtime in between).
+/// PostgreSQL, synchronous for SQLite, where the whole body (`BEGIN IMMEDIATE`, every
+/// statement, `COMMIT` and its fsync) runs at once on the calling thread ([`run_inline`]),
+/// without a hop to the blocking pool and back.
 ///
-/// Use it only on hot paths of several statements: under [`transaction!`](crate::transaction)
-/// each SQLite statement is a hop of its own (a thread wake-up there and back), which costs more
-/// than the statement. Both bodies evaluate to `Result<T, E>` with
+/// Use it only on hot paths of several statements whose work is bounded: under
+/// [`transaction!`](crate::transaction) each SQLite statement is a hop of its own (a thread
+/// wake-up there and back), which costs more than the statement, while here the caller's async
+/// worker is blocked for the whole transaction. Both bodies evaluate to `Result<T, E>` with
 /// `E: From<diesel::result::Error>`; an `Err` rolls back. The SQLite body sees
 /// `&mut` [`BlockingConn`] and must use diesel's synchronous `RunQueryDsl`; it must be
-/// `Send + 'static` (it moves to the blocking thread). Same writer lock as `transaction!`.
+/// `Send + 'static`. Same writer lock as `transaction!`. A panic in the SQLite body becomes
+/// an `Err` (diesel's `UnableToSendCommand`), as on the blocking pool.
 ///
 /// ```ignore
 /// let mut conn = pool.get().await?;
@@ -437,9 +535,12 @@ macro_rules! split_transaction {
             }
             $crate::DbConn::Sqlite(ref mut __conn, ref __writer) => {
                 let _writer = __writer.lock().await;
-                match __conn
-                    .spawn_blocking(move |__inner| Ok(__inner.immediate_transaction(|$sc| $sbody)))
-                    .await
+                match $crate::__private::run_inline(|| {
+                    __conn.spawn_blocking(move |__inner| {
+                        Ok(__inner.immediate_transaction(|$sc| $sbody))
+                    })
+                })
+                .await
                 {
                     Ok(result) => result,
                     Err(e) => Err(e.into()),
@@ -564,4 +665,46 @@ macro_rules! insert_batch {
             }
         }
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SqliteConn, run_inline};
+    use diesel_async::AsyncConnection;
+
+    async fn connection() -> SqliteConn {
+        SqliteConn::establish(":memory:").await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_runs_on_the_blocking_pool_except_inline() {
+        let mut conn = connection().await;
+        let here = std::thread::current().id();
+        let pooled = conn
+            .spawn_blocking(|_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_ne!(
+            pooled, here,
+            "outside run_inline the work hops to the blocking pool"
+        );
+        let inline = run_inline(|| conn.spawn_blocking(|_| Ok(std::thread::current().id())));
+        assert_eq!(
+            inline.await.unwrap(),
+            here,
+            "inside run_inline it runs on the caller"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_inline_work_is_an_error_and_the_connection_still_works() {
+        let mut conn = connection().await;
+        let failed =
+            run_inline(|| conn.spawn_blocking(|_| -> diesel::QueryResult<()> { panic!("boom") }))
+                .await;
+        let err = failed.expect_err("the panic must come back as an error");
+        assert!(err.to_string().contains("panicked"), "{err}");
+        let answer: i32 = conn.spawn_blocking(|_| Ok(42)).await.unwrap();
+        assert_eq!(answer, 42);
+    }
 }

@@ -547,8 +547,8 @@ macro_rules! append_sequential {
 /// reason (unknown or deleted session) writes nothing and leaves the others alone; a database
 /// error fails the whole batch (nothing of it is committed).
 ///
-/// On SQLite the whole batch is one transaction run in one hop to the connection's blocking
-/// thread ([`db_core::split_transaction!`]). On PostgreSQL each job is first tried as one
+/// On SQLite the whole batch is one transaction run inline on the writer's thread
+/// ([`db_core::split_transaction!`]: no hop to the blocking pool and back). On PostgreSQL each job is first tried as one
 /// [`BumpAndInsert`] statement — alone and outside a transaction for a batch of one call (one
 /// round trip), or all pipelined in one transaction ([`pipelined_fast_path`]); jobs whose
 /// session must first be created, or that fail, wrote nothing there and follow in a second
@@ -580,7 +580,7 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
     }
     let (mut outcomes, missed) = db_core::split_transaction!(conn,
         postgres: |c| pipelined_fast_path(c, prepared, at).await,
-        sqlite: |c| one_hop::append_jobs(c, prepared, at)
+        sqlite: |c| sqlite_side::append_jobs(c, prepared, at)
             .map(|done| (done.into_iter().map(Some).collect::<Vec<_>>(), Vec::new())),
     )?;
     if missed.is_empty() {
@@ -687,9 +687,9 @@ fn record(
 }
 
 /// The SQLite side of [`append_batch`]: the same statements as the PostgreSQL side, run
-/// synchronously on the connection's blocking thread inside the caller's `BEGIN IMMEDIATE`.
+/// synchronously on the writer's thread inside the caller's `BEGIN IMMEDIATE`.
 /// Only diesel's synchronous `RunQueryDsl` is in scope here.
-mod one_hop {
+mod sqlite_side {
     use super::{Prepared, record};
     use crate::error::{Error, Result};
     use crate::model::{Access, NewSession};
