@@ -29,8 +29,8 @@ mod url;
 
 pub use error::{DbError, classify};
 pub use pool::{
-    BlockingConn, DbConn, PgConn, Pool, PoolConfig, PoolStatus, SqliteConn, SqliteSynchronous,
-    detach,
+    BlockingConn, DbConn, PgConn, Pool, PoolConfig, PoolStatus, SQLITE_JOURNAL_SIZE_LIMIT_BYTES,
+    SqliteConn, SqliteSynchronous, detach,
 };
 pub use service::DbSettings;
 pub use url::{Backend, DbUrl, UrlError};

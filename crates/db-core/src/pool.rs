@@ -98,6 +98,16 @@ pub async fn sqlite_finish(c: &mut SqliteConn, commit: bool) -> diesel::QueryRes
     }
 }
 
+/// SQLite `PRAGMA journal_size_limit` of every pooled connection, in bytes (64 MiB).
+///
+/// SQLite reuses its WAL file from the start after each checkpoint and never shrinks it on its
+/// own: one large transaction (a retention purge, a restore, deleting a session of millions of
+/// messages) would leave a WAL of that size on disk until the service stops. With the limit,
+/// the first commit after the WAL restarts truncates it back to at most this size. Steady
+/// appends keep the WAL near the 1,000-page auto-checkpoint mark (~4 MiB), well below it.
+/// Source: <https://www.sqlite.org/pragma.html#pragma_journal_size_limit>.
+pub const SQLITE_JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The synchronous connection the blocking body of [`split_transaction!`](crate::split_transaction)
 /// runs on (the embedded, single-writer backend's), for the one hot path that writes its
 /// statements a second time as synchronous Diesel calls. Service code names it only there.
@@ -270,7 +280,8 @@ impl Pool {
             Backend::Sqlite => {
                 let pragmas = format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
-                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+                     PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+                     PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT_BYTES};",
                     config.busy_timeout_ms,
                     config.synchronous.pragma()
                 );
