@@ -21,9 +21,10 @@ pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, SqliteRuntime>;
 ///
 /// By default every statement is a hop to tokio's blocking pool and back: a thread wake-up
 /// each way, which on a small machine costs more than a cached statement. Inside
-/// [`run_inline`] the work runs at once on the calling thread instead. Only
-/// [`split_transaction!`](crate::split_transaction) uses that, for its bounded hot-path
-/// transactions. A panic in inline work becomes an error of that call, as it does on the pool.
+/// [`run_inline`] (and [`inline`], for a whole operation) the work runs at once on the calling
+/// thread instead: [`split_transaction!`](crate::split_transaction) uses it for its bounded
+/// hot-path transactions, services for short bounded reads. A panic in inline work becomes an
+/// error of that call, as it does on the pool.
 #[derive(Debug)]
 pub enum SqliteRuntime {
     /// Tokio's blocking pool of the runtime the connection was opened on.
@@ -45,6 +46,15 @@ pub fn run_inline<T>(f: impl FnOnce() -> T) -> T {
     let out = f();
     INLINE.set(before);
     out
+}
+
+/// Runs `operation` with every piece of SQLite work it starts done at once on the thread that
+/// polls it (as [`run_inline`] does for one call), instead of a hop to the blocking pool and
+/// back per statement. For short reads of bounded size (one row, one page): the caller's async
+/// worker is blocked while each statement runs. PostgreSQL work is unaffected.
+pub async fn inline<F: std::future::Future>(operation: F) -> F::Output {
+    let mut operation = std::pin::pin!(operation);
+    std::future::poll_fn(|cx| run_inline(|| operation.as_mut().poll(cx))).await
 }
 
 impl diesel_async::sync_connection_wrapper::SpawnBlocking for SqliteRuntime {
@@ -704,6 +714,33 @@ mod tests {
             inline.await.unwrap(),
             here,
             "inside run_inline it runs on the caller"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inline_runs_every_statement_of_an_operation_on_the_polling_thread() {
+        let mut conn = connection().await;
+        let (here, first, second) = super::inline(async {
+            let here = std::thread::current().id();
+            let first = conn
+                .spawn_blocking(|_| Ok(std::thread::current().id()))
+                .await;
+            let second = conn
+                .spawn_blocking(|_| Ok(std::thread::current().id()))
+                .await;
+            (here, first.unwrap(), second.unwrap())
+        })
+        .await;
+        assert_eq!(first, here);
+        assert_eq!(second, here);
+        let after = conn
+            .spawn_blocking(|_| Ok(std::thread::current().id()))
+            .await
+            .unwrap();
+        assert_ne!(
+            after,
+            std::thread::current().id(),
+            "outside inline: the blocking pool"
         );
     }
 

@@ -165,7 +165,9 @@ impl Store {
         query: MessageQuery,
     ) -> Result<MessagePage> {
         let pool = self.pool.clone();
-        db_core::detach(async move {
+        // At most 1,000 rows of one session from an index: read inline (no blocking-pool hop
+        // per statement on SQLite).
+        db_core::detach(db_core::inline(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
                 let session = live_session!(c, &access, &session_id);
@@ -221,7 +223,7 @@ impl Store {
                     next_after,
                 })
             })
-        })
+        }))
         .await
     }
 

@@ -129,7 +129,8 @@ impl Store {
         include_deleted: bool,
     ) -> Result<Session> {
         let pool = self.pool.clone();
-        db_core::detach(async move {
+        // One indexed row: read inline (no blocking-pool hop on SQLite).
+        db_core::detach(db_core::inline(async move {
             let mut conn = pool.get().await?;
             let row = db_core::with_connection!(conn, |c| {
                 sessions::table
@@ -144,7 +145,7 @@ impl Store {
                 return Err(Error::session_not_found(&session_id));
             }
             Ok(row.into_session())
-        })
+        }))
         .await
     }
 
@@ -295,7 +296,8 @@ impl Store {
     /// `NotFound`; `FailedPrecondition` for a soft-deleted session.
     pub async fn session_stats(&self, access: Access, session_id: String) -> Result<SessionStats> {
         let pool = self.pool.clone();
-        db_core::detach(async move {
+        // One indexed row: read inline (no blocking-pool hop on SQLite).
+        db_core::detach(db_core::inline(async move {
             let mut conn = pool.get().await?;
             let row = db_core::with_connection!(conn, |c| live_session!(c, &access, &session_id));
             let messages_by_role = Role::ALL.iter().map(|&r| (r, row.role_count(r))).collect();
@@ -305,7 +307,7 @@ impl Store {
                 messages_by_role,
                 session: row.into_session(),
             })
-        })
+        }))
         .await
     }
 
