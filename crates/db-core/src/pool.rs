@@ -42,10 +42,15 @@ thread_local! {
 /// caller's async worker for as long as the work takes (fsync included).
 #[doc(hidden)]
 pub fn run_inline<T>(f: impl FnOnce() -> T) -> T {
-    let before = INLINE.replace(true);
-    let out = f();
-    INLINE.set(before);
-    out
+    /// Puts the flag back however `f` ends, a panic included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            INLINE.set(self.0);
+        }
+    }
+    let _restore = Restore(INLINE.replace(true));
+    f()
 }
 
 /// Runs `operation` with every piece of SQLite work it starts done at once on the thread that
@@ -754,5 +759,17 @@ mod tests {
         assert!(err.to_string().contains("panicked"), "{err}");
         let answer: i32 = conn.spawn_blocking(|_| Ok(42)).await.unwrap();
         assert_eq!(answer, 42);
+    }
+
+    #[test]
+    fn run_inline_puts_the_flag_back_after_a_panic() {
+        let panicked = std::panic::catch_unwind(|| run_inline(|| panic!("boom")));
+        assert!(panicked.is_err());
+        assert!(
+            !super::INLINE.get(),
+            "later work on this thread must not run inline"
+        );
+        assert!(run_inline(|| super::INLINE.get()));
+        assert!(!super::INLINE.get());
     }
 }

@@ -550,11 +550,11 @@ macro_rules! append_sequential {
 /// error fails the whole batch (nothing of it is committed).
 ///
 /// On SQLite the whole batch is one transaction run inline on the writer's thread
-/// ([`db_core::split_transaction!`]: no hop to the blocking pool and back). On PostgreSQL each job is first tried as one
-/// [`BumpAndInsert`] statement — alone and outside a transaction for a batch of one call (one
-/// round trip), or all pipelined in one transaction ([`pipelined_fast_path`]); jobs whose
-/// session must first be created, or that fail, wrote nothing there and follow in a second
-/// transaction, one after another (`append_sequential!`).
+/// ([`db_core::split_transaction!`]: no hop to the blocking pool and back). On PostgreSQL each
+/// job is first tried as one [`BumpAndInsert`] statement — alone and outside a transaction for
+/// a batch of one call (one round trip), or all pipelined in one transaction
+/// ([`pipelined_fast_path`]); jobs whose session must first be created, or that fail, wrote
+/// nothing there and follow in a second transaction, one after another (`append_sequential!`).
 async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<Result<Appended>>> {
     let mut conn = pool.get().await?;
     let at = now();
