@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The async SQLite connection: diesel's `SqliteConnection`, its statements run on tokio's
-/// blocking pool, or on the calling thread inside [`run_inline`] (see [`SqliteRuntime`]).
+/// blocking pool, or on the calling thread inside [`run_inline`] / [`inline`] (see
+/// [`SqliteRuntime`]).
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, SqliteRuntime>;
 
 /// Where [`SqliteConn`] runs its blocking work (diesel-async's `SpawnBlocking`).

@@ -128,18 +128,26 @@ where
     }
 }
 
-/// The text differs per [`BumpTarget`] variant, so the statement is cached by its SQL text
-/// (diesel's `StatementCacheKey::Sql`), one entry per variant.
-impl QueryId for BumpSession<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+/// Makes `$statement` a query that returns a `sessions` row and runs with `RunQueryDsl`, cached
+/// by its SQL text (diesel's `StatementCacheKey::Sql`: no static query id), so each distinct
+/// text keeps one prepared statement per connection.
+macro_rules! session_statement {
+    ($statement:ident) => {
+        impl QueryId for $statement<'_> {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+
+        impl Query for $statement<'_> {
+            type SqlType = sessions::SqlType;
+        }
+
+        impl<Conn> RunQueryDsl<Conn> for $statement<'_> {}
+    };
 }
 
-impl Query for BumpSession<'_> {
-    type SqlType = sessions::SqlType;
-}
-
-impl<Conn> RunQueryDsl<Conn> for BumpSession<'_> {}
+// One cached text per `BumpTarget` variant.
+session_statement!(BumpSession);
 
 /// One job's whole append as one statement, for PostgreSQL: the [`BumpSession`] UPDATE in a
 /// data-modifying `WITH`, and the INSERT of the job's messages taking `session_db_id` and `seq`
@@ -148,7 +156,7 @@ impl<Conn> RunQueryDsl<Conn> for BumpSession<'_> {}
 /// session row, or no row (having inserted nothing) when the UPDATE matched nothing.
 ///
 /// SQLite has no data-modifying `WITH`: never run this there (the SQLite append runs
-/// [`BumpSession`] and single-row INSERTs in one blocking hop instead).
+/// [`BumpSession`] and single-row INSERTs, inline in one synchronous transaction, instead).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BumpAndInsert<'a> {
     /// The counter UPDATE; `bump.delta.count` must equal `rows.len()`.
@@ -210,17 +218,8 @@ where
     }
 }
 
-/// Cached by its SQL text: one entry per target variant and message count.
-impl QueryId for BumpAndInsert<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for BumpAndInsert<'_> {
-    type SqlType = sessions::SqlType;
-}
-
-impl<Conn> RunQueryDsl<Conn> for BumpAndInsert<'_> {}
+// One cached text per target variant and message count.
+session_statement!(BumpAndInsert);
 
 #[cfg(test)]
 mod tests {

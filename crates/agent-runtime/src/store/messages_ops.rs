@@ -433,16 +433,16 @@ pub(crate) struct AppendJob {
     create_if_missing: bool,
 }
 
-/// One job with what its session update needs — counter deltas, the title an untitled session
-/// takes, the timestamp of its last message — and its message rows, built before the
-/// transaction. Until the session is reserved, a row's `session_db_id` is 0 and its `seq` is
-/// its distance from the job's last message (n - k for the k-th of n; what
-/// [`BumpAndInsert`] binds).
 /// Most messages of a call appended as one [`BumpAndInsert`] statement. Its text (and so its
 /// prepared statement, cached per connection) differs per message count and it binds 9
 /// values per message: larger calls take the sequential path, whose INSERTs are chunked.
 const ONE_STATEMENT_MAX_MESSAGES: usize = 16;
 
+/// One job with what its session update needs — counter deltas, the title an untitled session
+/// takes, the timestamp of its last message — and its message rows, built before the
+/// transaction. Until the session is reserved, a row's `session_db_id` is 0 and its `seq` is
+/// its distance from the job's last message (n - k for the k-th of n; what
+/// [`BumpAndInsert`] binds).
 struct Prepared {
     /// The call; its `new` has been moved into `rows`.
     job: AppendJob,
@@ -562,20 +562,16 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
         .into_iter()
         .map(|job| Prepared::new(job, at))
         .collect::<Result<Vec<_>>>()?;
-    if let [only] = &prepared[..]
+    if !pool.serializes_writes()
+        && let [only] = &prepared[..]
         && let Some(statement) = only.bump_and_insert(at)
-        && !pool.serializes_writes()
     {
         // PostgreSQL, one call: one statement, atomic on its own, one round trip.
         let row = db_core::with_connection!(conn, |c| {
             statement.get_result::<SessionRow>(c).await.optional()
         })?;
         return match row {
-            Some(row) => Ok(prepared
-                .into_iter()
-                .zip(std::iter::once(row))
-                .map(|(p, row)| Ok(reserved(row, p).0))
-                .collect()),
+            Some(row) => Ok(vec![Ok(appended(row, only.delta.count))]),
             // Absent (to be created), deleted or someone else's: nothing was written.
             None => db_core::transaction!(conn, |c| append_sequential!(c, prepared, at)),
         };
@@ -632,7 +628,7 @@ async fn pipelined_fast_path(
     let mut missed = Vec::new();
     for (i, (p, row)) in prepared.into_iter().zip(bumped).enumerate() {
         match row {
-            Some(row) => outcomes.push(Some(Ok(reserved(row, p).0))),
+            Some(row) => outcomes.push(Some(Ok(appended(row, p.delta.count)))),
             None => {
                 outcomes.push(None);
                 missed.push((i, p));
@@ -642,42 +638,35 @@ async fn pipelined_fast_path(
     Ok((outcomes, missed))
 }
 
-/// The outcome of job `p` whose session UPDATE returned `updated`, and its message rows with
-/// their final `session_db_id` and `seq`.
-fn reserved(updated: SessionRow, p: Prepared) -> (Appended, Vec<NewMessageRow>) {
-    let first_seq = updated.message_count - p.delta.count + 1;
-    let rows = p
-        .rows
-        .into_iter()
-        .zip(first_seq..)
-        .map(|(mut row, seq)| {
-            row.session_db_id = updated.id;
-            row.seq = seq;
-            row
-        })
-        .collect();
-    let appended = Appended {
-        first_seq,
+/// The outcome of a job of `count` messages whose session UPDATE returned `updated` (the
+/// session after the append: its `message_count` is the job's last `seq`).
+fn appended(updated: SessionRow, count: i64) -> Appended {
+    Appended {
+        first_seq: updated.message_count - count + 1,
         last_seq: updated.message_count,
         session: updated.into_session(),
-    };
-    (appended, rows)
+    }
 }
 
-/// Turns one job's reserved session row into its message rows and outcome. A client error
-/// (unknown, foreign or deleted session) becomes that job's outcome and writes nothing; any
-/// other error is returned and fails the batch.
+/// Turns one job's reserved session row into its message rows (final `session_db_id` and
+/// `seq`, appended to `rows`) and outcome. A client error (unknown, foreign or deleted session)
+/// becomes that job's outcome and writes nothing; any other error is returned and fails the
+/// batch.
 fn record(
-    reserved_row: Result<SessionRow>,
+    reserved: Result<SessionRow>,
     p: Prepared,
     rows: &mut Vec<NewMessageRow>,
     outcomes: &mut Vec<Result<Appended>>,
 ) -> Result<()> {
-    match reserved_row {
-        Ok(row) => {
-            let (appended, new_rows) = reserved(row, p);
-            rows.extend(new_rows);
-            outcomes.push(Ok(appended));
+    match reserved {
+        Ok(updated) => {
+            let first_seq = updated.message_count - p.delta.count + 1;
+            rows.extend(p.rows.into_iter().zip(first_seq..).map(|(mut row, seq)| {
+                row.session_db_id = updated.id;
+                row.seq = seq;
+                row
+            }));
+            outcomes.push(Ok(appended(updated, p.delta.count)));
             Ok(())
         }
         Err(e) if e.is_client_error() => {
