@@ -454,6 +454,10 @@ where
 {
     Deadpool::builder(manager)
         .max_size(max_size.max(1))
+        // The most recently used connection first: its page cache (SQLite) or backend's caches
+        // (PostgreSQL) are warm. Taken in turn (deadpool's default FIFO), every SQLite write
+        // made the next checkout start on a connection whose whole page cache was stale.
+        .queue_mode(deadpool::managed::QueueMode::Lifo)
         .wait_timeout(wait)
         .create_timeout(create)
         .recycle_timeout(create)

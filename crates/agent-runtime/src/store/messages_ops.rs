@@ -766,45 +766,60 @@ type Reply = tokio::sync::oneshot::Sender<Result<Appended>>;
 
 /// Group commit of appends.
 ///
-/// Writer tasks own the appends: each takes every append waiting in the queue (up to
+/// Writers own the appends: each takes every append waiting in the queue (up to
 /// [`MAX_BATCH_JOBS`] calls or [`MAX_BATCH_MESSAGES`] messages), runs them in one transaction —
 /// one BEGIN, one UPDATE per call, the INSERTs, one commit and fsync — and only then answers
 /// each caller. Under load the batch grows by itself; an idle service commits each call alone,
 /// with no added delay. Durability is unchanged: nobody is answered before the commit that
 /// holds their messages.
 ///
-/// With several writers (PostgreSQL), each batch updates its sessions in `session_id` order, so
-/// two batches touching the same sessions wait for each other instead of deadlocking.
+/// On SQLite the one writer is a thread of its own (on tokio's blocking pool) that runs every
+/// statement of a batch inline ([`db_core::inline`]), fsync included, so no tokio worker is
+/// ever blocked by a commit and the callers it answers can run on any worker at once. On
+/// PostgreSQL the writers are [`POSTGRES_APPEND_WRITERS`] tokio tasks: each batch updates its
+/// sessions in `session_id` order, so two batches touching the same sessions wait for each
+/// other instead of deadlocking.
 #[derive(Debug, Clone)]
 pub(crate) struct AppendQueue {
     tx: tokio::sync::mpsc::Sender<(AppendJob, Reply)>,
 }
 
+/// Group-commit writers on PostgreSQL: each runs one coalesced transaction at a time on its own
+/// connection, so commits of different batches still overlap (PostgreSQL shares their WAL
+/// flushes), while each batch pays BEGIN/COMMIT once for all its calls.
+const POSTGRES_APPEND_WRITERS: usize = 2;
+
 impl AppendQueue {
-    /// Starts `writers` writer tasks over `pool`; they stop when the last queue handle is
-    /// dropped.
-    pub(crate) fn start(pool: db_core::Pool, writers: usize) -> AppendQueue {
+    /// Starts the writers over `pool` (see [`AppendQueue`]); they stop when the last queue
+    /// handle is dropped. Must be called inside a tokio runtime.
+    pub(crate) fn start(pool: db_core::Pool) -> AppendQueue {
         let (tx, rx) = tokio::sync::mpsc::channel::<(AppendJob, Reply)>(4 * MAX_BATCH_JOBS);
+        if pool.serializes_writes() {
+            let runtime = tokio::runtime::Handle::current();
+            // Ends when every queue handle is gone; the runtime's shutdown waits for it.
+            drop(tokio::task::spawn_blocking(move || {
+                let mut rx = rx;
+                while let Some(first) = rx.blocking_recv() {
+                    let batch = fill_batch(first, &mut rx);
+                    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        runtime.block_on(db_core::inline(write_batch(&pool, batch)))
+                    }));
+                    if written.is_err() {
+                        // The batch's callers see their reply dropped (`Internal`); the writer
+                        // goes on with the next batch.
+                        tracing::error!("append writer panicked; its batch was not committed");
+                    }
+                }
+            }));
+            return AppendQueue { tx };
+        }
         let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..writers.max(1) {
+        for _ in 0..POSTGRES_APPEND_WRITERS {
             let rx = rx.clone();
             let pool = pool.clone();
             tokio::spawn(async move {
-                while let Some(mut batch) = next_batch(&rx).await {
-                    batch.sort_by(|a, b| a.0.session_id.cmp(&b.0.session_id));
-                    let (jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                    match append_batch(&pool, jobs).await {
-                        Ok(outcomes) => {
-                            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                                let _ = reply.send(outcome);
-                            }
-                        }
-                        Err(e) => {
-                            for reply in replies {
-                                let _ = reply.send(Err(e.replicate()));
-                            }
-                        }
-                    }
+                while let Some(batch) = next_batch(&rx).await {
+                    write_batch(&pool, batch).await;
                 }
             });
         }
@@ -824,6 +839,24 @@ impl AppendQueue {
     }
 }
 
+/// Commits `batch` and answers each caller with its outcome.
+async fn write_batch(pool: &db_core::Pool, mut batch: Vec<(AppendJob, Reply)>) {
+    batch.sort_by(|a, b| a.0.session_id.cmp(&b.0.session_id));
+    let (jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    match append_batch(pool, jobs).await {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.replicate()));
+            }
+        }
+    }
+}
+
 /// The next batch: waits for one append, then takes whatever else is already queued. `None`
 /// once every queue handle is gone.
 async fn next_batch(
@@ -831,6 +864,15 @@ async fn next_batch(
 ) -> Option<Vec<(AppendJob, Reply)>> {
     let mut rx = rx.lock().await;
     let first = rx.recv().await?;
+    Some(fill_batch(first, &mut rx))
+}
+
+/// `first` and whatever else is already queued on `rx`, up to [`MAX_BATCH_JOBS`] calls or
+/// [`MAX_BATCH_MESSAGES`] messages.
+fn fill_batch(
+    first: (AppendJob, Reply),
+    rx: &mut tokio::sync::mpsc::Receiver<(AppendJob, Reply)>,
+) -> Vec<(AppendJob, Reply)> {
     let mut messages = first.0.new.len();
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH_JOBS && messages < MAX_BATCH_MESSAGES {
@@ -842,5 +884,5 @@ async fn next_batch(
             Err(_) => break,
         }
     }
-    Some(batch)
+    batch
 }

@@ -79,22 +79,12 @@ pub struct Store {
     appends: messages_ops::AppendQueue,
 }
 
-/// Group-commit writers on PostgreSQL: each runs one coalesced transaction at a time on its own
-/// connection, so commits of different batches still overlap (PostgreSQL shares their WAL
-/// flushes), while each batch pays BEGIN/COMMIT once for all its calls.
-const POSTGRES_APPEND_WRITERS: usize = 2;
-
 impl Store {
     /// A store over `pool` (already migrated). Must be called inside a tokio runtime: it starts
-    /// the group-commit writers for appends (one on SQLite, whose writers are serialised
-    /// anyway; [`POSTGRES_APPEND_WRITERS`] on PostgreSQL).
+    /// the group-commit writers for appends (one thread on SQLite, whose writers are serialised
+    /// anyway; a few tasks on PostgreSQL).
     pub fn new(pool: Pool) -> Store {
-        let writers = if pool.serializes_writes() {
-            1
-        } else {
-            POSTGRES_APPEND_WRITERS
-        };
-        let appends = messages_ops::AppendQueue::start(pool.clone(), writers);
+        let appends = messages_ops::AppendQueue::start(pool.clone());
         Store { pool, appends }
     }
 }

@@ -1089,3 +1089,56 @@ async fn concurrent_appends_get_contiguous_seqs_and_fail_alone(backend: Backend)
         assert_eq!(stats.message_count, next - 1);
     }
 }
+
+/// On SQLite the append writer is a thread of its own: while it waits for the write lock (held
+/// here by another connection), even a single-threaded runtime goes on answering other calls,
+/// and the append commits once the lock is free.
+#[tokio::test(flavor = "current_thread")]
+async fn an_append_waiting_for_the_sqlite_lock_does_not_stall_other_calls() {
+    use diesel::{Connection, RunQueryDsl, sqlite::SqliteConnection};
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.db.busy_timeout_ms = 60_000).await;
+    let mut s = app.sessions(&alice());
+    create(&mut s, "locked").await;
+    let path = app
+        .db
+        .url()
+        .sqlite_path()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut holder = SqliteConnection::establish(&path).unwrap();
+    diesel::sql_query("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .unwrap();
+
+    let mut appender = app.sessions(&alice());
+    let pending = tokio::spawn(async move {
+        appender
+            .append_messages(pb::AppendMessagesRequest {
+                session_id: "locked".into(),
+                messages: vec![user("waits for the lock")],
+                create_if_missing: false,
+            })
+            .await
+    });
+    // Long enough for the append to reach the writer, which then waits in `busy_timeout`.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let session = s
+        .get_session(pb::GetSessionRequest {
+            session_id: "locked".into(),
+            include_deleted: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(session.message_count, 0);
+    assert!(
+        !pending.is_finished(),
+        "the append finished while the lock was held"
+    );
+
+    diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
+    let appended = pending.await.unwrap().unwrap().into_inner();
+    assert_eq!((appended.first_seq, appended.last_seq), (1, 1));
+}

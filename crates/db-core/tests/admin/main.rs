@@ -5,6 +5,7 @@
 mod backups;
 mod fuzz;
 mod migrations;
+mod pool;
 
 use db_core::admin::backup::{self, BackupOptions, Compression};
 use db_core::admin::{self, NoProgress};
