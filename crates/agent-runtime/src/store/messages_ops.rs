@@ -786,8 +786,9 @@ pub(crate) struct AppendQueue {
 
 /// Group-commit writers on PostgreSQL: each runs one coalesced transaction at a time on its own
 /// connection, so commits of different batches still overlap (PostgreSQL shares their WAL
-/// flushes), while each batch pays BEGIN/COMMIT once for all its calls.
-const POSTGRES_APPEND_WRITERS: usize = 2;
+/// flushes), while each batch pays BEGIN/COMMIT once for all its calls. Four measured 7 %
+/// faster than two with 8 clients and 2 % slower with 32 (BENCHMARKS.md).
+const POSTGRES_APPEND_WRITERS: usize = 4;
 
 impl AppendQueue {
     /// Starts the writers over `pool` (see [`AppendQueue`]); they stop when the last queue
