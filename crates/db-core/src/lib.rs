@@ -30,7 +30,7 @@ mod url;
 pub use error::{DbError, classify};
 pub use pool::{
     BlockingConn, DbConn, PgConn, Pool, PoolConfig, PoolStatus, SQLITE_JOURNAL_SIZE_LIMIT_BYTES,
-    SqliteConn, SqliteRuntime, SqliteSynchronous, detach, inline,
+    SQLITE_WAL_AUTOCHECKPOINT_PAGES, SqliteConn, SqliteRuntime, SqliteSynchronous, detach, inline,
 };
 pub use service::DbSettings;
 pub use url::{Backend, DbUrl, UrlError};
