@@ -24,8 +24,9 @@ pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, SqliteRuntime>;
 /// each way, which on a small machine costs more than a cached statement. Inside
 /// [`run_inline`] (and [`inline`], for a whole operation) the work runs at once on the calling
 /// thread instead: [`split_transaction!`](crate::split_transaction) uses it for its bounded
-/// hot-path transactions, services for short bounded reads. A panic in inline work becomes an
-/// error of that call, as it does on the pool.
+/// hot-path transactions, services for short bounded reads and for work on a thread of its own
+/// (agent-runtime's append writer). A panic in inline work becomes an error of that call, as it
+/// does on the pool.
 #[derive(Debug)]
 pub enum SqliteRuntime {
     /// Tokio's blocking pool of the runtime the connection was opened on.
@@ -56,8 +57,9 @@ pub fn run_inline<T>(f: impl FnOnce() -> T) -> T {
 
 /// Runs `operation` with every piece of SQLite work it starts done at once on the thread that
 /// polls it (as [`run_inline`] does for one call), instead of a hop to the blocking pool and
-/// back per statement. For short reads of bounded size (one row, one page): the caller's async
-/// worker is blocked while each statement runs. PostgreSQL work is unaffected.
+/// back per statement. For short reads of bounded size (one row, one page), since the caller's
+/// async worker is blocked while each statement runs, or for an operation driven by
+/// `Handle::block_on` on a thread that is no runtime worker. PostgreSQL work is unaffected.
 pub async fn inline<F: std::future::Future>(operation: F) -> F::Output {
     let mut operation = std::pin::pin!(operation);
     std::future::poll_fn(|cx| run_inline(|| operation.as_mut().poll(cx))).await
