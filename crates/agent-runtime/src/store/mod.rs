@@ -57,6 +57,47 @@ macro_rules! insert_messages {
     }};
 }
 
+/// Removes the sessions whose row ids are in `$ids` (`&[i64]`) for good, inside the caller's
+/// transaction, and evaluates to the number of sessions removed (`usize`): first their
+/// messages, [`PURGE_CHUNK`] at a time (their ids read, then deleted), then the session rows, whose `ON DELETE
+/// CASCADE` takes the agent context, its switches and the approvals.
+///
+/// One `DELETE` of a whole session, direct or by cascade, makes SQLite collect the rowid of
+/// every row it removes first (about 24 bytes a row, held until the statement ends): a session
+/// of a million messages would cost its deleter some 24 MB. In chunks the statement's memory
+/// stays bounded and the transaction is still one: a reader sees the session whole or gone.
+macro_rules! purge_sessions {
+    ($c:expr, $ids:expr) => {{
+        let ids: &[i64] = $ids;
+        let mut purged = 0usize;
+        for group in ids.chunks($crate::store::PURGE_CHUNK) {
+            loop {
+                let chunk: Vec<i64> = $crate::store::messages::table
+                    .filter($crate::store::messages::session_db_id.eq_any(group))
+                    .select($crate::store::messages::id)
+                    .limit($crate::store::PURGE_CHUNK as i64)
+                    .load($c)
+                    .await?;
+                if chunk.is_empty() {
+                    break;
+                }
+                diesel::delete(
+                    $crate::store::messages::table
+                        .filter($crate::store::messages::id.eq_any(&chunk)),
+                )
+                .execute($c)
+                .await?;
+            }
+            purged += diesel::delete(
+                $crate::store::sessions::table.filter($crate::store::sessions::id.eq_any(group)),
+            )
+            .execute($c)
+            .await?;
+        }
+        purged
+    }};
+}
+
 mod agents;
 mod approvals;
 mod bump;
@@ -70,6 +111,10 @@ pub use sessions_ops::{SessionCursor, SessionPage, SessionQuery};
 /// Rows per multi-row INSERT: 11 columns × 1,000 rows stays below SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters.
 pub(crate) const INSERT_CHUNK: usize = 1_000;
+
+/// Rows per `DELETE` when sessions are purged ([`purge_sessions!`]): messages per statement,
+/// and session ids per statement (under both backends' bind-parameter limits).
+pub(crate) const PURGE_CHUNK: usize = 1_000;
 
 /// The conversation store over one database. Cheap to clone.
 #[derive(Clone, Debug)]

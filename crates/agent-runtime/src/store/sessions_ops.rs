@@ -230,9 +230,7 @@ impl Store {
                     .optional()?;
                 let row = check_visible(row, &access, &session_id)?;
                 if hard {
-                    diesel::delete(sessions::table.find(row.id))
-                        .execute(c)
-                        .await?;
+                    purge_sessions!(c, &[row.id]);
                     return Ok::<_, Error>(None);
                 }
                 if row.deleted_at.is_some() {
@@ -431,7 +429,8 @@ impl Store {
                     report.purged = if dry_run {
                         doomed.count().get_result(c).await?
                     } else {
-                        diesel::delete(doomed).execute(c).await? as i64
+                        let ids: Vec<i64> = doomed.select(sessions::id).load(c).await?;
+                        purge_sessions!(c, &ids) as i64
                     };
                 }
                 if inactive_hours > 0 {
@@ -483,10 +482,7 @@ impl Store {
                         .limit(batch)
                         .load(c)
                         .await?;
-                    let n = diesel::delete(sessions::table.filter(sessions::id.eq_any(ids)))
-                        .execute(c)
-                        .await?;
-                    Ok::<_, Error>(n as i64)
+                    Ok::<_, Error>(purge_sessions!(c, &ids) as i64)
                 })?;
             }
             if inactive_hours > 0 {

@@ -10,7 +10,8 @@ backend_tests!(
     session_lifecycle,
     list_sessions_pages_with_tokens,
     users_only_see_their_own_sessions,
-    cleanup_sessions_is_admin_only_and_dry_by_default
+    cleanup_sessions_is_admin_only_and_dry_by_default,
+    purging_a_session_larger_than_one_chunk_removes_it_all_and_nothing_else
 );
 
 async fn session_lifecycle(backend: Backend) {
@@ -405,6 +406,78 @@ async fn cleanup_sessions_is_admin_only_and_dry_by_default(backend: Backend) {
 }
 
 /// Moves every session's `last_activity` and `deleted_at` `days` days into the past.
+async fn purging_a_session_larger_than_one_chunk_removes_it_all_and_nothing_else(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut a = app.sessions(&alice());
+    append(&mut a, "keep", vec![user("a"), assistant("b"), user("c")]).await;
+    // More messages than one purge chunk (1,000), in appends of at most 1,000.
+    for (id, sizes) in [("big", [1_000, 1_000, 500]), ("old", [1_000, 200, 0])] {
+        for n in sizes.into_iter().filter(|&n| n > 0) {
+            append(&mut a, id, (0..n).map(|i| user(&format!("m{i}"))).collect()).await;
+        }
+    }
+
+    // A hard delete removes every message of "big" in one operation.
+    a.delete_session(pb::DeleteSessionRequest {
+        session_id: "big".into(),
+        hard: true,
+    })
+    .await
+    .unwrap();
+    assert_status(
+        a.get_session(pb::GetSessionRequest {
+            session_id: "big".into(),
+            include_deleted: true,
+        })
+        .await,
+        Code::NotFound,
+        None,
+    );
+    assert_eq!(message_rows(&app).await, 3 + 1_200);
+
+    // Retention purges the soft-deleted "old" the same way.
+    a.delete_session(pb::DeleteSessionRequest {
+        session_id: "old".into(),
+        hard: false,
+    })
+    .await
+    .unwrap();
+    age_sessions(&app, 3).await;
+    let report = app
+        .sessions(&admin())
+        .cleanup_sessions(pb::CleanupSessionsRequest {
+            inactive_hours: 0,
+            purge_deleted_days: 2,
+            dry_run: Some(false),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((report.purged, report.soft_deleted), (1, 0));
+    assert_eq!(message_rows(&app).await, 3);
+    let kept = walk(&mut a, "keep", 10).await;
+    assert_eq!(
+        kept.iter()
+            .map(|m| (m.seq, m.content.as_deref().unwrap_or("")))
+            .collect::<Vec<_>>(),
+        vec![(1, "a"), (2, "b"), (3, "c")]
+    );
+}
+
+/// Rows in `messages`, of every session, read straight from the database.
+async fn message_rows(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+        .await
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    use agent_runtime::schema::messages;
+    db_core::with_connection!(conn, |c| {
+        messages::table.count().get_result(c).await.unwrap()
+    })
+}
+
 async fn age_sessions(app: &TestApp, days: i64) {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
