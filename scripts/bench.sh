@@ -9,8 +9,9 @@
 #
 #   bash scripts/bench.sh [--with-original] [--duration SECS] [--seed N] [--soak SECS]
 #
-# --soak SECS adds an 8-client append run of SECS seconds on SQLite, sampling agent-runtime's
-# RSS every 10 s (soak-rss.tsv), to show memory does not grow.
+# --soak SECS adds an 8-client append run of SECS seconds on each backend, sampling
+# agent-runtime's RSS every 10 s (sqlite-soak-rss.tsv, postgres-soak-rss.tsv), to show memory
+# does not grow.
 #
 # Needs PostgreSQL at BENCH_PG_ADMIN (default postgres://postgres@127.0.0.1:5432/postgres);
 # creates and drops the databases bench_codelab (and bench with --with-original). Results go
@@ -96,18 +97,18 @@ suite() { # $1 = backend label, $2 = url
   stop
 }
 
-soak() { # $1 = url: 8-client appends for $soak seconds, RSS sampled every 10 s
-  start sqlite-soak "$1"
-  "$bin/codelab" bench append --clients 8 --addr "$addr" --duration "$soak" --json >"$out/sqlite-soak.json" &
+soak() { # $1 = label (sqlite, postgres), $2 = url: 8-client appends for $soak seconds, RSS every 10 s
+  start "$1-soak" "$2"
+  "$bin/codelab" bench append --clients 8 --addr "$addr" --duration "$soak" --json >"$out/$1-soak.json" &
   local load=$! t=0
-  printf 'seconds\trss_kb\n' >"$out/soak-rss.tsv"
+  printf 'seconds\trss_kb\n' >"$out/$1-soak-rss.tsv"
   while kill -0 "$load" 2>/dev/null; do
-    printf '%s\t%s\n' "$t" "$(awk '/VmRSS/ {print $2}' /proc/$pid/status)" >>"$out/soak-rss.tsv"
+    printf '%s\t%s\n' "$t" "$(awk '/VmRSS/ {print $2}' /proc/$pid/status)" >>"$out/$1-soak-rss.tsv"
     sleep 10; t=$((t + 10))
   done
   wait "$load"
-  summarize sqlite-soak "$out/sqlite-soak.json"
-  cat "$out/soak-rss.tsv"
+  summarize "$1-soak" "$out/$1-soak.json"
+  cat "$out/$1-soak-rss.tsv"
   stop
 }
 
@@ -134,10 +135,14 @@ login() { # auth-service on a temporary SQLite file, rate limit off, password gr
 printf 'label\tworkload\tclients\tops_per_sec\tp50_ms\tp99_ms\terrors\n' >"$out/summary.tsv"
 work=$(mktemp -d)
 suite sqlite "sqlite:///$work/agent_runtime.db"
-[ "$soak" -gt 0 ] && soak "sqlite:///$work/soak.db"
+[ "$soak" -gt 0 ] && soak sqlite "sqlite:///$work/soak.db"
 login
 psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)' -c 'CREATE DATABASE bench_codelab'
 suite postgres "$PG_BENCH"
+if [ "$soak" -gt 0 ]; then
+  psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)' -c 'CREATE DATABASE bench_codelab'
+  soak postgres "$PG_BENCH"
+fi
 psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)'
 
 if [ "$with_original" = 1 ]; then

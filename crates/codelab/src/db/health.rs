@@ -14,7 +14,8 @@ pub struct Opts {
     pub json: bool,
 }
 
-/// Times a connection and a round trip and reads the schema status of each database.
+/// Times a connection and a round trip and reads the schema status of each database; prints
+/// each database's warnings (e.g. PostgreSQL's autovacuum off) below the table.
 ///
 /// # Errors
 /// An unknown database; any database unhealthy (after printing the table).
@@ -42,6 +43,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             ]);
         }
         println(&t.to_string())?;
+        for h in &all {
+            for w in &h.warnings {
+                println(&format!("warning: {}: {w}", h.name))?;
+            }
+        }
     }
     let bad: Vec<&str> = all
         .iter()

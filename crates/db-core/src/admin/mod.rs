@@ -14,6 +14,7 @@ pub mod schema;
 use crate::direct::{Direct, ident};
 use crate::migrate::{self, MigrationSet, MigrationState, StatusReport};
 use crate::{Backend, DbError, DbUrl};
+use diesel::QueryableByName;
 use std::time::Instant;
 
 /// A named database codelab manages: `agent_runtime`, `auth`.
@@ -160,9 +161,25 @@ pub struct Health {
     pub round_trip_ms: Option<f64>,
     /// `up to date`, `N pending`, `modified: …`, `not migrated`, or the error.
     pub schema: String,
+    /// Settings of the server that work against the services without making the database
+    /// unhealthy (`ok` stays as it is); empty when there is nothing to say. On PostgreSQL:
+    /// `autovacuum` off.
+    pub warnings: Vec<String>,
 }
 
-/// Connects to `url`, times a round trip and reads the migration status. Never fails: a
+/// The warning [`health`] gives for a PostgreSQL server whose `autovacuum` is off.
+pub const AUTOVACUUM_OFF: &str = "autovacuum is off: the dead row versions every UPDATE and \
+    DELETE leaves are never removed, so often-updated tables and their indexes grow and every \
+    write slows; turn it on (PostgreSQL's default) or VACUUM regularly";
+
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
+/// Connects to `url`, times a round trip, reads the migration status and, on PostgreSQL,
+/// checks that `autovacuum` is on ([`AUTOVACUUM_OFF`] in `warnings` otherwise). Never fails: a
 /// problem is reported in the answer (`ok = false`).
 pub async fn health(name: &str, url: &DbUrl, set: &MigrationSet) -> Health {
     let mut out = Health {
@@ -172,6 +189,7 @@ pub async fn health(name: &str, url: &DbUrl, set: &MigrationSet) -> Health {
         connect_ms: None,
         round_trip_ms: None,
         schema: String::new(),
+        warnings: Vec::new(),
     };
     let started = Instant::now();
     let mut conn = match Direct::open_existing(url).await {
@@ -194,6 +212,14 @@ pub async fn health(name: &str, url: &DbUrl, set: &MigrationSet) -> Health {
             out.schema = schema_summary(&s);
         }
         Err(e) => out.schema = e.to_string(),
+    }
+    if conn.backend() == Backend::Postgres {
+        let sql = "SELECT current_setting('autovacuum') AS value";
+        match conn.rows::<Setting>(sql).await.as_deref() {
+            Ok([s]) if s.value == "off" => out.warnings.push(AUTOVACUUM_OFF.to_owned()),
+            Ok(_) => {}
+            Err(e) => out.warnings.push(format!("cannot read `autovacuum`: {e}")),
+        }
     }
     out
 }

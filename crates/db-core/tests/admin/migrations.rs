@@ -235,6 +235,37 @@ async fn stats_and_health(backend: Backend) {
     assert!(h.ok, "{h:?}");
     assert!(h.connect_ms.is_some() && h.round_trip_ms.is_some());
     assert!(h.schema.contains("1 pending"), "{}", h.schema);
+    // A PostgreSQL server without autovacuum gets a warning; SQLite never does.
+    let autovacuum_off = match backend {
+        Backend::Sqlite => false,
+        Backend::Postgres => {
+            let mut conn = db_core::Pool::connect(url, &db_core::PoolConfig::default())
+                .await
+                .unwrap()
+                .get()
+                .await
+                .unwrap();
+            #[derive(diesel::QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                autovacuum: String,
+            }
+            db_core::with_connection!(conn, |c| {
+                use diesel_async::RunQueryDsl;
+                let s: Setting = diesel::sql_query("SHOW autovacuum")
+                    .get_result(c)
+                    .await
+                    .unwrap();
+                s.autovacuum == "off"
+            })
+        }
+    };
+    let expected: Vec<String> = if autovacuum_off {
+        vec![admin::AUTOVACUUM_OFF.to_owned()]
+    } else {
+        Vec::new()
+    };
+    assert_eq!(h.warnings, expected);
 }
 
 backend_tests!(
