@@ -58,36 +58,43 @@ macro_rules! insert_messages {
 }
 
 /// Removes the sessions whose row ids are in `$ids` (`&[i64]`) for good, inside the caller's
-/// transaction, and evaluates to the number of sessions removed (`usize`): first their
-/// messages, [`PURGE_CHUNK`] at a time (their ids read, then deleted), then the session rows, whose `ON DELETE
-/// CASCADE` takes the agent context, its switches and the approvals.
+/// transaction, and evaluates to the number of sessions removed (`usize`): first each
+/// session's messages, one `seq` range of [`PURGE_CHUNK`] per `DELETE` up to its highest `seq`,
+/// then the session rows, whose `ON DELETE CASCADE` takes the agent context, its switches and
+/// the approvals.
 ///
 /// One `DELETE` of a whole session, direct or by cascade, makes SQLite collect the rowid of
-/// every row it removes first (about 24 bytes a row, held until the statement ends): a session
-/// of a million messages would cost its deleter some 24 MB. In chunks the statement's memory
-/// stays bounded and the transaction is still one: a reader sees the session whole or gone.
+/// every row it removes first (about 18–24 bytes a row, held until the statement ends): a
+/// session of a million messages would cost its deleter some 20 MB. In chunks the statement's
+/// memory stays bounded and the transaction is still one: a reader sees the session whole or
+/// gone. Each chunk is an index range on `(session_db_id, seq)` that starts past the rows
+/// already deleted, so the work stays linear on PostgreSQL too, whose index still holds the
+/// entries of rows deleted earlier in the same transaction.
 macro_rules! purge_sessions {
     ($c:expr, $ids:expr) => {{
         let ids: &[i64] = $ids;
-        let mut purged = 0usize;
-        for group in ids.chunks($crate::store::PURGE_CHUNK) {
-            loop {
-                let chunk: Vec<i64> = $crate::store::messages::table
-                    .filter($crate::store::messages::session_db_id.eq_any(group))
-                    .select($crate::store::messages::id)
-                    .limit($crate::store::PURGE_CHUNK as i64)
-                    .load($c)
-                    .await?;
-                if chunk.is_empty() {
-                    break;
-                }
+        for &id in ids {
+            let last: Option<i64> = $crate::store::messages::table
+                .filter($crate::store::messages::session_db_id.eq(id))
+                .select(diesel::dsl::max($crate::store::messages::seq))
+                .first($c)
+                .await?;
+            let mut below = 0i64;
+            while below < last.unwrap_or(0) {
+                let upto = below + $crate::store::PURGE_CHUNK as i64;
                 diesel::delete(
                     $crate::store::messages::table
-                        .filter($crate::store::messages::id.eq_any(&chunk)),
+                        .filter($crate::store::messages::session_db_id.eq(id))
+                        .filter($crate::store::messages::seq.gt(below))
+                        .filter($crate::store::messages::seq.le(upto)),
                 )
                 .execute($c)
                 .await?;
+                below = upto;
             }
+        }
+        let mut purged = 0usize;
+        for group in ids.chunks($crate::store::PURGE_CHUNK) {
             purged += diesel::delete(
                 $crate::store::sessions::table.filter($crate::store::sessions::id.eq_any(group)),
             )
@@ -112,8 +119,8 @@ pub use sessions_ops::{SessionCursor, SessionPage, SessionQuery};
 /// PostgreSQL's 65,535 bind parameters.
 pub(crate) const INSERT_CHUNK: usize = 1_000;
 
-/// Rows per `DELETE` when sessions are purged ([`purge_sessions!`]): messages per statement,
-/// and session ids per statement (under both backends' bind-parameter limits).
+/// Rows per `DELETE` when sessions are purged ([`purge_sessions!`]): messages (a `seq` range)
+/// per statement, and session ids per statement (under both backends' bind-parameter limits).
 pub(crate) const PURGE_CHUNK: usize = 1_000;
 
 /// The conversation store over one database. Cheap to clone.
