@@ -464,14 +464,19 @@ async fn purging_a_session_larger_than_one_chunk_removes_it_all_and_nothing_else
     );
 }
 
+/// A connection of the test's own to the app's database, for what the API does not show.
+async fn direct_connection(app: &TestApp) -> db_core::DbConn {
+    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+        .await
+        .unwrap();
+    pool.get().await.unwrap()
+}
+
 /// Rows in `messages`, of every session, read straight from the database.
 async fn message_rows(app: &TestApp) -> i64 {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
-        .await
-        .unwrap();
-    let mut conn = pool.get().await.unwrap();
+    let mut conn = direct_connection(app).await;
     use agent_runtime::schema::messages;
     db_core::with_connection!(conn, |c| {
         messages::table.count().get_result(c).await.unwrap()
@@ -481,10 +486,7 @@ async fn message_rows(app: &TestApp) -> i64 {
 async fn age_sessions(app: &TestApp, days: i64) {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
-        .await
-        .unwrap();
-    let mut conn = pool.get().await.unwrap();
+    let mut conn = direct_connection(app).await;
     let past = chrono::Utc::now().naive_utc() - chrono::Duration::days(days);
     use agent_runtime::schema::sessions;
     db_core::with_connection!(conn, |c| {
