@@ -23,8 +23,9 @@ impl AdminHooks {
 
     /// Retention: sessions soft-deleted more than `days` ago are purged, sessions idle more
     /// than `days` are soft-deleted; in batches of 500 sessions per transaction when not a dry
-    /// run, so a large cleanup never holds the write lock for long (the shared
-    /// `CleanupData` then runs `VACUUM` on SQLite).
+    /// run, so a cleanup of many sessions holds the write lock one batch at a time (a batch of
+    /// long sessions is still one long transaction; the shared `CleanupData` then runs `VACUUM`
+    /// on SQLite).
     ///
     /// # Errors
     /// `Unavailable` when the database does not answer.

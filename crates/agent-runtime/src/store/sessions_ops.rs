@@ -456,8 +456,9 @@ impl Store {
     }
 
     /// One batch of retention: like [`Store::cleanup_sessions`] with `dry_run = false`, but
-    /// touches at most `batch` sessions per step, each step in its own short transaction, so a
-    /// large cleanup never holds the write lock for long. Call it until it returns zeros.
+    /// touches at most `batch` sessions per step, each step in its own transaction, so a cleanup
+    /// of many sessions holds the write lock one batch at a time (bounded in sessions, not in
+    /// their messages). Call it until it returns zeros.
     ///
     /// # Errors
     /// `Unavailable` when the database is down.

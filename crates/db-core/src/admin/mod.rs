@@ -14,7 +14,6 @@ pub mod schema;
 use crate::direct::{Direct, ident};
 use crate::migrate::{self, MigrationSet, MigrationState, StatusReport};
 use crate::{Backend, DbError, DbUrl};
-use diesel::QueryableByName;
 use std::time::Instant;
 
 /// A named database codelab manages: `agent_runtime`, `auth`.
@@ -172,12 +171,6 @@ pub const AUTOVACUUM_OFF: &str = "autovacuum is off: the dead row versions every
     DELETE leaves are never removed, so often-updated tables and their indexes grow and every \
     write slows; turn it on (PostgreSQL's default) or VACUUM regularly";
 
-#[derive(QueryableByName)]
-struct Setting {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    value: String,
-}
-
 /// Connects to `url`, times a round trip, reads the migration status and, on PostgreSQL,
 /// checks that `autovacuum` is on ([`AUTOVACUUM_OFF`] in `warnings` otherwise). Never fails: a
 /// problem is reported in the answer (`ok = false`).
@@ -214,9 +207,9 @@ pub async fn health(name: &str, url: &DbUrl, set: &MigrationSet) -> Health {
         Err(e) => out.schema = e.to_string(),
     }
     if conn.backend() == Backend::Postgres {
-        let sql = "SELECT current_setting('autovacuum') AS value";
-        match conn.rows::<Setting>(sql).await.as_deref() {
-            Ok([s]) if s.value == "off" => out.warnings.push(AUTOVACUUM_OFF.to_owned()),
+        let sql = "SELECT current_setting('autovacuum') AS name";
+        match conn.rows::<schema::Name>(sql).await.as_deref() {
+            Ok([s]) if s.name == "off" => out.warnings.push(AUTOVACUUM_OFF.to_owned()),
             Ok(_) => {}
             Err(e) => out.warnings.push(format!("cannot read `autovacuum`: {e}")),
         }

@@ -75,10 +75,11 @@ impl Schema {
     }
 }
 
+/// A one-column text row, selected `AS name`.
 #[derive(QueryableByName)]
-struct Name {
+pub(crate) struct Name {
     #[diesel(sql_type = Text)]
-    name: String,
+    pub(crate) name: String,
 }
 
 #[derive(QueryableByName)]
