@@ -621,6 +621,13 @@ macro_rules! read_transaction {
 }
 
 /// Runs `body` on the connection without opening a transaction (single statements).
+///
+/// On PostgreSQL each statement then runs in an implicit transaction that commits when the
+/// server reaches the protocol's Sync, after the statement's rows have been sent. A statement
+/// that writes must therefore be read to the end — `execute`, or `load` and take the row —
+/// before its outcome is trusted: `get_result` and `first` return on the first row, so they
+/// would report success for a write whose commit then failed (a deferred constraint, a
+/// server shutting down). Reads may use them.
 #[macro_export]
 macro_rules! with_connection {
     ($conn:expr, |$c:ident| $body:expr) => {

@@ -566,9 +566,15 @@ async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<
         && let [only] = &prepared[..]
         && let Some(statement) = only.bump_and_insert(at)
     {
-        // PostgreSQL, one call: one statement, atomic on its own, one round trip.
+        // PostgreSQL, one call: one statement, atomic on its own, one round trip. Its implicit
+        // transaction commits at the protocol's Sync, after the row has been sent, so the
+        // outcome is read to the end (`load`, which waits for ReadyForQuery): `get_result`
+        // would return on the row and acknowledge an append whose commit then failed.
         let row = db_core::with_connection!(conn, |c| {
-            statement.get_result::<SessionRow>(c).await.optional()
+            statement
+                .load::<SessionRow>(c)
+                .await
+                .map(|rows| rows.into_iter().next())
         })?;
         return match row {
             Some(row) => Ok(vec![Ok(appended(row, only.delta.count))]),

@@ -255,6 +255,14 @@ pub fn assert_status<T: std::fmt::Debug>(
     status
 }
 
+/// A connection of the test's own to the app's database, for what the API does not show.
+pub async fn direct_connection(app: &TestApp) -> db_core::DbConn {
+    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+        .await
+        .unwrap();
+    pool.get().await.unwrap()
+}
+
 /// Creates session `id` for the token's user.
 pub async fn create(client: &mut Sessions, id: &str) -> pb::Session {
     client

@@ -16,6 +16,7 @@ backend_tests!(
     save_session_keeps_unchanged_prefix,
     page_walk_under_concurrent_appends_sees_each_message_once,
     concurrent_appends_get_contiguous_seqs_and_fail_alone,
+    an_append_whose_commit_fails_is_not_acknowledged,
 );
 
 /// The ErrorInfo reason of `status`.
@@ -1141,4 +1142,106 @@ async fn an_append_waiting_for_the_sqlite_lock_does_not_stall_other_calls() {
     diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
     let appended = pending.await.unwrap().unwrap().into_inner();
     assert_eq!((appended.first_seq, appended.last_seq), (1, 1));
+}
+
+/// Makes every later commit that inserted a message fail at COMMIT time (a deferred
+/// constraint: the statements succeed, the commit does not), or undoes it.
+async fn refuse_commits(app: &TestApp, backend: Backend, refuse: bool) {
+    use diesel_async::SimpleAsyncConnection;
+    let sql = match (backend, refuse) {
+        (Backend::Postgres, true) => {
+            "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'commit refused by the test'; END $$; \
+             CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON messages \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();"
+        }
+        (Backend::Postgres, false) => {
+            "DROP TRIGGER refuse_commit ON messages; DROP FUNCTION refuse_commit();"
+        }
+        (Backend::Sqlite, true) => {
+            "CREATE TABLE refuse_commit (session_db_id INTEGER \
+             REFERENCES sessions (id) DEFERRABLE INITIALLY DEFERRED); \
+             CREATE TRIGGER refuse_commit AFTER INSERT ON messages \
+             BEGIN INSERT INTO refuse_commit VALUES (-1); END;"
+        }
+        (Backend::Sqlite, false) => "DROP TRIGGER refuse_commit; DROP TABLE refuse_commit;",
+    };
+    let mut conn = direct_connection(app).await;
+    db_core::with_connection!(conn, |c| c.batch_execute(sql).await.unwrap());
+}
+
+/// A call is acknowledged only once its commit has succeeded. On PostgreSQL a one-call append
+/// runs as one statement in an implicit transaction, which commits after the statement's row
+/// has been sent: the outcome must be read to the end of the exchange.
+async fn an_append_whose_commit_fails_is_not_acknowledged(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let first = append(&mut s, "c", vec![user("kept")]).await;
+    assert_eq!((first.first_seq, first.last_seq), (1, 1));
+    for i in 0..8 {
+        create(&mut s, &format!("other-{i}")).await;
+    }
+
+    refuse_commits(&app, backend, true).await;
+    for batch in [
+        vec![user("refused")],
+        vec![user("refused 1"), user("refused 2")],
+    ] {
+        let refused = s
+            .append_messages(pb::AppendMessagesRequest {
+                session_id: "c".into(),
+                messages: batch,
+                create_if_missing: false,
+            })
+            .await;
+        assert!(
+            refused.is_err(),
+            "acknowledged without a commit: {refused:?}"
+        );
+    }
+    // Concurrent calls, which the writers coalesce into batches: none is acknowledged either.
+    let calls = (0..8).map(|i| {
+        let mut s = app.sessions(&alice());
+        async move {
+            s.append_messages(pb::AppendMessagesRequest {
+                session_id: format!("other-{i}"),
+                messages: vec![user("refused")],
+                create_if_missing: false,
+            })
+            .await
+        }
+    });
+    for refused in futures::future::join_all(calls).await {
+        assert!(
+            refused.is_err(),
+            "acknowledged without a commit: {refused:?}"
+        );
+    }
+    let session = s
+        .get_session(pb::GetSessionRequest {
+            session_id: "c".into(),
+            include_deleted: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(session.message_count, 1);
+    let stored = walk(&mut s, "c", 10).await;
+    assert_eq!(stored.len(), 1);
+    for i in 0..8 {
+        assert!(walk(&mut s, &format!("other-{i}"), 10).await.is_empty());
+    }
+    assert_eq!(stored[0].content.as_deref(), Some("kept"));
+
+    refuse_commits(&app, backend, false).await;
+    let next = append(&mut s, "c", vec![user("after")]).await;
+    assert_eq!((next.first_seq, next.last_seq), (2, 2));
+    assert_eq!(
+        walk(&mut s, "c", 10)
+            .await
+            .iter()
+            .map(|m| (m.seq, m.content.clone().unwrap_or_default()))
+            .collect::<Vec<_>>(),
+        vec![(1, "kept".to_string()), (2, "after".to_string())]
+    );
 }

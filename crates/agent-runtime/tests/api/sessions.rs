@@ -464,14 +464,6 @@ async fn purging_a_session_larger_than_one_chunk_removes_it_all_and_nothing_else
     );
 }
 
-/// A connection of the test's own to the app's database, for what the API does not show.
-async fn direct_connection(app: &TestApp) -> db_core::DbConn {
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
-        .await
-        .unwrap();
-    pool.get().await.unwrap()
-}
-
 /// Rows in `messages`, of every session, read straight from the database.
 async fn message_rows(app: &TestApp) -> i64 {
     use diesel::prelude::*;
