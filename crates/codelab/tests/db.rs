@@ -367,6 +367,10 @@ async fn cleanup_executes_in_batches_and_vacuums() {
     .ok();
     let r = json(&out);
     assert_eq!(r["soft_deleted"], 7);
+    assert_eq!(
+        (r["batches"].as_u64(), r["purged"].as_u64()),
+        (Some(3), Some(0))
+    );
     assert_eq!(r["vacuumed"], true);
     let out = db(
         &url,
@@ -381,6 +385,36 @@ async fn cleanup_executes_in_batches_and_vacuums() {
     )
     .ok();
     assert!(out.contains("soft-delete 0"), "{out}");
+
+    // Purging stops each batch at its message budget: 2 messages a session, at most 5 a batch,
+    // so 7 sessions go 2 + 2 + 2 + 1.
+    exec(
+        &url,
+        "UPDATE sessions SET deleted_at = '2000-01-01 00:00:00'",
+    )
+    .await;
+    let purge = |budget: &'static str| {
+        let args = [
+            "cleanup",
+            "--purge-deleted-days",
+            "1",
+            "--batch",
+            "3",
+            "--batch-messages",
+            budget,
+            "--execute",
+            "--json",
+        ];
+        db(&url, backups, &args)
+    };
+    purge("0").fails_with("--batch-messages must be ≥ 1");
+    let r = json(&purge("5").ok());
+    assert_eq!(
+        (r["purged"].as_u64(), r["batches"].as_u64()),
+        (Some(7), Some(4))
+    );
+    let stats = json(&db(&url, backups, &["stats", "--json"]).ok());
+    assert_eq!((rows(&stats, "sessions"), rows(&stats, "messages")), (0, 0));
 }
 
 /// Runs `codelab db <args>` under a file-size limit of `kib` KiB (a full disk, as the process

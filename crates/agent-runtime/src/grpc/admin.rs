@@ -4,10 +4,8 @@
 use crate::auth::Scope;
 use crate::grpc::Shared;
 use crate::model::CleanupReport;
+use crate::store::CleanupBatch;
 use tonic::{Request, Status};
-
-/// Retention batch: sessions handled per transaction when cleaning up for real.
-const CLEANUP_BATCH: i64 = 500;
 
 /// The [`database_admin::ServiceHooks`] of agent-runtime.
 #[derive(Debug, Clone)]
@@ -22,10 +20,10 @@ impl AdminHooks {
     }
 
     /// Retention: sessions soft-deleted more than `days` ago are purged, sessions idle more
-    /// than `days` are soft-deleted; in batches of 500 sessions per transaction when not a dry
-    /// run, so a cleanup of many sessions holds the write lock one batch at a time (a batch of
-    /// long sessions is still one long transaction; the shared `CleanupData` then runs `VACUUM`
-    /// on SQLite).
+    /// than `days` are soft-deleted; when not a dry run, in [`CleanupBatch::DEFAULT`] steps
+    /// (500 sessions, and at most 20,000 purged messages, per transaction), so a cleanup holds
+    /// the write lock one bounded step at a time; only a session longer than that is purged
+    /// alone in one longer step. The shared `CleanupData` then runs `VACUUM` on SQLite.
     ///
     /// # Errors
     /// `Unavailable` when the database does not answer.
@@ -42,7 +40,7 @@ impl AdminHooks {
         let mut total = CleanupReport::default();
         loop {
             let step = store
-                .cleanup_sessions_batch(days * 24, days, CLEANUP_BATCH)
+                .cleanup_sessions_batch(days * 24, days, CleanupBatch::DEFAULT)
                 .await?;
             total.purged += step.purged;
             total.soft_deleted += step.soft_deleted;

@@ -113,7 +113,7 @@ mod sessions_ops;
 
 pub use agents::SwitchRequest;
 pub use messages_ops::{Appended, MessagePage, MessageQuery, PagePosition, Saved};
-pub use sessions_ops::{SessionCursor, SessionPage, SessionQuery};
+pub use sessions_ops::{CleanupBatch, SessionCursor, SessionPage, SessionQuery};
 
 /// Rows per multi-row INSERT: 11 columns × 1,000 rows stays below SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters.

@@ -34,6 +34,10 @@ pub struct Opts {
     /// Sessions (agent_runtime) or rows of each kind (auth) per batch.
     #[arg(long, default_value_t = 500)]
     pub batch: i64,
+    /// agent_runtime: messages purged per batch at most, summed over its sessions (a longer
+    /// session is purged alone).
+    #[arg(long, value_name = "N", default_value_t = agent_runtime::store::CleanupBatch::DEFAULT.messages)]
+    pub batch_messages: i64,
     /// Delete (without it, only print what would go).
     #[arg(long)]
     pub execute: bool,
@@ -58,9 +62,16 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             db.spec.name
         );
     }
-    if opts.inactive_hours < 0 || opts.purge_deleted_days < 0 || opts.batch < 1 {
-        anyhow::bail!("--inactive-hours and --purge-deleted-days must be ≥ 0 and --batch ≥ 1");
+    if opts.inactive_hours < 0 || opts.purge_deleted_days < 0 {
+        anyhow::bail!("--inactive-hours and --purge-deleted-days must be ≥ 0");
     }
+    if opts.batch < 1 || opts.batch_messages < 1 {
+        anyhow::bail!("--batch and --batch-messages must be ≥ 1");
+    }
+    let batch = agent_runtime::store::CleanupBatch {
+        sessions: opts.batch,
+        messages: opts.batch_messages,
+    };
     if opts.inactive_hours == 0 && opts.purge_deleted_days == 0 {
         anyhow::bail!("nothing to do: give --inactive-hours and/or --purge-deleted-days");
     }
@@ -80,6 +91,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         .await
         .map_err(err)?;
     let mut done = agent_runtime::model::CleanupReport::default();
+    let mut batches = 0_u64;
     let mut vacuumed = false;
     if opts.execute {
         let progress = super::progress::Reporter::new();
@@ -89,7 +101,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         );
         loop {
             let step = store
-                .cleanup_sessions_batch(opts.inactive_hours, opts.purge_deleted_days, opts.batch)
+                .cleanup_sessions_batch(opts.inactive_hours, opts.purge_deleted_days, batch)
                 .await
                 .map_err(err)?;
             done.purged += step.purged;
@@ -98,6 +110,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             if step.purged == 0 && step.soft_deleted == 0 {
                 break;
             }
+            batches += 1;
         }
         progress.finish();
         pool.close();
@@ -111,17 +124,19 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             "would_soft_delete": plan.soft_deleted,
             "purged": done.purged,
             "soft_deleted": done.soft_deleted,
+            "batches": batches,
             "vacuumed": vacuumed,
         }));
     }
     if opts.execute {
         println(&format!(
-            "{}: purged {} sessions deleted more than {} days ago, soft-deleted {} idle more than {} h{}",
+            "{}: purged {} sessions deleted more than {} days ago, soft-deleted {} idle more than {} h, in {} batch(es){}",
             db.spec.name,
             done.purged,
             opts.purge_deleted_days,
             done.soft_deleted,
             opts.inactive_hours,
+            batches,
             if vacuumed { "; VACUUM done" } else { "" }
         ))?;
     } else {
