@@ -1199,7 +1199,7 @@ async fn an_append_whose_commit_fails_is_not_acknowledged(backend: Backend) {
             "acknowledged without a commit: {refused:?}"
         );
     }
-    // Concurrent calls, which the writers coalesce into batches: none is acknowledged either.
+    // Concurrent calls, which the writers may coalesce into one batch: none is acknowledged.
     let calls = (0..8).map(|i| {
         let mut s = app.sessions(&alice());
         async move {
