@@ -209,6 +209,16 @@ fn dockerfile_builds_the_three_binaries_into_a_non_root_image() {
         dockerfile.contains("cargo chef cook"),
         "cached dependency layer"
     );
+    // The build settings (the bundled SQLite's flags) must reach the cached dependencies.
+    let copy_settings = dockerfile.find("COPY .cargo .cargo").expect("COPY .cargo");
+    assert!(
+        copy_settings < dockerfile.find("cargo chef cook").unwrap(),
+        ".cargo/ copied before the dependency layer is built"
+    );
+    assert!(
+        !read(".dockerignore").lines().any(|l| l.trim() == ".cargo"),
+        ".cargo/ is not ignored"
+    );
     for bin in ["agent-runtime", "auth-service", "codelab"] {
         assert!(
             dockerfile.contains(&format!("target/release/{bin}")),
