@@ -14,7 +14,9 @@
 # does not grow.
 #
 # Needs PostgreSQL at BENCH_PG_ADMIN (default postgres://postgres@127.0.0.1:5432/postgres);
-# creates and drops the databases bench_codelab (and bench with --with-original). Results go
+# creates and drops the databases bench_codelab (and bench with --with-original). Where the
+# server runs with autovacuum off, each PostgreSQL run is preceded by a VACUUM (ANALYZE) of
+# bench_codelab, as autovacuum would have done between them (postgres-vacuum.txt says so). Results go
 # to bench-results/<timestamp>/; summary.tsv has one line per measurement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +64,9 @@ start() { # $1 = label, $2 = db url
 
 run() { # $1 = label, rest = codelab bench args
   local label=$1; shift
+  # Stands in for autovacuum where the server has it off (see below): each append rewrites its
+  # session's row, and without a vacuum the dead versions slow every later run.
+  [ -n "$vacuum_url" ] && psql "$vacuum_url" -qc 'VACUUM (ANALYZE)'
   echo "== $label: codelab bench $*"
   "$bin/codelab" bench "$@" --addr "$addr" --duration "$duration" --json | tee "$out/$label.json"
   echo "peak_rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)" | tee -a "$out/$label.rss.txt"
@@ -132,13 +137,20 @@ login() { # auth-service on a temporary SQLite file, rate limit off, password gr
   stop
 }
 
+vacuum_url=
 printf 'label\tworkload\tclients\tops_per_sec\tp50_ms\tp99_ms\terrors\n' >"$out/summary.tsv"
 work=$(mktemp -d)
 suite sqlite "sqlite:///$work/agent_runtime.db"
 [ "$soak" -gt 0 ] && soak sqlite "sqlite:///$work/soak.db"
 login
 psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)' -c 'CREATE DATABASE bench_codelab'
+if [ "$(psql "$PG_ADMIN" -qAtc 'SHOW autovacuum')" = off ]; then
+  echo "== autovacuum is off on this server: VACUUM (ANALYZE) before each PostgreSQL run" \
+    | tee "$out/postgres-vacuum.txt"
+  vacuum_url=$PG_BENCH
+fi
 suite postgres "$PG_BENCH"
+vacuum_url=
 if [ "$soak" -gt 0 ]; then
   psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)' -c 'CREATE DATABASE bench_codelab'
   soak postgres "$PG_BENCH"
