@@ -15,8 +15,9 @@
 #
 # Needs PostgreSQL at BENCH_PG_ADMIN (default postgres://postgres@127.0.0.1:5432/postgres);
 # creates and drops the databases bench_codelab (and bench with --with-original). Where the
-# server runs with autovacuum off, each PostgreSQL run is preceded by a VACUUM (ANALYZE) of
-# bench_codelab, as autovacuum would have done between them (postgres-vacuum.txt says so).
+# server runs with autovacuum off, each PostgreSQL run of the suite (not the soak) is preceded
+# by a VACUUM (ANALYZE) of bench_codelab, as autovacuum would have done between them
+# (postgres-vacuum.txt says so).
 # Results go to bench-results/<timestamp>/; summary.tsv has one line per measurement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
