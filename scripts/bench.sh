@@ -40,12 +40,7 @@ out=bench-results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 cargo build --release -q -p codelab -p agent-runtime -p auth-service
 bin=${CARGO_TARGET_DIR:-target}/release
-port=$(( 20000 + RANDOM % 20000 ))
-addr=http://127.0.0.1:$port
-pid=
-
-stop() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; pid=; }
-trap stop EXIT
+. scripts/bench-lib.sh
 
 start() { # $1 = label, $2 = db url
   local t0 t1

@@ -31,11 +31,7 @@ out=bench-results/profile-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out/db"
 CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -q -p codelab -p agent-runtime
 bin=${CARGO_TARGET_DIR:-target}/release
-port=$(( 20000 + RANDOM % 20000 ))
-addr=http://127.0.0.1:$port
-pid=
-stop() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; pid=; }
-trap stop EXIT
+. scripts/bench-lib.sh
 
 AGENT_RUNTIME__DB_URL="sqlite:///$PWD/$out/db/agent_runtime.db" AGENT_RUNTIME__AUTH__DISABLED=true \
   AGENT_RUNTIME__GRPC_ADDR=127.0.0.1:$port RUST_LOG=warn \

@@ -1,0 +1,9 @@
+# Sourced by the benchmark scripts (from the repository root): picks a random loopback port for
+# the server under test ($port, $addr) and stops that server ($pid, set by the caller once it
+# has started it) when the script ends.
+port=$(( 20000 + RANDOM % 20000 ))
+addr=http://127.0.0.1:$port
+pid=
+
+stop() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; pid=; }
+trap stop EXIT
