@@ -12,7 +12,9 @@
 # (Debian package `valgrind`, with `callgrind_annotate`); builds the release binaries with
 # line tables (CARGO_PROFILE_RELEASE_DEBUG=line-tables-only) so the report names source lines.
 # Counts are user-space instructions only: time in the kernel (pwrite, fdatasync, the TCP
-# stack) is not in them. Output goes to bench-results/profile-<timestamp>/.
+# stack) is not in them, and counting starts once the server answers, so start-up is not either
+# (the load client's session set-up and clean-up are). Output goes to
+# bench-results/profile-<timestamp>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,13 +37,15 @@ bin=${CARGO_TARGET_DIR:-target}/release
 
 AGENT_RUNTIME__DB_URL="sqlite:///$PWD/$out/db/agent_runtime.db" AGENT_RUNTIME__AUTH__DISABLED=true \
   AGENT_RUNTIME__GRPC_ADDR=127.0.0.1:$port RUST_LOG=warn \
-  valgrind --tool=callgrind --separate-threads=yes --dump-instr=no \
+  valgrind --tool=callgrind --separate-threads=yes --dump-instr=no --instr-atstart=no \
   --callgrind-out-file="$out/callgrind.out.%p" "$bin/agent-runtime" >"$out/server.log" 2>&1 &
 pid=$!
 until "$bin/codelab" sessions list --addr "$addr" >/dev/null 2>&1; do
   kill -0 "$pid" 2>/dev/null || { cat "$out/server.log"; exit 1; }
   sleep 0.2
 done
+# Count from here on: start-up (migrations, key loading) is not part of an append.
+callgrind_control --instr=on "$pid" >/dev/null 2>&1
 "$bin/codelab" bench append --clients "$clients" --duration "$duration" --warmup 0 \
   --token-count 255 --addr "$addr" --json >"$out/append.json"
 stop
