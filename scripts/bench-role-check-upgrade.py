@@ -7,8 +7,8 @@ rule written as four equalities does not. An upgrade can change it in two ways, 
 here on a database of the current schema (the first agent-runtime migration's up.sql) holding
 `--messages` messages of 256 bytes in 100 sessions, WAL, synchronous=FULL:
 
-- rebuild: a new table with the new CHECK, `INSERT … SELECT`, drop, rename, the four indexes
-  again, in one transaction (SQLite's documented 12-step procedure, lang_altertable.html);
+- rebuild: a new table with the new CHECK, `INSERT … SELECT`, drop, rename, the table's indexes
+  again (read from `sqlite_schema`), in one transaction (SQLite's documented 12-step procedure, lang_altertable.html);
 - schema edit: `PRAGMA writable_schema` and an UPDATE of the table's text in `sqlite_schema`,
   which the same page allows for a constraint every stored row already satisfies; the schema
   cookie is bumped so that other connections reparse.
@@ -33,12 +33,6 @@ FIRST = os.path.join(
 )
 IN_LIST = "CHECK (role IN ('user', 'assistant', 'system', 'tool'))"
 EQUALITIES = "CHECK (role = 'user' OR role = 'assistant' OR role = 'system' OR role = 'tool')"
-INDEXES = [
-    "CREATE UNIQUE INDEX idx_messages_session_seq ON messages (session_db_id, seq)",
-    "CREATE INDEX idx_messages_session_role_seq ON messages (session_db_id, role, seq)",
-    "CREATE INDEX idx_session_timestamp ON messages (session_db_id, timestamp)",
-    "CREATE INDEX idx_role_timestamp ON messages (role, timestamp)",
-]
 
 
 def connect(path):
@@ -74,12 +68,19 @@ def seed(path, n):
 def rebuild(c):
     (sql,) = c.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'").fetchone()
     assert IN_LIST in sql, "the messages table does not carry the expected CHECK"
+    # The indexes as the migrations made them; DROP TABLE takes them with it.
+    indexes = [
+        row[0]
+        for row in c.execute(
+            "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL"
+        )
+    ]
     c.execute("BEGIN IMMEDIATE")
     c.execute(sql.replace(IN_LIST, EQUALITIES).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1))
     c.execute("INSERT INTO messages_new SELECT * FROM messages")
     c.execute("DROP TABLE messages")
     c.execute("ALTER TABLE messages_new RENAME TO messages")
-    for index in INDEXES:
+    for index in indexes:
         c.execute(index)
     c.execute("COMMIT")
 

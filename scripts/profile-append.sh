@@ -31,7 +31,10 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get ins
 
 out=bench-results/profile-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out/db"
-CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -q -p codelab -p agent-runtime
+# The same packages as bench.sh builds: cargo unifies features per set of packages, so another
+# set would rebuild the dependencies in a shared CARGO_TARGET_DIR (as would another
+# CARGO_PROFILE_RELEASE_DEBUG).
+CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -q -p codelab -p agent-runtime -p auth-service
 bin=${CARGO_TARGET_DIR:-target}/release
 . scripts/bench-lib.sh
 
