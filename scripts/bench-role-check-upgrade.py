@@ -14,9 +14,9 @@ here on a database of the current schema (the first agent-runtime migration's up
   cookie is bumped so that other connections reparse.
 
 Prints the time each takes, the size of the WAL and the database afterwards, and checks each
-result: `integrity_check`, `foreign_key_check`, the row count, no `OpenEphemeral` any more, an
-unknown role still refused. Uses the machine's Python `sqlite3` module (the system libsqlite3,
-not the one bundled into agent-runtime).
+result: `integrity_check`, `foreign_key_check`, the row count, the same index definitions,
+no `OpenEphemeral` any more, an unknown role still refused. Uses the machine's Python
+`sqlite3` module (the system libsqlite3, not the one bundled into agent-runtime).
 
     python3 scripts/bench-role-check-upgrade.py [--messages 1000000] [--dir /tmp]
 """
@@ -69,12 +69,7 @@ def rebuild(c):
     (sql,) = c.execute("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'").fetchone()
     assert IN_LIST in sql, "the messages table does not carry the expected CHECK"
     # The indexes as the migrations made them; DROP TABLE takes them with it.
-    indexes = [
-        row[0]
-        for row in c.execute(
-            "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL"
-        )
-    ]
+    indexes = index_definitions(c)
     c.execute("BEGIN IMMEDIATE")
     c.execute(sql.replace(IN_LIST, EQUALITIES).replace("CREATE TABLE messages", "CREATE TABLE messages_new", 1))
     c.execute("INSERT INTO messages_new SELECT * FROM messages")
@@ -100,9 +95,19 @@ def schema_edit(c):
     c.execute("COMMIT")
 
 
-def check(path, n):
+def index_definitions(c):
+    return sorted(
+        row[0]
+        for row in c.execute(
+            "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL"
+        )
+    )
+
+
+def check(path, n, indexes):
     c = connect(path)
     assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert index_definitions(c) == indexes, "the messages indexes differ from before"
     assert c.execute("PRAGMA foreign_key_check").fetchall() == []
     assert c.execute("SELECT count(*) FROM messages").fetchone() == (n,)
     plan = c.execute(
@@ -131,6 +136,9 @@ def main():
         seeded = os.path.join(work, "seeded.db")
         seed(seeded, args.messages)
         before = os.path.getsize(seeded)
+        c = connect(seeded)
+        indexes = index_definitions(c)
+        c.close()
         print(f"sqlite {sqlite3.sqlite_version}; {args.messages} messages, database {before / 1e6:.0f} MB")
         for name, change in (("rebuild", rebuild), ("schema edit", schema_edit)):
             path = os.path.join(work, name.replace(" ", "-") + ".db")
@@ -142,7 +150,7 @@ def main():
             wal = os.path.getsize(path + "-wal")
             c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             c.close()
-            check(path, args.messages)
+            check(path, args.messages, indexes)
             print(
                 f"{name}: {took:.3f} s, WAL after the commit {wal / 1e6:.0f} MB, "
                 f"database {os.path.getsize(path) / 1e6:.0f} MB; checks passed"
