@@ -742,6 +742,32 @@ mod tests {
         );
     }
 
+    /// The rest of `.cargo/config.toml`'s flags reached the SQLite this build links: no
+    /// memory-status mutex, multi-thread (not serialized) mode, and plans that do not depend on
+    /// bound values, so a cached `LIMIT ?` statement is not re-prepared on every run.
+    #[test]
+    fn the_bundled_sqlite_is_built_with_the_recommended_options() {
+        use diesel::{Connection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut c = super::BlockingConn::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut c)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        for wanted in ["DEFAULT_MEMSTATUS=0", "THREADSAFE=2", "ENABLE_QPSG"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} missing from the bundled SQLite's compile options {options:?}"
+            );
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn work_runs_on_the_blocking_pool_except_inline() {
         let mut conn = connection().await;

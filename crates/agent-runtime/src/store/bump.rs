@@ -75,16 +75,17 @@ const COLUMNS: &str = "id, session_id, owner, title, description, metadata_json,
     last_activity, is_active, deleted_at, message_count, total_tokens, user_messages, \
     assistant_messages, system_messages, tool_messages, last_message_at";
 
-impl<DB> QueryFragment<DB> for BumpSession<'_>
-where
-    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
-    DB: HasSqlType<Nullable<Timestamp>>,
-    i64: ToSql<BigInt, DB>,
-    str: ToSql<Text, DB>,
-    NaiveDateTime: ToSql<Timestamp, DB>,
-    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+impl BumpSession<'_> {
+    /// The statement up to, not including, its `RETURNING` clause.
+    fn walk_update<'b, DB>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()>
+    where
+        DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+        DB: HasSqlType<Nullable<Timestamp>>,
+        i64: ToSql<BigInt, DB>,
+        str: ToSql<Text, DB>,
+        NaiveDateTime: ToSql<Timestamp, DB>,
+        Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+    {
         let d = &self.delta;
         out.push_sql("UPDATE sessions SET message_count = message_count + ");
         out.push_bind_param::<BigInt, _>(&d.count)?;
@@ -122,6 +123,21 @@ where
                 out.push_bind_param::<BigInt, _>(id)?;
             }
         }
+        Ok(())
+    }
+}
+
+impl<DB> QueryFragment<DB> for BumpSession<'_>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+    DB: HasSqlType<Nullable<Timestamp>>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.walk_update(out.reborrow())?;
         out.push_sql(" RETURNING ");
         out.push_sql(COLUMNS);
         Ok(())
@@ -148,6 +164,40 @@ macro_rules! session_statement {
 
 // One cached text per `BumpTarget` variant.
 session_statement!(BumpSession);
+
+/// [`BumpSession`] without its `RETURNING` clause, for SQLite's append writer: run it with
+/// `execute`, which returns the number of rows updated (1, or 0 when the target matches
+/// nothing), then read the row back by key.
+///
+/// SQLite implements `RETURNING` as a trigger that stages the returned rows in a temporary
+/// b-tree, and the trigger makes the UPDATE a multi-write statement: inside a transaction it
+/// then keeps a statement journal, a 4 KiB copy of every page the UPDATE changes (the session
+/// row's page and the pages of its four `last_activity` indexes). Without `RETURNING` the
+/// UPDATE of one row needs neither. Source: sqlite.org/lang_returning.html ("Internal
+/// processing"); sqlite3.c, `sqlite3BeginWriteOperation` and `usesStmtJournal`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BumpSessionUpdate<'a>(pub BumpSession<'a>);
+
+impl<DB> QueryFragment<DB> for BumpSessionUpdate<'_>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+    DB: HasSqlType<Nullable<Timestamp>>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_update(out)
+    }
+}
+
+// Cached by its SQL text, one per `BumpTarget` variant, like `BumpSession`.
+impl QueryId for BumpSessionUpdate<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+impl<Conn> RunQueryDsl<Conn> for BumpSessionUpdate<'_> {}
 
 /// One job's whole append as one statement, for PostgreSQL: the [`BumpSession`] UPDATE in a
 /// data-modifying `WITH`, and the INSERT of the job's messages taking `session_db_id` and `seq`
@@ -271,6 +321,31 @@ mod tests {
             !live.contains("'s'") && !row.contains('7'),
             "values must be binds"
         );
+    }
+
+    /// The UPDATE without `RETURNING` is the same statement up to where `RETURNING` began.
+    #[test]
+    fn update_without_returning_is_the_same_statement_cut_before_returning() {
+        for target in [
+            BumpTarget::Live("s"),
+            BumpTarget::LiveOwnedBy {
+                session_id: "s",
+                owner: "o",
+            },
+            BumpTarget::Row(7),
+        ] {
+            let bump = BumpSession {
+                target,
+                delta: Counters::default(),
+                title: "t",
+                at: NaiveDateTime::default(),
+                last_ts: None,
+            };
+            let with = sqlite_sql(&bump);
+            let without = sqlite_sql(&BumpSessionUpdate(bump));
+            assert!(!without.contains("RETURNING"), "{without}");
+            assert_eq!(with, format!("{without} RETURNING {COLUMNS}"));
+        }
     }
 
     /// The one-statement append updates the session first and inserts one SELECT per message

@@ -691,7 +691,7 @@ mod sqlite_side {
     use crate::error::{Error, Result};
     use crate::model::{Access, NewSession};
     use crate::schema::{messages, sessions};
-    use crate::store::bump::BumpTarget;
+    use crate::store::bump::{BumpSessionUpdate, BumpTarget};
     use crate::store::sessions_ops::NewSessionRow;
     use crate::store::{Appended, SessionRow, check_live};
     use chrono::NaiveDateTime;
@@ -719,24 +719,21 @@ mod sqlite_side {
         Ok(outcomes)
     }
 
-    /// Checks the job's session and reserves its `seq` range (one UPDATE on the fast path).
+    /// Checks the job's session and reserves its `seq` range: on the fast path one UPDATE
+    /// without `RETURNING` ([`BumpSessionUpdate`]: no temporary b-tree, no statement journal)
+    /// and the updated row read back by `session_id`. Nothing else writes between the two: the
+    /// caller holds SQLite's write lock (`BEGIN IMMEDIATE`), and readers never see the row
+    /// before the commit.
     fn reserve(c: &mut BlockingConn, p: &Prepared, at: NaiveDateTime) -> Result<SessionRow> {
         let job = &p.job;
-        let updated: Option<SessionRow> = p
-            .bump(BumpTarget::live(&job.access, &job.session_id), at)
-            .get_result(c)
-            .optional()?;
-        match updated {
-            Some(row) => Ok(row),
-            None => {
-                let row =
-                    find_or_create(c, &job.access, &job.session_id, job.create_if_missing, at)?;
-                p.bump(BumpTarget::Row(row.id), at)
-                    .get_result(c)
-                    .optional()?
-                    .ok_or_else(|| Error::session_not_found(&job.session_id))
+        let target = BumpTarget::live(&job.access, &job.session_id);
+        if BumpSessionUpdate(p.bump(target, at)).execute(c)? == 0 {
+            let row = find_or_create(c, &job.access, &job.session_id, job.create_if_missing, at)?;
+            if BumpSessionUpdate(p.bump(BumpTarget::Row(row.id), at)).execute(c)? == 0 {
+                return Err(Error::session_not_found(&job.session_id));
             }
         }
+        Ok(session_by_key!(&job.session_id).first(c)?)
     }
 
     /// The live session `id`, created for `access` when `create` is set and it is absent.
