@@ -67,6 +67,17 @@ pub(crate) struct BumpSession<'a> {
     pub at: NaiveDateTime,
     /// The new `last_message_at` (`None` once the session has no message).
     pub last_ts: Option<NaiveDateTime>,
+    /// Ends the statement with `RETURNING` every column; when `false`, run it with `execute`
+    /// (rows updated: 1, or 0 when the target matches nothing) and read the row back.
+    ///
+    /// SQLite's append writer sets `false`. SQLite implements `RETURNING` as a trigger that
+    /// stages the returned rows in a temporary b-tree, and the trigger makes the UPDATE a
+    /// multi-write statement, so inside a transaction it also keeps a statement journal: a
+    /// 4 KiB copy of every page the UPDATE changes (the session row's page and the pages of its
+    /// four `last_activity` indexes). The same one-row UPDATE without `RETURNING` needs neither.
+    /// Source: <https://www.sqlite.org/lang_returning.html> ("Internal processing"); sqlite3.c,
+    /// `sqlite3BeginWriteOperation` and `usesStmtJournal`.
+    pub returning: bool,
 }
 
 /// Every column of `sessions` in schema order (checked by a test against
@@ -75,17 +86,16 @@ const COLUMNS: &str = "id, session_id, owner, title, description, metadata_json,
     last_activity, is_active, deleted_at, message_count, total_tokens, user_messages, \
     assistant_messages, system_messages, tool_messages, last_message_at";
 
-impl BumpSession<'_> {
-    /// The statement up to, not including, its `RETURNING` clause.
-    fn walk_update<'b, DB>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()>
-    where
-        DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
-        DB: HasSqlType<Nullable<Timestamp>>,
-        i64: ToSql<BigInt, DB>,
-        str: ToSql<Text, DB>,
-        NaiveDateTime: ToSql<Timestamp, DB>,
-        Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
-    {
+impl<DB> QueryFragment<DB> for BumpSession<'_>
+where
+    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
+    DB: HasSqlType<Nullable<Timestamp>>,
+    i64: ToSql<BigInt, DB>,
+    str: ToSql<Text, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let d = &self.delta;
         out.push_sql("UPDATE sessions SET message_count = message_count + ");
         out.push_bind_param::<BigInt, _>(&d.count)?;
@@ -123,23 +133,10 @@ impl BumpSession<'_> {
                 out.push_bind_param::<BigInt, _>(id)?;
             }
         }
-        Ok(())
-    }
-}
-
-impl<DB> QueryFragment<DB> for BumpSession<'_>
-where
-    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
-    DB: HasSqlType<Nullable<Timestamp>>,
-    i64: ToSql<BigInt, DB>,
-    str: ToSql<Text, DB>,
-    NaiveDateTime: ToSql<Timestamp, DB>,
-    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        self.walk_update(out.reborrow())?;
-        out.push_sql(" RETURNING ");
-        out.push_sql(COLUMNS);
+        if self.returning {
+            out.push_sql(" RETURNING ");
+            out.push_sql(COLUMNS);
+        }
         Ok(())
     }
 }
@@ -162,42 +159,8 @@ macro_rules! session_statement {
     };
 }
 
-// One cached text per `BumpTarget` variant.
+// One cached text per `BumpTarget` variant, with and without `RETURNING`.
 session_statement!(BumpSession);
-
-/// [`BumpSession`] without its `RETURNING` clause, for SQLite's append writer: run it with
-/// `execute`, which returns the number of rows updated (1, or 0 when the target matches
-/// nothing), then read the row back by key.
-///
-/// SQLite implements `RETURNING` as a trigger that stages the returned rows in a temporary
-/// b-tree, and the trigger makes the UPDATE a multi-write statement: inside a transaction it
-/// then keeps a statement journal, a 4 KiB copy of every page the UPDATE changes (the session
-/// row's page and the pages of its four `last_activity` indexes). Without `RETURNING` the
-/// UPDATE of one row needs neither. Source: sqlite.org/lang_returning.html ("Internal
-/// processing"); sqlite3.c, `sqlite3BeginWriteOperation` and `usesStmtJournal`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BumpSessionUpdate<'a>(pub BumpSession<'a>);
-
-impl<DB> QueryFragment<DB> for BumpSessionUpdate<'_>
-where
-    DB: Backend + HasSqlType<BigInt> + HasSqlType<Text> + HasSqlType<Timestamp>,
-    DB: HasSqlType<Nullable<Timestamp>>,
-    i64: ToSql<BigInt, DB>,
-    str: ToSql<Text, DB>,
-    NaiveDateTime: ToSql<Timestamp, DB>,
-    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
-{
-    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        self.0.walk_update(out)
-    }
-}
-
-// Cached by its SQL text, one per `BumpTarget` variant, like `BumpSession`.
-impl QueryId for BumpSessionUpdate<'_> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-impl<Conn> RunQueryDsl<Conn> for BumpSessionUpdate<'_> {}
 
 /// One job's whole append as one statement, for PostgreSQL: the [`BumpSession`] UPDATE in a
 /// data-modifying `WITH`, and the INSERT of the job's messages taking `session_db_id` and `seq`
@@ -231,6 +194,11 @@ where
     Option<JsonText>: ToSql<Nullable<Json>, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if !self.bump.returning {
+            return Err(diesel::result::Error::QueryBuilderError(
+                "BumpAndInsert needs the UPDATE's RETURNING row".into(),
+            ));
+        }
         out.push_sql("WITH s AS (");
         self.bump.walk_ast(out.reborrow())?;
         out.push_sql(
@@ -286,16 +254,22 @@ mod tests {
         assert_eq!(columns, listed);
     }
 
-    /// Each target variant has its own text, and every value is a bind parameter.
-    #[test]
-    fn each_target_has_its_own_text_with_binds() {
-        let q = |target| BumpSession {
+    /// A counter UPDATE of `target` with zero deltas and title `t`, `RETURNING` the row.
+    fn bump(target: BumpTarget<'_>) -> BumpSession<'_> {
+        BumpSession {
             target,
             delta: Counters::default(),
             title: "t",
             at: NaiveDateTime::default(),
             last_ts: None,
-        };
+            returning: true,
+        }
+    }
+
+    /// Each target variant has its own text, and every value is a bind parameter.
+    #[test]
+    fn each_target_has_its_own_text_with_binds() {
+        let q = bump;
         let live = sqlite_sql(&q(BumpTarget::Live("s")));
         let owned = sqlite_sql(&q(BumpTarget::LiveOwnedBy {
             session_id: "s",
@@ -323,9 +297,10 @@ mod tests {
         );
     }
 
-    /// The UPDATE without `RETURNING` is the same statement up to where `RETURNING` began.
+    /// Without `RETURNING` the statement is the same text cut where `RETURNING` began; the
+    /// one-statement append refuses an UPDATE without it.
     #[test]
-    fn update_without_returning_is_the_same_statement_cut_before_returning() {
+    fn without_returning_the_update_is_the_same_text_cut_before_it() {
         for target in [
             BumpTarget::Live("s"),
             BumpTarget::LiveOwnedBy {
@@ -334,18 +309,25 @@ mod tests {
             },
             BumpTarget::Row(7),
         ] {
-            let bump = BumpSession {
-                target,
-                delta: Counters::default(),
-                title: "t",
-                at: NaiveDateTime::default(),
-                last_ts: None,
+            let with = bump(target);
+            let without = BumpSession {
+                returning: false,
+                ..with
             };
-            let with = sqlite_sql(&bump);
-            let without = sqlite_sql(&BumpSessionUpdate(bump));
+            let (with, without) = (sqlite_sql(&with), sqlite_sql(&without));
             assert!(!without.contains("RETURNING"), "{without}");
             assert_eq!(with, format!("{without} RETURNING {COLUMNS}"));
         }
+        let statement = BumpAndInsert {
+            bump: BumpSession {
+                returning: false,
+                ..bump(BumpTarget::Live("s"))
+            },
+            rows: &[],
+        };
+        // Building its SQL fails (`sqlite_sql` panics on a query builder error).
+        let built = std::panic::catch_unwind(|| sqlite_sql(&statement));
+        assert!(built.is_err(), "built {:?}", built.ok());
     }
 
     /// The one-statement append updates the session first and inserts one SELECT per message
@@ -366,13 +348,7 @@ mod tests {
         };
         let rows = [row(1), row(0)];
         let statement = BumpAndInsert {
-            bump: BumpSession {
-                target: BumpTarget::Live("s"),
-                delta: Counters::default(),
-                title: "",
-                at: NaiveDateTime::default(),
-                last_ts: None,
-            },
+            bump: bump(BumpTarget::Live("s")),
             rows: &rows,
         };
         let sql = sqlite_sql(&statement);

@@ -266,6 +266,7 @@ impl Store {
                     title: "",
                     at,
                     last_ts: previous_at,
+                    returning: true,
                 }
                 .get_result::<SessionRow>(c)
                 .await
@@ -493,6 +494,7 @@ impl Prepared {
             title: &self.title,
             at,
             last_ts: self.last_ts,
+            returning: true,
         }
     }
 
@@ -691,7 +693,7 @@ mod sqlite_side {
     use crate::error::{Error, Result};
     use crate::model::{Access, NewSession};
     use crate::schema::{messages, sessions};
-    use crate::store::bump::{BumpSessionUpdate, BumpTarget};
+    use crate::store::bump::{BumpSession, BumpTarget};
     use crate::store::sessions_ops::NewSessionRow;
     use crate::store::{Appended, SessionRow, check_live};
     use chrono::NaiveDateTime;
@@ -720,16 +722,19 @@ mod sqlite_side {
     }
 
     /// Checks the job's session and reserves its `seq` range: on the fast path one UPDATE
-    /// without `RETURNING` ([`BumpSessionUpdate`]: no temporary b-tree, no statement journal)
-    /// and the updated row read back by `session_id`. Nothing else writes between the two: the
+    /// without `RETURNING` (see [`BumpSession::returning`]: no temporary b-tree, no statement
+    /// journal) and the updated row read back by `session_id`. Nothing else writes between the two: the
     /// caller holds SQLite's write lock (`BEGIN IMMEDIATE`), and readers never see the row
     /// before the commit.
     fn reserve(c: &mut BlockingConn, p: &Prepared, at: NaiveDateTime) -> Result<SessionRow> {
         let job = &p.job;
-        let target = BumpTarget::live(&job.access, &job.session_id);
-        if BumpSessionUpdate(p.bump(target, at)).execute(c)? == 0 {
+        let update = |target| BumpSession {
+            returning: false,
+            ..p.bump(target, at)
+        };
+        if update(BumpTarget::live(&job.access, &job.session_id)).execute(c)? == 0 {
             let row = find_or_create(c, &job.access, &job.session_id, job.create_if_missing, at)?;
-            if BumpSessionUpdate(p.bump(BumpTarget::Row(row.id), at)).execute(c)? == 0 {
+            if update(BumpTarget::Row(row.id)).execute(c)? == 0 {
                 return Err(Error::session_not_found(&job.session_id));
             }
         }
