@@ -52,9 +52,10 @@ impl<'a> BumpTarget<'a> {
 }
 
 /// `UPDATE sessions` adding `delta` to the counters, setting `last_activity = at` and
-/// `last_message_at = last_ts`, giving an untitled session `title`, `RETURNING` every column
-/// (in schema order, so the row loads as [`SessionRow`](super::SessionRow)). Matches no row when the target does
-/// not exist, is soft-deleted (`Live*`) or belongs to someone else (`LiveOwnedBy`).
+/// `last_message_at = last_ts`, giving an untitled session `title`, and, when `returning` is
+/// set, `RETURNING` every column (in schema order, so the row loads as
+/// [`SessionRow`](super::SessionRow)). Matches no row when the target does not exist, is
+/// soft-deleted (`Live*`) or belongs to someone else (`LiveOwnedBy`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BumpSession<'a> {
     /// The row to update.
@@ -269,13 +270,12 @@ mod tests {
     /// Each target variant has its own text, and every value is a bind parameter.
     #[test]
     fn each_target_has_its_own_text_with_binds() {
-        let q = bump;
-        let live = sqlite_sql(&q(BumpTarget::Live("s")));
-        let owned = sqlite_sql(&q(BumpTarget::LiveOwnedBy {
+        let live = sqlite_sql(&bump(BumpTarget::Live("s")));
+        let owned = sqlite_sql(&bump(BumpTarget::LiveOwnedBy {
             session_id: "s",
             owner: "o",
         }));
-        let row = sqlite_sql(&q(BumpTarget::Row(7)));
+        let row = sqlite_sql(&bump(BumpTarget::Row(7)));
         assert!(
             live.ends_with(&format!(
                 "WHERE session_id = ? AND deleted_at IS NULL RETURNING {COLUMNS}"

@@ -685,8 +685,9 @@ fn record(
     }
 }
 
-/// The SQLite side of [`append_batch`]: the same statements as the PostgreSQL side, run
-/// synchronously on the writer's thread inside the caller's `BEGIN IMMEDIATE`.
+/// The SQLite side of [`append_batch`]: the PostgreSQL side's statements, except that the
+/// session UPDATE runs without `RETURNING` and its row is read back by `session_id` (see
+/// `reserve`), run synchronously on the writer's thread inside the caller's `BEGIN IMMEDIATE`.
 /// Only diesel's synchronous `RunQueryDsl` is in scope here.
 mod sqlite_side {
     use super::{Prepared, record};
@@ -723,9 +724,9 @@ mod sqlite_side {
 
     /// Checks the job's session and reserves its `seq` range: on the fast path one UPDATE
     /// without `RETURNING` (see [`BumpSession::returning`]: no temporary b-tree, no statement
-    /// journal) and the updated row read back by `session_id`. Nothing else writes between the two: the
-    /// caller holds SQLite's write lock (`BEGIN IMMEDIATE`), and readers never see the row
-    /// before the commit.
+    /// journal) and the updated row read back by `session_id`. Nothing else writes between
+    /// the two: the caller holds SQLite's write lock (`BEGIN IMMEDIATE`), and readers never
+    /// see the row before the commit.
     fn reserve(c: &mut BlockingConn, p: &Prepared, at: NaiveDateTime) -> Result<SessionRow> {
         let job = &p.job;
         let update = |target| BumpSession {
@@ -776,9 +777,9 @@ type Reply = tokio::sync::oneshot::Sender<Result<Appended>>;
 ///
 /// Writers own the appends: each takes every append waiting in the queue (up to
 /// [`MAX_BATCH_JOBS`] calls or [`MAX_BATCH_MESSAGES`] messages), runs them in one transaction —
-/// one BEGIN, one UPDATE per call, the INSERTs, one commit and fsync — and only then answers
-/// each caller. Under load the batch grows by itself; an idle service commits each call alone,
-/// with no added delay. Durability is unchanged: nobody is answered before the commit that
+/// one BEGIN, one UPDATE per call (on SQLite followed by a read of the updated row), the
+/// INSERTs, one commit and fsync — and only then answers each caller. Under load the batch
+/// grows by itself; an idle service commits each call alone, with no added delay. Durability is unchanged: nobody is answered before the commit that
 /// holds their messages.
 ///
 /// On SQLite the one writer is a thread of its own (on tokio's blocking pool) that runs every
