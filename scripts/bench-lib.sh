@@ -1,7 +1,7 @@
-# Sourced by the benchmark scripts (from the repository root): picks a random loopback port for
-# the server under test ($port, $addr) and stops that server ($pid, set by the caller once it
-# has started it) when the script ends.
-port=$(( 20000 + RANDOM % 20000 ))
+# Sourced by the benchmark scripts (from the repository root): picks a free loopback port for
+# the server under test ($port, $addr; scripts/ports.sh) and stops that server ($pid, set by
+# the caller once it has started it) when the script ends.
+. scripts/ports.sh
 addr=http://127.0.0.1:$port
 pid=
 

@@ -10,7 +10,7 @@ target=${CARGO_TARGET_DIR:-target}
 [ -x "$target/debug/codelab" ] || cargo build -q -p codelab
 bin=$target/debug/codelab
 work=$(mktemp -d)
-port=$(( 20000 + RANDOM % 20000 ))
+. scripts/ports.sh
 auth_port=$(( port + 1 ))
 addr="http://127.0.0.1:$port"
 auth_addr="http://127.0.0.1:$auth_port"
