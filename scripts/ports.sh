@@ -9,9 +9,9 @@
 ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 # A range that leaves too little room below it: choose from 10000–39999.
 [ "$ephemeral_low" -gt 12000 ] 2>/dev/null || ephemeral_low=40001
+in_use=$(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }' || true)
 for _ in $(seq 1 100); do
   port=$(( 10000 + RANDOM % (ephemeral_low - 10001) ))
-  in_use=$(ss -Htan 2>/dev/null | awk '{ n = split($4, a, ":"); print a[n] }' || true)
   grep -qxE "$port|$(( port + 1 ))" <<<"$in_use" || break
 done
 unset _ ephemeral_low in_use

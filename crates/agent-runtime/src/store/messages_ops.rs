@@ -779,8 +779,8 @@ type Reply = tokio::sync::oneshot::Sender<Result<Appended>>;
 /// [`MAX_BATCH_JOBS`] calls or [`MAX_BATCH_MESSAGES`] messages), runs them in one transaction —
 /// one BEGIN, one UPDATE per call (on SQLite followed by a read of the updated row), the
 /// INSERTs, one commit and fsync — and only then answers each caller. Under load the batch
-/// grows by itself; an idle service commits each call alone, with no added delay. Durability is unchanged: nobody is answered before the commit that
-/// holds their messages.
+/// grows by itself; an idle service commits each call alone, with no added delay. Durability
+/// is unchanged: nobody is answered before the commit that holds their messages.
 ///
 /// On SQLite the one writer is a thread of its own (on tokio's blocking pool) that runs every
 /// statement of a batch inline ([`db_core::inline`]), fsync included, so no tokio worker is

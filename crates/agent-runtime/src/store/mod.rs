@@ -353,17 +353,15 @@ pub(crate) fn title_from(content: &str) -> String {
             title.push(' ');
             left -= 1;
         }
-        match word.char_indices().nth(left) {
+        let chars = word.chars().count();
+        if chars > left {
             // Longer than what is left: cut it, and the title is full.
-            Some((end, _)) => {
-                title.push_str(&word[..end]);
-                break;
-            }
-            None => {
-                title.push_str(word);
-                left -= word.chars().count();
-            }
+            let end = word.char_indices().nth(left).map_or(word.len(), |(i, _)| i);
+            title.push_str(&word[..end]);
+            break;
         }
+        title.push_str(word);
+        left -= chars;
     }
     title
 }
