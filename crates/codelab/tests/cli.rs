@@ -37,8 +37,10 @@ fn bench_defaults_and_pages() {
     assert_eq!(opts.common.run.duration, std::time::Duration::from_secs(10));
     assert_eq!(opts.common.run.warmup, std::time::Duration::from_secs(1));
     assert_eq!(opts.messages.message_size, 256);
+    assert_eq!(opts.common.run.threads, 1);
 
     assert!(Cli::try_parse_from(["codelab", "bench", "append", "--clients", "0"]).is_err());
+    assert!(Cli::try_parse_from(["codelab", "bench", "append", "--threads", "0"]).is_err());
     assert!(Cli::try_parse_from(["codelab", "bench", "append", "--duration", "0"]).is_err());
     assert!(
         Cli::try_parse_from([

@@ -640,3 +640,102 @@ async fn bench_refuses_remote_addresses() {
     let e = bench::append::measure(opts).await.unwrap_err();
     assert!(format!("{e:#}").contains("not a loopback address"), "{e:#}");
 }
+
+/// The load generator's own gRPC caller against the real server: a response of many HTTP/2
+/// frames decodes whole, and the server's statuses arrive with their codes and messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wire_client_reads_large_responses_and_reports_statuses() {
+    use codelab::bench::wire::{MethodPath, WireClient};
+    use codelab_proto::agent::v1::{
+        AppendMessagesRequest, AppendMessagesResponse, ListMessagesRequest, ListMessagesResponse,
+        Message, Role, SessionStats,
+    };
+
+    let server = Server::start(TestDb::sqlite()).await;
+    server.connect().await;
+    let mut wire = WireClient::connect(&server.addr, None).await.unwrap();
+
+    // 100 messages of 16 KiB: a 1.6 MB page, far more than one HTTP/2 frame.
+    let messages: Vec<Message> = (0..100)
+        .map(|i| Message {
+            role: Role::User as i32,
+            content: Some(format!("{i:05} {}", "x".repeat(16 * 1024))),
+            ..Message::default()
+        })
+        .collect();
+    let append = bench::session_method("AppendMessages");
+    let appended: AppendMessagesResponse = wire
+        .unary(
+            &append,
+            &AppendMessagesRequest {
+                session_id: "wire".into(),
+                messages: messages.clone(),
+                create_if_missing: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((appended.first_seq, appended.last_seq), (1, 100));
+
+    let page: ListMessagesResponse = wire
+        .unary(
+            &bench::session_method("ListMessages"),
+            &ListMessagesRequest {
+                session_id: "wire".into(),
+                page_size: 100,
+                ..ListMessagesRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total_size, 100);
+    let contents: Vec<_> = page.messages.iter().map(|m| m.content.clone()).collect();
+    let sent: Vec<_> = messages.iter().map(|m| m.content.clone()).collect();
+    assert_eq!(contents, sent);
+
+    // The server's refusal, with its code and message.
+    let missing = wire
+        .unary::<_, SessionStats>(
+            &bench::session_method("GetSessionStats"),
+            &GetSessionStatsRequest {
+                session_id: "no-such-session".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound, "{missing:?}");
+    assert!(missing.message().contains("no-such-session"), "{missing:?}");
+
+    // A method the server does not have.
+    let unknown = wire
+        .unary::<_, SessionStats>(
+            &MethodPath::new("codelab.agent.v1.SessionService", "NoSuchMethod"),
+            &GetSessionStatsRequest::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::Unimplemented, "{unknown:?}");
+
+    // The connection still works after the failures.
+    let stats: SessionStats = wire
+        .unary(
+            &bench::session_method("GetSessionStats"),
+            &GetSessionStatsRequest {
+                session_id: "wire".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stats.message_count, 100);
+    // The client services its connection only inside calls: close it before the server's
+    // graceful shutdown, which waits for its clients to acknowledge.
+    drop(wire);
+    server.stop().await;
+
+    // Nothing listening: a clear error naming the address.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let refused = WireClient::connect(&closed, None).await.unwrap_err();
+    assert!(format!("{refused:#}").contains(&closed), "{refused:#}");
+}

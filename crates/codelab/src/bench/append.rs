@@ -6,13 +6,12 @@
 
 use std::future::Future;
 
-use codelab_proto::agent::v1::AppendMessagesRequest;
-use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
+use codelab_proto::agent::v1::{AppendMessagesRequest, AppendMessagesResponse};
 
 use super::report::{Report, Row};
 use super::runner::{self, Workload};
+use super::wire::{MethodPath, WireClient};
 use super::{CommonOpts, MessageOpts, MessageSource};
-use crate::client::AuthChannel;
 
 /// Options of `bench append` (and `bench mixed`).
 #[derive(Debug, Clone, clap::Args)]
@@ -38,7 +37,8 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
 }
 
 struct AppendClient {
-    client: SessionServiceClient<AuthChannel>,
+    client: WireClient,
+    method: MethodPath,
     session_id: String,
     source: MessageSource,
     next: u64,
@@ -52,8 +52,12 @@ impl Workload for AppendClient {
             create_if_missing: true,
         };
         self.next += 1;
-        let mut client = self.client.clone();
-        async move { client.append_messages(request).await.map(|_| ()) }
+        async move {
+            self.client
+                .unary::<_, AppendMessagesResponse>(&self.method, &request)
+                .await
+                .map(|_| ())
+        }
     }
 }
 
@@ -66,11 +70,14 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let source = MessageSource::from_opts(&opts.messages)?;
     let connections = super::connect_clients(&opts.common).await?;
     let run_id = uuid::Uuid::now_v7();
+    let method = super::session_method("AppendMessages");
     let clients: Vec<AppendClient> = connections
-        .iter()
+        .wire
+        .into_iter()
         .enumerate()
-        .map(|(i, conn)| AppendClient {
-            client: conn.sessions(),
+        .map(|(i, client)| AppendClient {
+            client,
+            method: method.clone(),
             session_id: format!("bench-append-{run_id}-{i}"),
             source: source.clone(),
             next: source.offset(i),
@@ -79,7 +86,7 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let session_ids: Vec<String> = clients.iter().map(|c| c.session_id.clone()).collect();
     let m = runner::drive(clients, opts.common.run.warmup, opts.common.run.duration).await;
     if !opts.keep_sessions {
-        super::delete_sessions(&connections[0], session_ids).await;
+        super::delete_sessions(&connections.setup, session_ids).await;
     }
     Ok(Report {
         workload: "append".into(),

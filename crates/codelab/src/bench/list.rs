@@ -4,15 +4,13 @@
 //! The session `bench-list-<N>` is seeded first (see [`super::ensure_seeded`]); then each page of
 //! `--pages` is a phase of its own (warm-up + duration) with its own row in the report.
 
-use std::future::Future;
-
-use codelab_proto::agent::v1::ListMessagesRequest;
-use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
+use codelab_proto::agent::v1::{ListMessagesRequest, ListMessagesResponse};
 
 use super::report::{Report, Row};
 use super::runner::{self, Workload};
+use super::wire::{MethodPath, WireClient};
 use super::{CommonOpts, MessageOpts, MessageSource};
-use crate::client::{AuthChannel, describe};
+use crate::client::describe;
 
 /// Options of `bench list`.
 #[derive(Debug, Clone, clap::Args)]
@@ -45,15 +43,17 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
 }
 
 struct ListClient {
-    client: SessionServiceClient<AuthChannel>,
+    client: WireClient,
+    method: MethodPath,
     request: ListMessagesRequest,
 }
 
 impl Workload for ListClient {
-    fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
-        let mut client = self.client.clone();
-        let request = self.request.clone();
-        async move { client.list_messages(request).await.map(|_| ()) }
+    async fn call(&mut self) -> Result<(), tonic::Status> {
+        self.client
+            .unary::<_, ListMessagesResponse>(&self.method, &self.request)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -65,7 +65,9 @@ impl Workload for ListClient {
 pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let source = MessageSource::from_opts(&opts.messages)?;
     let connections = super::connect_clients(&opts.common).await?;
-    let session_id = super::ensure_seeded(&connections[0], opts.seed_messages, &source).await?;
+    let session_id = super::ensure_seeded(&connections.setup, opts.seed_messages, &source).await?;
+    let method = super::session_method("ListMessages");
+    let mut wire = Some(connections.wire);
     let mut results = Vec::with_capacity(opts.pages.len());
     for &page in &opts.pages {
         let request = ListMessagesRequest {
@@ -75,7 +77,8 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
             ..ListMessagesRequest::default()
         };
         // One probe call, so a page past the end is an error rather than a fast empty answer.
-        let probe = connections[0]
+        let probe = connections
+            .setup
             .sessions()
             .list_messages(request.clone())
             .await
@@ -90,10 +93,17 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
             probe.total_size,
             opts.page_size
         );
-        let clients = connections
-            .iter()
-            .map(|conn| ListClient {
-                client: conn.sessions(),
+        // The first phase uses the run's connections, each later one connects anew (a phase
+        // consumes its clients).
+        let phase_wire = match wire.take() {
+            Some(w) => w,
+            None => super::connect_wire(&opts.common.connect, opts.common.run.clients).await?,
+        };
+        let clients = phase_wire
+            .into_iter()
+            .map(|client| ListClient {
+                client,
+                method: method.clone(),
                 request: request.clone(),
             })
             .collect();

@@ -8,17 +8,16 @@
 //! applies to this client too: raise it, or turn it off with `0`, for the server under test,
 //! or the report counts `RESOURCE_EXHAUSTED` answers.
 
-use std::future::Future;
-
 use anyhow::Context as _;
-use codelab_proto::auth::v1::TokenRequest;
-use codelab_proto::auth::v1::auth_service_client::AuthServiceClient;
+use codelab_proto::auth::v1::auth_service_server::SERVICE_NAME;
+use codelab_proto::auth::v1::{TokenRequest, TokenResponse};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::RunOpts;
 use super::report::{Report, Row};
 use super::runner::{self, Workload};
-use crate::client::{self, AuthChannel, DEFAULT_AUTH_ADDR};
+use super::wire::{MethodPath, WireClient};
+use crate::client::{self, DEFAULT_AUTH_ADDR};
 use crate::login::{CLI_CLIENT_ID, PASSWORD_ENV};
 
 /// Options of `bench login`.
@@ -51,15 +50,17 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
 }
 
 struct LoginClient {
-    client: AuthServiceClient<AuthChannel>,
+    client: WireClient,
+    method: MethodPath,
     request: TokenRequest,
 }
 
 impl Workload for LoginClient {
-    fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
-        let mut client = self.client.clone();
-        let request = self.request.clone();
-        async move { client.token(request).await.map(|_| ()) }
+    async fn call(&mut self) -> Result<(), tonic::Status> {
+        self.client
+            .unary::<_, TokenResponse>(&self.method, &self.request)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -86,17 +87,20 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
         password: password.expose_secret().to_owned(),
         ..TokenRequest::default()
     };
+    let method = MethodPath::new(SERVICE_NAME, "Token");
     let mut clients = Vec::with_capacity(opts.run.clients as usize);
     for _ in 0..opts.run.clients {
-        let conn = client::connect_to("auth-service", &opts.auth_addr, None).await?;
         clients.push(LoginClient {
-            client: conn.auth(),
+            client: WireClient::connect(&opts.auth_addr, None)
+                .await
+                .context("cannot connect to auth-service")?,
+            method: method.clone(),
             request: request.clone(),
         });
     }
     clients[0]
         .client
-        .token(request)
+        .unary::<_, TokenResponse>(&method, &request)
         .await
         .map_err(|s| anyhow::anyhow!(client::describe(&s)))
         .with_context(|| format!("the first login as `{}` was refused", opts.username))?;

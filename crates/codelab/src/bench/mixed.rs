@@ -8,21 +8,29 @@
 
 use std::future::Future;
 
-use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
 use codelab_proto::agent::v1::{
-    AppendMessagesRequest, GetSessionStatsRequest, ListMessagesRequest,
+    AppendMessagesRequest, AppendMessagesResponse, GetSessionStatsRequest, ListMessagesRequest,
+    ListMessagesResponse, SessionStats,
 };
 
 use super::MessageSource;
 use super::report::{Report, Row};
 use super::runner::{self, Workload};
-use crate::client::AuthChannel;
+use super::wire::{MethodPath, WireClient};
 
 /// Calls of one cycle: `A` append, `L` list the newest page, `S` stats.
 const CYCLE: &[u8; 10] = b"ALASALALAA";
 
 /// Messages read per `ListMessages` call.
 const READ_PAGE: i32 = 20;
+
+/// The paths of the three methods of the mix.
+#[derive(Debug, Clone)]
+struct Methods {
+    append: MethodPath,
+    list: MethodPath,
+    stats: MethodPath,
+}
 
 /// Options of `bench mixed`: those of `bench append`.
 pub type Opts = super::append::Opts;
@@ -37,7 +45,8 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
 }
 
 struct MixedClient {
-    client: SessionServiceClient<AuthChannel>,
+    client: WireClient,
+    methods: Methods,
     session_id: String,
     source: MessageSource,
     next: u64,
@@ -46,7 +55,6 @@ struct MixedClient {
 
 impl Workload for MixedClient {
     fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
-        let mut client = self.client.clone();
         let session_id = self.session_id.clone();
         // The first call of a client creates its session, whatever the cycle says.
         let kind = if self.next == 0 {
@@ -60,27 +68,34 @@ impl Workload for MixedClient {
             self.next += 1;
             message
         });
+        let (client, m) = (&mut self.client, &self.methods);
         async move {
             match (kind, append) {
                 (_, Some(message)) => client
-                    .append_messages(AppendMessagesRequest {
-                        session_id,
-                        messages: vec![message],
-                        create_if_missing: true,
-                    })
+                    .unary::<_, AppendMessagesResponse>(
+                        &m.append,
+                        &AppendMessagesRequest {
+                            session_id,
+                            messages: vec![message],
+                            create_if_missing: true,
+                        },
+                    )
                     .await
                     .map(|_| ()),
                 (b'L', None) => client
-                    .list_messages(ListMessagesRequest {
-                        session_id,
-                        page_size: READ_PAGE,
-                        reverse: true,
-                        ..ListMessagesRequest::default()
-                    })
+                    .unary::<_, ListMessagesResponse>(
+                        &m.list,
+                        &ListMessagesRequest {
+                            session_id,
+                            page_size: READ_PAGE,
+                            reverse: true,
+                            ..ListMessagesRequest::default()
+                        },
+                    )
                     .await
                     .map(|_| ()),
                 _ => client
-                    .get_session_stats(GetSessionStatsRequest { session_id })
+                    .unary::<_, SessionStats>(&m.stats, &GetSessionStatsRequest { session_id })
                     .await
                     .map(|_| ()),
             }
@@ -97,11 +112,18 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let source = MessageSource::from_opts(&opts.messages)?;
     let connections = super::connect_clients(&opts.common).await?;
     let run_id = uuid::Uuid::now_v7();
+    let methods = Methods {
+        append: super::session_method("AppendMessages"),
+        list: super::session_method("ListMessages"),
+        stats: super::session_method("GetSessionStats"),
+    };
     let clients: Vec<MixedClient> = connections
-        .iter()
+        .wire
+        .into_iter()
         .enumerate()
-        .map(|(i, conn)| MixedClient {
-            client: conn.sessions(),
+        .map(|(i, client)| MixedClient {
+            client,
+            methods: methods.clone(),
             session_id: format!("bench-mixed-{run_id}-{i}"),
             source: source.clone(),
             next: 0,
@@ -111,7 +133,7 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let session_ids: Vec<String> = clients.iter().map(|c| c.session_id.clone()).collect();
     let m = runner::drive(clients, opts.common.run.warmup, opts.common.run.duration).await;
     if !opts.keep_sessions {
-        super::delete_sessions(&connections[0], session_ids).await;
+        super::delete_sessions(&connections.setup, session_ids).await;
     }
     Ok(Report {
         workload: "mixed".into(),

@@ -1,7 +1,8 @@
 //! `codelab bench`: a pgbench-like load client against a running agent-runtime.
 //!
 //! Each of `--clients` clients has its own connection and sends one request at a time, as fast as
-//! the server answers, for `--warmup` seconds (not measured) and then `--duration` seconds.
+//! the server answers (all of them on `--threads` threads, one by default, through
+//! [`wire::WireClient`]), for `--warmup` seconds (not measured) and then `--duration` seconds.
 //! Latencies of successful calls go into an HdrHistogram (microsecond resolution, reported in
 //! milliseconds); failed calls are counted by gRPC code. The run always stops by itself, and only
 //! loopback addresses are accepted: this is a tool for measuring a server on this machine.
@@ -21,6 +22,7 @@ pub mod mixed;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod wire;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -32,6 +34,7 @@ use codelab_proto::agent::v1::{AppendMessagesRequest, GetSessionStatsRequest, Me
 use tonic::Code;
 
 use crate::client::{self, ConnectOpts, Connection, describe};
+use wire::{MethodPath, WireClient};
 
 /// The `bench` workloads.
 #[derive(Debug, clap::Subcommand)]
@@ -53,13 +56,59 @@ pub enum Command {
 /// # Errors
 /// Invalid options, a non-loopback address, or a server that cannot be reached or seeded.
 /// Errors of individual calls during the run are counted, not returned.
+///
+/// The workload runs on a runtime of its own with `--threads` worker threads (the current
+/// thread when 1), so that the load generator takes no more of the machine than it is given.
 pub async fn run(command: Command) -> anyhow::Result<()> {
+    let threads = command.run_opts().threads;
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("bench".into())
+        .spawn(move || {
+            let _ = done.send(runtime(threads).and_then(|rt| rt.block_on(run_here(command))));
+        })
+        .context("starting the load generator's thread")?;
+    result
+        .await
+        .context("the load generator's thread ended without a result")?
+}
+
+/// The load generator's runtime: the current thread when `threads` is 1, else `threads` workers.
+fn runtime(threads: u32) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads as usize);
+        b
+    };
+    builder
+        .enable_all()
+        .thread_name("bench-worker")
+        .build()
+        .context("building the load generator's runtime")
+}
+
+/// Runs `command` on the current runtime.
+async fn run_here(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Append(opts) => append::run(opts).await,
         Command::List(opts) => list::run(opts).await,
         Command::Stats(opts) => stats::run(opts).await,
         Command::Mixed(opts) => mixed::run(opts).await,
         Command::Login(opts) => login::run(opts).await,
+    }
+}
+
+impl Command {
+    /// How the workload is driven.
+    pub fn run_opts(&self) -> &RunOpts {
+        match self {
+            Command::Append(o) | Command::Mixed(o) => &o.common.run,
+            Command::List(o) => &o.common.run,
+            Command::Stats(o) => &o.common.run,
+            Command::Login(o) => &o.run,
+        }
     }
 }
 
@@ -93,6 +142,11 @@ pub struct RunOpts {
     /// Time before measuring starts, in seconds (at most 600).
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_warmup)]
     pub warmup: Duration,
+    /// Threads the load generator runs its clients on (like pgbench's `--jobs`). One thread
+    /// drives tens of thousands of calls per second; more leave less of the machine to the
+    /// server under test.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub threads: u32,
     /// Print the report as one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -190,17 +244,44 @@ pub async fn delete_sessions(conn: &Connection, ids: Vec<String>) {
     }
 }
 
-/// One connection per client.
+/// The connections of a run against agent-runtime.
+#[derive(Debug)]
+pub struct Clients {
+    /// A tonic connection for seeding and cleaning up, outside the measured calls.
+    pub setup: Connection,
+    /// One connection per client, for the measured calls.
+    pub wire: Vec<WireClient>,
+}
+
+/// The path of a `SessionService` method.
+pub fn session_method(method: &str) -> MethodPath {
+    MethodPath::new(
+        codelab_proto::agent::v1::session_service_server::SERVICE_NAME,
+        method,
+    )
+}
+
+/// One [`WireClient`] per client, and the set-up connection.
+///
+/// # Errors
+/// A non-loopback address, or the first connection that fails.
+pub async fn connect_clients(opts: &CommonOpts) -> anyhow::Result<Clients> {
+    ensure_loopback(&opts.connect.addr).await?;
+    let setup = client::connect(&opts.connect).await?;
+    let wire = connect_wire(&opts.connect, opts.run.clients).await?;
+    Ok(Clients { setup, wire })
+}
+
+/// `n` [`WireClient`]s to `opts.addr` (which the caller has checked is loopback).
 ///
 /// # Errors
 /// The first connection that fails.
-pub async fn connect_clients(opts: &CommonOpts) -> anyhow::Result<Vec<Connection>> {
-    ensure_loopback(&opts.connect.addr).await?;
-    let mut out = Vec::with_capacity(opts.run.clients as usize);
-    for _ in 0..opts.run.clients {
-        out.push(client::connect(&opts.connect).await?);
+pub async fn connect_wire(opts: &ConnectOpts, n: u32) -> anyhow::Result<Vec<WireClient>> {
+    let mut wire = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        wire.push(WireClient::connect(&opts.addr, opts.token.as_deref()).await?);
     }
-    Ok(out)
+    Ok(wire)
 }
 
 /// The messages a workload sends: their texts and roles, and the token count they carry.

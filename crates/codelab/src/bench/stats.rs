@@ -1,15 +1,12 @@
 //! `codelab bench stats`: `GetSessionStats` of the large seeded session (W3 of the Python
 //! benchmark, where the original scanned every message).
 
-use std::future::Future;
-
-use codelab_proto::agent::v1::GetSessionStatsRequest;
-use codelab_proto::agent::v1::session_service_client::SessionServiceClient;
+use codelab_proto::agent::v1::{GetSessionStatsRequest, SessionStats};
 
 use super::report::{Report, Row};
 use super::runner::{self, Workload};
+use super::wire::{MethodPath, WireClient};
 use super::{CommonOpts, MessageOpts, MessageSource};
-use crate::client::AuthChannel;
 
 /// Options of `bench stats`.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,17 +33,17 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
 }
 
 struct StatsClient {
-    client: SessionServiceClient<AuthChannel>,
-    session_id: String,
+    client: WireClient,
+    method: MethodPath,
+    request: GetSessionStatsRequest,
 }
 
 impl Workload for StatsClient {
-    fn call(&mut self) -> impl Future<Output = Result<(), tonic::Status>> + Send {
-        let mut client = self.client.clone();
-        let request = GetSessionStatsRequest {
-            session_id: self.session_id.clone(),
-        };
-        async move { client.get_session_stats(request).await.map(|_| ()) }
+    async fn call(&mut self) -> Result<(), tonic::Status> {
+        self.client
+            .unary::<_, SessionStats>(&self.method, &self.request)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -57,12 +54,17 @@ impl Workload for StatsClient {
 pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let source = MessageSource::from_opts(&opts.messages)?;
     let connections = super::connect_clients(&opts.common).await?;
-    let session_id = super::ensure_seeded(&connections[0], opts.seed_messages, &source).await?;
+    let session_id = super::ensure_seeded(&connections.setup, opts.seed_messages, &source).await?;
+    let method = super::session_method("GetSessionStats");
     let clients = connections
-        .iter()
-        .map(|conn| StatsClient {
-            client: conn.sessions(),
-            session_id: session_id.clone(),
+        .wire
+        .into_iter()
+        .map(|client| StatsClient {
+            client,
+            method: method.clone(),
+            request: GetSessionStatsRequest {
+                session_id: session_id.clone(),
+            },
         })
         .collect();
     let m = runner::drive(clients, opts.common.run.warmup, opts.common.run.duration).await;
