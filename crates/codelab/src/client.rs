@@ -202,6 +202,14 @@ impl AuthInterceptor {
     }
 }
 
+impl AuthInterceptor {
+    /// The `authorization` value sent with every request, `Bearer <token>`, when a token was
+    /// given.
+    pub fn authorization(&self) -> Option<&MetadataValue<Ascii>> {
+        self.authorization.as_ref()
+    }
+}
+
 impl Interceptor for AuthInterceptor {
     fn call(
         &mut self,

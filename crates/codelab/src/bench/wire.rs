@@ -27,7 +27,9 @@ use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use tokio::net::TcpStream;
 use tonic::{Code, Status};
 
-use crate::client::{CONNECT_TIMEOUT, DEFAULT_DEADLINE, MAX_RESPONSE_BYTES, endpoint};
+use crate::client::{
+    AuthInterceptor, CONNECT_TIMEOUT, DEFAULT_DEADLINE, MAX_RESPONSE_BYTES, endpoint,
+};
 
 /// Length of the prefix of every gRPC message: the compressed flag and a big-endian u32 length.
 const PREFIX_LEN: usize = 5;
@@ -91,14 +93,11 @@ impl WireClient {
         );
         let host = uri.host().context("the address has no host")?;
         let port = uri.port_u16().unwrap_or(80);
-        let authorization = token
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|t| {
-                HeaderValue::try_from(format!("Bearer {t}"))
-                    .context("the token contains characters not allowed in a gRPC header")
-            })
-            .transpose()?;
+        let authorization = AuthInterceptor::new(token, DEFAULT_DEADLINE)?
+            .authorization()
+            .map(|v| HeaderValue::from_bytes(v.as_bytes()))
+            .transpose()
+            .context("the token contains characters not allowed in a gRPC header")?;
         let host_for_connect = host.trim_start_matches('[').trim_end_matches(']');
         let (send, connection) = tokio::time::timeout(CONNECT_TIMEOUT, async {
             let tcp = TcpStream::connect((host_for_connect, port)).await?;
