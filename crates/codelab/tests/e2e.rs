@@ -663,7 +663,7 @@ async fn wire_client_reads_large_responses_and_reports_statuses() {
             ..Message::default()
         })
         .collect();
-    let append = bench::session_method("AppendMessages");
+    let append = bench::session_method("AppendMessages").unwrap();
     let appended: AppendMessagesResponse = wire
         .unary(
             &append,
@@ -679,7 +679,7 @@ async fn wire_client_reads_large_responses_and_reports_statuses() {
 
     let page: ListMessagesResponse = wire
         .unary(
-            &bench::session_method("ListMessages"),
+            &bench::session_method("ListMessages").unwrap(),
             &ListMessagesRequest {
                 session_id: "wire".into(),
                 page_size: 100,
@@ -696,7 +696,7 @@ async fn wire_client_reads_large_responses_and_reports_statuses() {
     // The server's refusal, with its code and message.
     let missing = wire
         .unary::<_, SessionStats>(
-            &bench::session_method("GetSessionStats"),
+            &bench::session_method("GetSessionStats").unwrap(),
             &GetSessionStatsRequest {
                 session_id: "no-such-session".into(),
             },
@@ -709,7 +709,7 @@ async fn wire_client_reads_large_responses_and_reports_statuses() {
     // A method the server does not have.
     let unknown = wire
         .unary::<_, SessionStats>(
-            &MethodPath::new("codelab.agent.v1.SessionService", "NoSuchMethod"),
+            &MethodPath::new("codelab.agent.v1.SessionService", "NoSuchMethod").unwrap(),
             &GetSessionStatsRequest::default(),
         )
         .await
@@ -719,7 +719,7 @@ async fn wire_client_reads_large_responses_and_reports_statuses() {
     // The connection still works after the failures.
     let stats: SessionStats = wire
         .unary(
-            &bench::session_method("GetSessionStats"),
+            &bench::session_method("GetSessionStats").unwrap(),
             &GetSessionStatsRequest {
                 session_id: "wire".into(),
             },

@@ -70,7 +70,7 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let source = MessageSource::from_opts(&opts.messages)?;
     let connections = super::connect_clients(&opts.common).await?;
     let run_id = uuid::Uuid::now_v7();
-    let method = super::session_method("AppendMessages");
+    let method = super::session_method("AppendMessages")?;
     let clients: Vec<AppendClient> = connections
         .wire
         .into_iter()

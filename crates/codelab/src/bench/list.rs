@@ -66,7 +66,7 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let source = MessageSource::from_opts(&opts.messages)?;
     let connections = super::connect_clients(&opts.common).await?;
     let session_id = super::ensure_seeded(&connections.setup, opts.seed_messages, &source).await?;
-    let method = super::session_method("ListMessages");
+    let method = super::session_method("ListMessages")?;
     let mut wire = Some(connections.wire);
     let mut results = Vec::with_capacity(opts.pages.len());
     for &page in &opts.pages {

@@ -87,7 +87,7 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
         password: password.expose_secret().to_owned(),
         ..TokenRequest::default()
     };
-    let method = MethodPath::new(SERVICE_NAME, "Token");
+    let method = MethodPath::new(SERVICE_NAME, "Token")?;
     let mut clients = Vec::with_capacity(opts.run.clients as usize);
     for _ in 0..opts.run.clients {
         clients.push(LoginClient {

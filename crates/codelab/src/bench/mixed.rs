@@ -113,9 +113,9 @@ pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
     let connections = super::connect_clients(&opts.common).await?;
     let run_id = uuid::Uuid::now_v7();
     let methods = Methods {
-        append: super::session_method("AppendMessages"),
-        list: super::session_method("ListMessages"),
-        stats: super::session_method("GetSessionStats"),
+        append: super::session_method("AppendMessages")?,
+        list: super::session_method("ListMessages")?,
+        stats: super::session_method("GetSessionStats")?,
     };
     let clients: Vec<MixedClient> = connections
         .wire

@@ -254,7 +254,10 @@ pub struct Clients {
 }
 
 /// The path of a `SessionService` method.
-pub fn session_method(method: &str) -> MethodPath {
+///
+/// # Errors
+/// See [`MethodPath::new`].
+pub fn session_method(method: &str) -> anyhow::Result<MethodPath> {
     MethodPath::new(
         codelab_proto::agent::v1::session_service_server::SERVICE_NAME,
         method,
