@@ -7,8 +7,13 @@
 use db_core::migrate::MigrationSet;
 
 /// The migrations of the `agent_runtime` database, oldest first.
-pub static MIGRATIONS: MigrationSet =
-    db_core::migration_set!("agent_runtime", ["2026-11-21-000000_conversation_store"]);
+pub static MIGRATIONS: MigrationSet = db_core::migration_set!(
+    "agent_runtime",
+    [
+        "2026-11-21-000000_conversation_store",
+        "2026-12-04-000000_role_check_as_equalities",
+    ]
+);
 
 #[cfg(test)]
 mod tests {
