@@ -5,13 +5,14 @@
 //! may turn out empty at run time, so `UpdateStatement` marks itself unsafe to cache). On the
 //! append path that means SQLite parses and plans the statement on every call, and PostgreSQL
 //! pays an extra round trip (Parse/Describe) plus planning on every call. [`BumpSession`]
-//! writes the same statement by hand with a fixed text per [`BumpTarget`] variant, so diesel's
-//! statement cache keeps it (keyed by its SQL text) on both backends.
+//! writes the same statement by hand with a fixed text per [`BumpTarget`] variant, and
+//! [`Shaped`] (through [`with_shape!`]) gives each text a type of its own, so diesel's
+//! statement cache keeps it on both backends, found by type without building the text.
 
 use super::{Counters, NewMessageRow};
 use crate::schema::sessions;
-use chrono::NaiveDateTime;
 use db_core::sql_types::{Json, JsonText};
+use db_core::timestamp::DbTimestamp;
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
@@ -65,9 +66,9 @@ pub(crate) struct BumpSession<'a> {
     /// Replaces the title only when it is empty.
     pub title: &'a str,
     /// The new `last_activity`.
-    pub at: NaiveDateTime,
+    pub at: DbTimestamp,
     /// The new `last_message_at` (`None` once the session has no message).
-    pub last_ts: Option<NaiveDateTime>,
+    pub last_ts: Option<DbTimestamp>,
     /// Ends the statement with `RETURNING` every column; when `false`, run it with `execute`
     /// (rows updated: 1, or 0 when the target matches nothing) and read the row back.
     ///
@@ -93,8 +94,8 @@ where
     DB: HasSqlType<Nullable<Timestamp>>,
     i64: ToSql<BigInt, DB>,
     str: ToSql<Text, DB>,
-    NaiveDateTime: ToSql<Timestamp, DB>,
-    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+    DbTimestamp: ToSql<Timestamp, DB>,
+    Option<DbTimestamp>: ToSql<Nullable<Timestamp>, DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let d = &self.delta;
@@ -160,8 +161,100 @@ macro_rules! session_statement {
     };
 }
 
-// One cached text per `BumpTarget` variant, with and without `RETURNING`.
-session_statement!(BumpSession);
+impl BumpSession<'_> {
+    /// Which of the six SQL texts this statement has: the target variant (`Live` 0,
+    /// `LiveOwnedBy` 1, `Row` 2) times two, plus one with `RETURNING`. The text depends on
+    /// nothing else; [`Shaped`] carries it in its type.
+    pub(crate) fn shape(&self) -> u8 {
+        let target = match self.target {
+            BumpTarget::Live(_) => 0,
+            BumpTarget::LiveOwnedBy { .. } => 1,
+            BumpTarget::Row(_) => 2,
+        };
+        target * 2 + u8::from(self.returning)
+    }
+}
+
+/// A [`BumpSession`] whose SQL text is fixed by its type: `SHAPE` is
+/// [`BumpSession::shape`]. diesel then keys its cached prepared statement by the type
+/// (`StatementCacheKey::Type`) and reuses it without building the text and hashing it on every
+/// run, as it must for a statement without a static query id (measured at ~15 % of the SQLite
+/// append writer's instructions, BENCHMARKS.md). Build it with [`with_shape!`], which picks the
+/// type from the value; `walk_ast` refuses a value of another shape, so a wrong pairing is an
+/// error, never another text's cached statement.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shaped<'a, const SHAPE: u8>(pub BumpSession<'a>);
+
+/// The static query id of [`Shaped`]`<SHAPE>`.
+#[derive(Debug)]
+pub(crate) struct ShapeId<const SHAPE: u8>;
+
+impl<const SHAPE: u8> QueryId for Shaped<'_, SHAPE> {
+    type QueryId = ShapeId<SHAPE>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<const SHAPE: u8> Query for Shaped<'_, SHAPE> {
+    type SqlType = sessions::SqlType;
+}
+
+impl<Conn, const SHAPE: u8> RunQueryDsl<Conn> for Shaped<'_, SHAPE> {}
+
+impl<DB, const SHAPE: u8> QueryFragment<DB> for Shaped<'_, SHAPE>
+where
+    DB: Backend,
+    for<'x> BumpSession<'x>: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        if self.0.shape() != SHAPE {
+            return Err(diesel::result::Error::QueryBuilderError(
+                format!(
+                    "session UPDATE of shape {} run as shape {SHAPE}",
+                    self.0.shape()
+                )
+                .into(),
+            ));
+        }
+        self.0.walk_ast(out)
+    }
+}
+
+/// Evaluates `$run` with `$q` bound to `$bump` (a [`BumpSession`]) as the [`Shaped`] of its
+/// own shape, so the statement runs from diesel's statement cache by type. `$run` is expanded
+/// once per shape and may `.await`.
+macro_rules! with_shape {
+    ($bump:expr, |$q:ident| $run:expr) => {{
+        let bump: $crate::store::bump::BumpSession<'_> = $bump;
+        match bump.shape() {
+            0 => {
+                let $q = $crate::store::bump::Shaped::<0>(bump);
+                $run
+            }
+            1 => {
+                let $q = $crate::store::bump::Shaped::<1>(bump);
+                $run
+            }
+            2 => {
+                let $q = $crate::store::bump::Shaped::<2>(bump);
+                $run
+            }
+            3 => {
+                let $q = $crate::store::bump::Shaped::<3>(bump);
+                $run
+            }
+            4 => {
+                let $q = $crate::store::bump::Shaped::<4>(bump);
+                $run
+            }
+            // 5; `shape` has no other value, and `Shaped` refuses a mismatch anyway.
+            _ => {
+                let $q = $crate::store::bump::Shaped::<5>(bump);
+                $run
+            }
+        }
+    }};
+}
+pub(crate) use with_shape;
 
 /// One job's whole append as one statement, for PostgreSQL: the [`BumpSession`] UPDATE in a
 /// data-modifying `WITH`, and the INSERT of the job's messages taking `session_db_id` and `seq`
@@ -189,8 +282,8 @@ where
     i64: ToSql<BigInt, DB>,
     i32: ToSql<Integer, DB>,
     str: ToSql<Text, DB>,
-    NaiveDateTime: ToSql<Timestamp, DB>,
-    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+    DbTimestamp: ToSql<Timestamp, DB>,
+    Option<DbTimestamp>: ToSql<Nullable<Timestamp>, DB>,
     Option<String>: ToSql<Nullable<Text>, DB>,
     Option<JsonText>: ToSql<Nullable<Json>, DB>,
 {
@@ -261,7 +354,7 @@ mod tests {
             target,
             delta: Counters::default(),
             title: "t",
-            at: NaiveDateTime::default(),
+            at: DbTimestamp::default(),
             last_ts: None,
             returning: true,
         }
@@ -330,6 +423,55 @@ mod tests {
         assert!(built.is_err(), "built {:?}", built.ok());
     }
 
+    /// Every shape names one text: the six (target, RETURNING) pairs get six shapes, each
+    /// [`Shaped`] builds exactly its value's text and has a static query id of its own, and a
+    /// value run under another shape is refused instead of reusing that shape's statement.
+    #[test]
+    fn each_shape_has_one_text_and_its_own_static_id() {
+        use diesel::query_builder::QueryId;
+        use std::any::TypeId;
+        let mut seen = Vec::new();
+        for target in [
+            BumpTarget::Live("s"),
+            BumpTarget::LiveOwnedBy {
+                session_id: "s",
+                owner: "o",
+            },
+            BumpTarget::Row(7),
+        ] {
+            for returning in [false, true] {
+                let value = BumpSession {
+                    returning,
+                    ..bump(target)
+                };
+                let text = sqlite_sql(&value);
+                let shaped = with_shape!(value, |q| (sqlite_sql(&q), q.0.shape()));
+                assert_eq!(shaped, (text.clone(), value.shape()));
+                seen.push((value.shape(), text));
+            }
+        }
+        let shapes: Vec<u8> = seen.iter().map(|(shape, _)| *shape).collect();
+        assert_eq!(shapes, [0, 1, 2, 3, 4, 5]);
+        let texts: std::collections::BTreeSet<&String> = seen.iter().map(|(_, t)| t).collect();
+        assert_eq!(texts.len(), 6, "six distinct texts");
+        let ids = [
+            Shaped::<0>::query_id(),
+            Shaped::<1>::query_id(),
+            Shaped::<2>::query_id(),
+            Shaped::<3>::query_id(),
+            Shaped::<4>::query_id(),
+            Shaped::<5>::query_id(),
+        ];
+        assert!(ids.iter().all(Option::is_some), "{ids:?}");
+        let distinct: std::collections::BTreeSet<Option<TypeId>> = ids.into_iter().collect();
+        assert_eq!(distinct.len(), 6);
+
+        let row = bump(BumpTarget::Row(7));
+        let mismatched = Shaped::<0>(row);
+        let built = std::panic::catch_unwind(|| sqlite_sql(&mismatched));
+        assert!(built.is_err(), "built {:?}", built.ok());
+    }
+
     /// The one-statement append updates the session first and inserts one SELECT per message
     /// from the row the UPDATE returned, every value bound.
     #[test]
@@ -344,7 +486,7 @@ mod tests {
             tool_calls: None,
             token_count: 3,
             metadata_json: None,
-            timestamp: NaiveDateTime::default(),
+            timestamp: DbTimestamp::default(),
         };
         let rows = [row(1), row(0)];
         let statement = BumpAndInsert {

@@ -1,6 +1,6 @@
 //! Messages: append, keyset pages, pop, and the old clients' whole-snapshot save/load.
 
-use super::bump::{BumpAndInsert, BumpSession, BumpTarget};
+use super::bump::{BumpAndInsert, BumpSession, BumpTarget, with_shape};
 use super::sessions_ops::NewSessionRow;
 use super::{
     Counters, MessageRow, NewMessageRow, SessionRow, Store, check_live, naive, now, title_from,
@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::{Access, Message, NewMessage, NewSession, Role, Session, ToolCall};
 use crate::schema::{messages, sessions};
 use chrono::{DateTime, NaiveDateTime, Utc};
+use db_core::timestamp::DbTimestamp;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
@@ -260,17 +261,15 @@ impl Store {
                 let mut delta = Counters::default();
                 delta.add(message.role, message.token_count, -1);
                 let at = now();
-                BumpSession {
+                let bump = BumpSession {
                     target: BumpTarget::Row(session.id),
                     delta,
                     title: "",
-                    at,
-                    last_ts: previous_at,
+                    at: DbTimestamp(at),
+                    last_ts: previous_at.map(DbTimestamp),
                     returning: true,
-                }
-                .get_result::<SessionRow>(c)
-                .await
-                .optional()?;
+                };
+                with_shape!(bump, |q| q.get_result::<SessionRow>(c).await).optional()?;
                 Ok(message)
             })
         })
@@ -492,8 +491,8 @@ impl Prepared {
             target,
             delta: self.delta,
             title: &self.title,
-            at,
-            last_ts: self.last_ts,
+            at: DbTimestamp(at),
+            last_ts: self.last_ts.map(DbTimestamp),
             returning: true,
         }
     }
@@ -521,7 +520,7 @@ macro_rules! append_sequential {
             let reserved = async {
                 let job = &p.job;
                 let live = p.bump(BumpTarget::live(&job.access, &job.session_id), at);
-                match live.get_result::<SessionRow>($c).await.optional()? {
+                match with_shape!(live, |q| q.get_result::<SessionRow>($c).await).optional()? {
                     Some(row) => Ok::<SessionRow, Error>(row),
                     None => {
                         let row = find_or_create_session!(
@@ -531,9 +530,8 @@ macro_rules! append_sequential {
                             job.create_if_missing,
                             at
                         );
-                        p.bump(BumpTarget::Row(row.id), at)
-                            .get_result::<SessionRow>($c)
-                            .await
+                        let bump = p.bump(BumpTarget::Row(row.id), at);
+                        with_shape!(bump, |q| q.get_result::<SessionRow>($c).await)
                             .optional()?
                             .ok_or_else(|| Error::session_not_found(&job.session_id))
                     }
@@ -694,7 +692,7 @@ mod sqlite_side {
     use crate::error::{Error, Result};
     use crate::model::{Access, NewSession};
     use crate::schema::{messages, sessions};
-    use crate::store::bump::{BumpSession, BumpTarget};
+    use crate::store::bump::{BumpSession, BumpTarget, with_shape};
     use crate::store::sessions_ops::NewSessionRow;
     use crate::store::{Appended, SessionRow, check_live};
     use chrono::NaiveDateTime;
@@ -733,9 +731,10 @@ mod sqlite_side {
             returning: false,
             ..p.bump(target, at)
         };
-        if update(BumpTarget::live(&job.access, &job.session_id)).execute(c)? == 0 {
+        let live = update(BumpTarget::live(&job.access, &job.session_id));
+        if with_shape!(live, |q| q.execute(c))? == 0 {
             let row = find_or_create(c, &job.access, &job.session_id, job.create_if_missing, at)?;
-            if update(BumpTarget::Row(row.id)).execute(c)? == 0 {
+            if with_shape!(update(BumpTarget::Row(row.id)), |q| q.execute(c))? == 0 {
                 return Err(Error::session_not_found(&job.session_id));
             }
         }

@@ -18,6 +18,7 @@ use crate::schema::{messages, sessions};
 use chrono::NaiveDateTime;
 use db_core::Pool;
 use db_core::sql_types::JsonText;
+use db_core::timestamp::DbTimestamp;
 use diesel::prelude::*;
 
 /// Loads the visible, not soft-deleted session row `$id` for `$access`, or returns the error
@@ -151,17 +152,17 @@ pub(crate) struct SessionRow {
     pub title: String,
     pub description: String,
     pub metadata_json: Option<JsonText>,
-    pub created_at: NaiveDateTime,
-    pub last_activity: NaiveDateTime,
+    pub created_at: DbTimestamp,
+    pub last_activity: DbTimestamp,
     pub is_active: bool,
-    pub deleted_at: Option<NaiveDateTime>,
+    pub deleted_at: Option<DbTimestamp>,
     pub message_count: i64,
     pub total_tokens: i64,
     pub user_messages: i64,
     pub assistant_messages: i64,
     pub system_messages: i64,
     pub tool_messages: i64,
-    pub last_message_at: Option<NaiveDateTime>,
+    pub last_message_at: Option<DbTimestamp>,
 }
 
 impl SessionRow {
@@ -172,10 +173,10 @@ impl SessionRow {
             title: self.title,
             description: self.description,
             metadata_json: self.metadata_json.map(|j| j.0),
-            created_at: utc(self.created_at),
-            last_activity: utc(self.last_activity),
+            created_at: utc(self.created_at.0),
+            last_activity: utc(self.last_activity.0),
             is_active: self.is_active,
-            deleted_at: self.deleted_at.map(utc),
+            deleted_at: self.deleted_at.map(|t| utc(t.0)),
             message_count: self.message_count,
         }
     }
@@ -235,7 +236,7 @@ pub(crate) struct MessageRow {
     pub tool_calls: Option<JsonText>,
     pub token_count: i32,
     pub metadata_json: Option<JsonText>,
-    pub timestamp: NaiveDateTime,
+    pub timestamp: DbTimestamp,
 }
 
 impl MessageRow {
@@ -257,7 +258,7 @@ impl MessageRow {
             tool_calls,
             token_count: self.token_count,
             metadata_json: self.metadata_json.map(|j| j.0),
-            timestamp: utc(self.timestamp),
+            timestamp: utc(self.timestamp.0),
         })
     }
 }
@@ -275,7 +276,7 @@ pub(crate) struct NewMessageRow {
     pub tool_calls: Option<JsonText>,
     pub token_count: i32,
     pub metadata_json: Option<JsonText>,
-    pub timestamp: NaiveDateTime,
+    pub timestamp: DbTimestamp,
 }
 
 impl NewMessageRow {
@@ -302,7 +303,7 @@ impl NewMessageRow {
             tool_calls,
             token_count: m.token_count,
             metadata_json: m.metadata_json.map(JsonText),
-            timestamp: m.timestamp.map(naive).unwrap_or(now),
+            timestamp: DbTimestamp(m.timestamp.map(naive).unwrap_or(now)),
         })
     }
 }

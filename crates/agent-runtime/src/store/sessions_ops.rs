@@ -189,7 +189,7 @@ impl Store {
                 let next = if rows.len() as i64 > query.page_size {
                     rows.truncate(query.page_size as usize);
                     rows.last().map(|r| SessionCursor {
-                        last_activity: super::utc(r.last_activity),
+                        last_activity: super::utc(r.last_activity.0),
                         id: r.id,
                     })
                 } else {
@@ -301,7 +301,7 @@ impl Store {
             let messages_by_role = Role::ALL.iter().map(|&r| (r, row.role_count(r))).collect();
             Ok(SessionStats {
                 total_tokens: row.total_tokens,
-                last_message_at: row.last_message_at.map(super::utc),
+                last_message_at: row.last_message_at.map(|t| super::utc(t.0)),
                 messages_by_role,
                 session: row.into_session(),
             })
