@@ -225,34 +225,21 @@ where
 macro_rules! with_shape {
     ($bump:expr, |$q:ident| $run:expr) => {{
         let bump: $crate::store::bump::BumpSession<'_> = $bump;
-        match bump.shape() {
-            0 => {
-                let $q = $crate::store::bump::Shaped::<0>(bump);
+        // 5 last: `shape` has no other value, and `Shaped` refuses a mismatch anyway.
+        $crate::store::bump::with_shape!(@arms bump, $q, $run, [0, 1, 2, 3, 4], 5)
+    }};
+    (@arms $bump:ident, $q:ident, $run:expr, [$($shape:literal),*], $last:literal) => {
+        match $bump.shape() {
+            $($shape => {
+                let $q = $crate::store::bump::Shaped::<$shape>($bump);
                 $run
-            }
-            1 => {
-                let $q = $crate::store::bump::Shaped::<1>(bump);
-                $run
-            }
-            2 => {
-                let $q = $crate::store::bump::Shaped::<2>(bump);
-                $run
-            }
-            3 => {
-                let $q = $crate::store::bump::Shaped::<3>(bump);
-                $run
-            }
-            4 => {
-                let $q = $crate::store::bump::Shaped::<4>(bump);
-                $run
-            }
-            // 5; `shape` has no other value, and `Shaped` refuses a mismatch anyway.
+            })*
             _ => {
-                let $q = $crate::store::bump::Shaped::<5>(bump);
+                let $q = $crate::store::bump::Shaped::<$last>($bump);
                 $run
             }
         }
-    }};
+    };
 }
 pub(crate) use with_shape;
 
