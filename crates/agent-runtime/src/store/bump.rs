@@ -377,18 +377,21 @@ mod tests {
         );
     }
 
+    /// One target of each variant.
+    const TARGETS: [BumpTarget<'static>; 3] = [
+        BumpTarget::Live("s"),
+        BumpTarget::LiveOwnedBy {
+            session_id: "s",
+            owner: "o",
+        },
+        BumpTarget::Row(7),
+    ];
+
     /// Without `RETURNING` the statement is the same text cut where `RETURNING` began; the
     /// one-statement append refuses an UPDATE without it.
     #[test]
     fn without_returning_the_update_is_the_same_text_cut_before_it() {
-        for target in [
-            BumpTarget::Live("s"),
-            BumpTarget::LiveOwnedBy {
-                session_id: "s",
-                owner: "o",
-            },
-            BumpTarget::Row(7),
-        ] {
+        for target in TARGETS {
             let with = bump(target);
             let without = BumpSession {
                 returning: false,
@@ -418,14 +421,7 @@ mod tests {
         use diesel::query_builder::QueryId;
         use std::any::TypeId;
         let mut seen = Vec::new();
-        for target in [
-            BumpTarget::Live("s"),
-            BumpTarget::LiveOwnedBy {
-                session_id: "s",
-                owner: "o",
-            },
-            BumpTarget::Row(7),
-        ] {
+        for target in TARGETS {
             for returning in [false, true] {
                 let value = BumpSession {
                     returning,
