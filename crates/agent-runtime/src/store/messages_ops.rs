@@ -438,26 +438,29 @@ pub(crate) struct AppendJob {
 /// values per message: larger calls take the sequential path, whose INSERTs are chunked.
 const ONE_STATEMENT_MAX_MESSAGES: usize = 16;
 
-/// One job with what its session update needs — counter deltas, the title an untitled session
-/// takes, the timestamp of its last message — and its message rows, built before the
-/// transaction. Until the session is reserved, a row's `session_db_id` is 0 and its `seq` is
-/// its distance from the job's last message (n - k for the k-th of n; what
-/// [`BumpAndInsert`] binds).
-struct Prepared {
+/// One call with what its session update needs — counter deltas, the title an untitled session
+/// takes — and its message rows, built by the caller before the call is queued, so the append
+/// writer (the serial resource) only stamps and writes them. Until the session is reserved, a
+/// row's `session_db_id` is 0 and its `seq` is its distance from the call's last message (n - k
+/// for the k-th of n; what [`BumpAndInsert`] binds). A message sent without a timestamp takes
+/// its batch's (see [`Prepared::stamp`]): every call of one batch, and every message of a
+/// session, is stamped in commit order.
+pub(crate) struct Prepared {
     /// The call; its `new` has been moved into `rows`.
     job: AppendJob,
     delta: Counters,
     title: String,
-    last_ts: Option<NaiveDateTime>,
     rows: Vec<NewMessageRow>,
+    /// Positions in `rows` of the messages sent without a timestamp.
+    untimed: Vec<usize>,
 }
 
 impl Prepared {
-    /// Builds the job's counters and rows; `at` is the timestamp of messages that carry none.
+    /// Builds the call's counters, title and rows (on the caller's task).
     ///
     /// # Errors
     /// `Internal` when tool calls cannot be serialised.
-    fn new(mut job: AppendJob, at: NaiveDateTime) -> Result<Prepared> {
+    pub(crate) fn new(mut job: AppendJob) -> Result<Prepared> {
         let mut delta = Counters::default();
         for m in &job.new {
             delta.add(m.role, m.token_count, 1);
@@ -469,20 +472,31 @@ impl Prepared {
             .and_then(|m| m.content.as_deref())
             .map(title_from)
             .unwrap_or_default();
-        let last_ts = job.new.last().map(|m| m.timestamp.map(naive).unwrap_or(at));
+        let untimed = (job.new.iter().enumerate())
+            .filter_map(|(i, m)| m.timestamp.is_none().then_some(i))
+            .collect();
         let n = job.new.len() as i64;
+        // Overwritten by `stamp` for each message without a timestamp of its own.
+        let unset = NaiveDateTime::default();
         let rows = std::mem::take(&mut job.new)
             .into_iter()
             .zip(1..)
-            .map(|(m, k)| NewMessageRow::from_new(0, n - k, m, at))
+            .map(|(m, k)| NewMessageRow::from_new(0, n - k, m, unset))
             .collect::<Result<Vec<_>>>()?;
         Ok(Prepared {
             job,
             delta,
             title,
-            last_ts,
             rows,
+            untimed,
         })
+    }
+
+    /// Gives `at`, the batch's timestamp, to every message sent without one.
+    fn stamp(&mut self, at: NaiveDateTime) {
+        for &i in &self.untimed {
+            self.rows[i].timestamp = DbTimestamp(at);
+        }
     }
 
     /// The counter UPDATE of this job on `target`.
@@ -492,7 +506,7 @@ impl Prepared {
             delta: self.delta,
             title: &self.title,
             at: DbTimestamp(at),
-            last_ts: self.last_ts.map(DbTimestamp),
+            last_ts: self.rows.last().map(|row| row.timestamp),
             returning: true,
         }
     }
@@ -555,13 +569,15 @@ macro_rules! append_sequential {
 /// a batch of one call (one round trip), or all pipelined in one transaction
 /// ([`pipelined_fast_path`]); jobs whose session must first be created, or that fail, wrote
 /// nothing there and follow in a second transaction, one after another (`append_sequential!`).
-async fn append_batch(pool: &db_core::Pool, jobs: Vec<AppendJob>) -> Result<Vec<Result<Appended>>> {
+async fn append_batch(
+    pool: &db_core::Pool,
+    mut prepared: Vec<Prepared>,
+) -> Result<Vec<Result<Appended>>> {
     let mut conn = pool.get().await?;
     let at = now();
-    let prepared = jobs
-        .into_iter()
-        .map(|job| Prepared::new(job, at))
-        .collect::<Result<Vec<_>>>()?;
+    for p in &mut prepared {
+        p.stamp(at);
+    }
     if !pool.serializes_writes()
         && let [only] = &prepared[..]
         && let Some(statement) = only.bump_and_insert(at)
@@ -789,7 +805,7 @@ type Reply = tokio::sync::oneshot::Sender<Result<Appended>>;
 /// other instead of deadlocking.
 #[derive(Debug, Clone)]
 pub(crate) struct AppendQueue {
-    tx: tokio::sync::mpsc::Sender<(AppendJob, Reply)>,
+    tx: tokio::sync::mpsc::Sender<(Prepared, Reply)>,
 }
 
 /// Group-commit writers on PostgreSQL: each runs one coalesced transaction at a time on its own
@@ -802,7 +818,7 @@ impl AppendQueue {
     /// Starts the writers over `pool` (see [`AppendQueue`]); they stop when the last queue
     /// handle is dropped. Must be called inside a tokio runtime.
     pub(crate) fn start(pool: db_core::Pool) -> AppendQueue {
-        let (tx, rx) = tokio::sync::mpsc::channel::<(AppendJob, Reply)>(4 * MAX_BATCH_JOBS);
+        let (tx, rx) = tokio::sync::mpsc::channel::<(Prepared, Reply)>(4 * MAX_BATCH_JOBS);
         if pool.serializes_writes() {
             let runtime = tokio::runtime::Handle::current();
             // Ends when every queue handle is gone; the runtime's shutdown waits for it.
@@ -835,11 +851,16 @@ impl AppendQueue {
         AppendQueue { tx }
     }
 
-    /// Queues `job` and waits for its durable outcome.
+    /// Prepares `job` here, on the caller's task, queues it and waits for its durable outcome.
+    ///
+    /// # Errors
+    /// The job's own (see [`Store::append_messages`]); `Internal` when its tool calls cannot
+    /// be serialised (nothing queued); `Unavailable` once the writers have stopped.
     async fn submit(&self, job: AppendJob) -> Result<Appended> {
+        let prepared = Prepared::new(job)?;
         let (reply, outcome) = tokio::sync::oneshot::channel();
         self.tx
-            .send((job, reply))
+            .send((prepared, reply))
             .await
             .map_err(|_| Error::Unavailable("append writer has stopped".into()))?;
         outcome
@@ -849,8 +870,8 @@ impl AppendQueue {
 }
 
 /// Commits `batch` and answers each caller with its outcome.
-async fn write_batch(pool: &db_core::Pool, mut batch: Vec<(AppendJob, Reply)>) {
-    batch.sort_by(|a, b| a.0.session_id.cmp(&b.0.session_id));
+async fn write_batch(pool: &db_core::Pool, mut batch: Vec<(Prepared, Reply)>) {
+    batch.sort_by(|a, b| a.0.job.session_id.cmp(&b.0.job.session_id));
     let (jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
     match append_batch(pool, jobs).await {
         Ok(outcomes) => {
@@ -869,8 +890,8 @@ async fn write_batch(pool: &db_core::Pool, mut batch: Vec<(AppendJob, Reply)>) {
 /// The next batch: waits for one append, then takes whatever else is already queued. `None`
 /// once every queue handle is gone.
 async fn next_batch(
-    rx: &tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(AppendJob, Reply)>>,
-) -> Option<Vec<(AppendJob, Reply)>> {
+    rx: &tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(Prepared, Reply)>>,
+) -> Option<Vec<(Prepared, Reply)>> {
     let mut rx = rx.lock().await;
     let first = rx.recv().await?;
     Some(fill_batch(first, &mut rx))
@@ -879,15 +900,15 @@ async fn next_batch(
 /// `first` and whatever else is already queued on `rx`, up to [`MAX_BATCH_JOBS`] calls or
 /// [`MAX_BATCH_MESSAGES`] messages.
 fn fill_batch(
-    first: (AppendJob, Reply),
-    rx: &mut tokio::sync::mpsc::Receiver<(AppendJob, Reply)>,
-) -> Vec<(AppendJob, Reply)> {
-    let mut messages = first.0.new.len();
+    first: (Prepared, Reply),
+    rx: &mut tokio::sync::mpsc::Receiver<(Prepared, Reply)>,
+) -> Vec<(Prepared, Reply)> {
+    let mut messages = first.0.rows.len();
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH_JOBS && messages < MAX_BATCH_MESSAGES {
         match rx.try_recv() {
             Ok(next) => {
-                messages += next.0.new.len();
+                messages += next.0.rows.len();
                 batch.push(next);
             }
             Err(_) => break,

@@ -17,6 +17,7 @@ backend_tests!(
     page_walk_under_concurrent_appends_sees_each_message_once,
     concurrent_appends_get_contiguous_seqs_and_fail_alone,
     an_append_whose_commit_fails_is_not_acknowledged,
+    messages_keep_their_own_timestamp_or_take_the_commits,
 );
 
 /// The ErrorInfo reason of `status`.
@@ -28,6 +29,48 @@ fn reason(status: &tonic::Status) -> String {
         .unwrap()
         .reason
         .clone()
+}
+
+/// A message sent with a timestamp keeps it, to the microsecond; the messages of a call sent
+/// without one all take the same time, that of the call's commit (between the call's start and
+/// its answer), and the session's `last_activity` is that time too.
+async fn messages_keep_their_own_timestamp_or_take_the_commits(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut s = app.sessions(&alice());
+    let given = prost_types::Timestamp {
+        seconds: 1_767_323_045, // 2026-01-02 03:04:05 UTC
+        nanos: 123_456_000,
+    };
+    let before = chrono::Utc::now().timestamp_micros();
+    let appended = append(
+        &mut s,
+        "t",
+        vec![
+            user("first"),
+            pb::Message {
+                timestamp: Some(given),
+                ..assistant("second")
+            },
+            user("third"),
+        ],
+    )
+    .await;
+    let after = chrono::Utc::now().timestamp_micros();
+    let micros = |t: &prost_types::Timestamp| t.seconds * 1_000_000 + i64::from(t.nanos) / 1_000;
+    let all = walk(&mut s, "t", 50).await;
+    let stamps: Vec<i64> = all
+        .iter()
+        .map(|m| micros(m.timestamp.as_ref().unwrap()))
+        .collect();
+    assert_eq!(stamps[1], micros(&given), "a given timestamp is kept");
+    assert_eq!(stamps[0], stamps[2], "one call, one commit time");
+    assert!(
+        (before..=after).contains(&stamps[0]),
+        "{} not within the call ({before}..={after})",
+        stamps[0]
+    );
+    let activity = appended.session.unwrap().last_activity.unwrap();
+    assert_eq!(micros(&activity), stamps[0]);
 }
 
 async fn append_assigns_consecutive_seqs_and_titles(backend: Backend) {
