@@ -309,7 +309,7 @@ impl Pool {
                 Inner::Postgres(build(manager, config.max_size, wait, create)?)
             }
             Backend::Sqlite => {
-                let pragmas = format!(
+                let mut pragmas = format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
                      PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
                      PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT_BYTES}; \
@@ -317,6 +317,9 @@ impl Pool {
                     config.busy_timeout_ms,
                     config.synchronous.pragma()
                 );
+                if let Some(on) = wal_write_buffer_pragma(config.synchronous) {
+                    pragmas.push_str(on);
+                }
                 let patience = Duration::from_millis(config.busy_timeout_ms);
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
                 manager_config.custom_setup = Box::new(move |path| {
@@ -441,6 +444,31 @@ impl Pool {
 ///
 /// # Errors
 /// The last error once `patience` has passed, or any other error at once.
+/// The pragma that turns on [`sqlite_wal_buffer`]'s WAL write buffer for a connection, after
+/// `synchronous` has been set: each commit's WAL frames reach the kernel in one `write` instead
+/// of two per frame (a header and a page), which is half the append writer's time spent in
+/// `pwrite` with eight clients (BENCHMARKS.md). Only with `synchronous` FULL or EXTRA, where
+/// SQLite syncs the WAL at every commit before other connections can see the frames (the
+/// crate's docs give the argument); `None` for OFF and NORMAL, or when the shim cannot be
+/// registered (then SQLite's own VFS serves as before, with a warning logged once).
+fn wal_write_buffer_pragma(synchronous: SqliteSynchronous) -> Option<&'static str> {
+    if !matches!(
+        synchronous,
+        SqliteSynchronous::Full | SqliteSynchronous::Extra
+    ) {
+        return None;
+    }
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let registered = *REGISTERED.get_or_init(|| match sqlite_wal_buffer::register() {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "SQLite WAL write buffer unavailable; writing frames unbuffered");
+            false
+        }
+    });
+    registered.then_some(" PRAGMA codelab_wal_write_buffer = on;")
+}
+
 pub(crate) async fn sqlite_setup(
     conn: &mut SqliteConn,
     pragmas: &str,
@@ -765,6 +793,42 @@ mod tests {
                 options.iter().any(|o| o == wanted),
                 "{wanted} missing from the bundled SQLite's compile options {options:?}"
             );
+        }
+    }
+
+    /// Pool connections turn the WAL write buffer on exactly when `synchronous` makes SQLite
+    /// sync the WAL at every commit (see `wal_write_buffer_pragma`).
+    #[tokio::test]
+    async fn sqlite_pool_connections_buffer_the_wal_only_at_full_or_extra_sync() {
+        use super::{Pool, PoolConfig, SqliteSynchronous};
+        use diesel_async::RunQueryDsl;
+        /// SQLite names the column of a pragma the VFS answers after the answer.
+        #[derive(diesel::QueryableByName)]
+        struct On {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "1")]
+            _on: String,
+        }
+        for (synchronous, on) in [
+            (SqliteSynchronous::Full, true),
+            (SqliteSynchronous::Extra, true),
+            (SqliteSynchronous::Normal, false),
+            (SqliteSynchronous::Off, false),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("pool.db");
+            let url = crate::DbUrl::parse(&format!("sqlite:///{}", path.display())).unwrap();
+            let config = PoolConfig {
+                synchronous,
+                ..PoolConfig::default()
+            };
+            let pool = Pool::connect(&url, &config).await.unwrap();
+            let mut conn = pool.get().await.unwrap();
+            let answer = crate::with_connection!(conn, |c| {
+                diesel::sql_query("PRAGMA codelab_wal_write_buffer")
+                    .load::<On>(c)
+                    .await
+            });
+            assert_eq!(answer.is_ok(), on, "synchronous = {synchronous:?}");
         }
     }
 
