@@ -200,6 +200,10 @@ pub struct PoolConfig {
     pub busy_timeout_ms: u64,
     /// SQLite `PRAGMA synchronous`.
     pub synchronous: SqliteSynchronous,
+    /// SQLite at `synchronous` full or extra: write each commit's WAL frames in one call
+    /// (`sqlite-wal-buffer`; see `wal_write_buffer_pragma`). On by default; off writes each
+    /// frame as SQLite does, header and page apart.
+    pub wal_write_buffer: bool,
     /// PostgreSQL `statement_timeout` in ms (0 = none).
     pub statement_timeout_ms: u64,
 }
@@ -212,6 +216,7 @@ impl Default for PoolConfig {
             connect_timeout_ms: 5_000,
             busy_timeout_ms: 5_000,
             synchronous: SqliteSynchronous::Full,
+            wal_write_buffer: true,
             statement_timeout_ms: 30_000,
         }
     }
@@ -317,7 +322,9 @@ impl Pool {
                     config.busy_timeout_ms,
                     config.synchronous.pragma()
                 );
-                if let Some(on) = wal_write_buffer_pragma(config.synchronous) {
+                if config.wal_write_buffer
+                    && let Some(on) = wal_write_buffer_pragma(config.synchronous)
+                {
                     pragmas.push_str(on);
                 }
                 let patience = Duration::from_millis(config.busy_timeout_ms);
@@ -796,8 +803,8 @@ mod tests {
         }
     }
 
-    /// Pool connections turn the WAL write buffer on exactly when `synchronous` makes SQLite
-    /// sync the WAL at every commit (see `wal_write_buffer_pragma`).
+    /// Pool connections turn the WAL write buffer on exactly when it is configured on and
+    /// `synchronous` makes SQLite sync the WAL at every commit (see `wal_write_buffer_pragma`).
     #[tokio::test]
     async fn sqlite_pool_connections_buffer_the_wal_only_at_full_or_extra_sync() {
         use super::{Pool, PoolConfig, SqliteSynchronous};
@@ -808,17 +815,19 @@ mod tests {
             #[diesel(sql_type = diesel::sql_types::Text, column_name = "1")]
             _on: String,
         }
-        for (synchronous, on) in [
-            (SqliteSynchronous::Full, true),
-            (SqliteSynchronous::Extra, true),
-            (SqliteSynchronous::Normal, false),
-            (SqliteSynchronous::Off, false),
+        for (synchronous, wal_write_buffer, on) in [
+            (SqliteSynchronous::Full, true, true),
+            (SqliteSynchronous::Extra, true, true),
+            (SqliteSynchronous::Full, false, false),
+            (SqliteSynchronous::Normal, true, false),
+            (SqliteSynchronous::Off, true, false),
         ] {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("pool.db");
             let url = crate::DbUrl::parse(&format!("sqlite:///{}", path.display())).unwrap();
             let config = PoolConfig {
                 synchronous,
+                wal_write_buffer,
                 ..PoolConfig::default()
             };
             let pool = Pool::connect(&url, &config).await.unwrap();
@@ -828,7 +837,11 @@ mod tests {
                     .load::<On>(c)
                     .await
             });
-            assert_eq!(answer.is_ok(), on, "synchronous = {synchronous:?}");
+            assert_eq!(
+                answer.is_ok(),
+                on,
+                "synchronous = {synchronous:?}, wal_write_buffer = {wal_write_buffer}"
+            );
         }
     }
 
