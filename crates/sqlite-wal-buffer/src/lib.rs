@@ -379,16 +379,28 @@ macro_rules! flush_then_forward {
 
 unsafe extern "C" fn file_close(file: *mut ffi::sqlite3_file) -> c_int {
     // SAFETY: SQLite closes an open file once; after this call it never uses it again. A WAL
-    // closes before its main file, whose link to it is cleared here.
+    // closes before its main file (`sqlite3PagerClose`); the links between the two are cleared
+    // here whichever closes first, so neither is left pointing at a closed file.
     let flushed = unsafe {
         let s = shim(file);
-        if let Kind::Wal { main, .. } = s.kind
-            && let Some(Kind::Main { wal, .. }) = main.as_mut().map(|m| &mut m.kind)
-            && ptr::eq(*wal, s)
-        {
-            *wal = ptr::null_mut();
+        let this: *mut ShimFile = s;
+        match s.kind {
+            Kind::Wal { main, .. } => {
+                if let Some(Kind::Main { wal, .. }) = main.as_mut().map(|m| &mut m.kind)
+                    && ptr::eq(*wal, this)
+                {
+                    *wal = ptr::null_mut();
+                }
+            }
+            Kind::Main { wal, .. } => {
+                if let Some(Kind::Wal { main, .. }) = wal.as_mut().map(|w| &mut w.kind)
+                    && ptr::eq(*main, this)
+                {
+                    *main = ptr::null_mut();
+                }
+            }
         }
-        flush(s)
+        flush(&mut *this)
     };
     let closed = forward!(file, xClose, ffi::SQLITE_OK);
     // SAFETY: as above; `kind` was written at open and is dropped once, here.
