@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -156,7 +157,7 @@ def summarize(targets, rounds):
         ratios = [r[num] / r[den] for r in rounds]
         med = statistics.median(ratios)
         met = sum(x >= threshold for x in ratios)
-        fmt = (lambda x: f"{x:.0%}") if threshold < 1 else (lambda x: f"{x:.2f}x")
+        fmt = (lambda x: f"{x:.1%}") if threshold < 1 else (lambda x: f"{x:.2f}x")
         lines.append(f"{name}: median {fmt(med)} [{fmt(min(ratios))}-{fmt(max(ratios))}], "
                      f"target {fmt(threshold)}: {'met' if med >= threshold else 'NOT met'} "
                      f"by the median; met in {met} of {len(ratios)} rounds")
@@ -178,8 +179,9 @@ def main():
     a = ap.parse_args()
     backends = a.backends.split(",")
     base = a.pg_admin.rsplit("/", 1)[0]
+    # The original's modules read these at import: its database `bench` on --pg-admin's server.
     os.environ.setdefault("BENCH_PG_URL", "postgresql+psycopg://" + base.split("://", 1)[1] + "/bench")
-    os.environ.setdefault("BENCH_PG_DSN", "host=127.0.0.1 port=5432 dbname=bench user=postgres")
+    os.environ.setdefault("BENCH_PG_DSN", base + "/bench")
     sys.path.insert(0, a.original)
     import bench_orm  # noqa: E402  (the original's modules, from --original)
     import bench_raw  # noqa: E402
@@ -223,6 +225,7 @@ def main():
     finally:
         for s in servers.values():
             s.stop()
+        shutil.rmtree(work, ignore_errors=True)
         if "pg" in servers:
             psql(a.pg_admin, "DROP DATABASE IF EXISTS bench WITH (FORCE)",
                  "DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)")

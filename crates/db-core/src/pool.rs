@@ -325,7 +325,7 @@ impl Pool {
                 if config.wal_write_buffer
                     && let Some(on) = wal_write_buffer_pragma(config.synchronous)
                 {
-                    pragmas.push_str(on);
+                    pragmas.push_str(&on);
                 }
                 let patience = Duration::from_millis(config.busy_timeout_ms);
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
@@ -444,6 +444,30 @@ impl Pool {
     }
 }
 
+/// The pragma that turns on [`sqlite_wal_buffer`]'s WAL write buffer for a connection, after
+/// `synchronous` has been set: each commit's WAL frames reach the kernel in one `write` instead
+/// of two per frame (a header and a page); with eight clients `pwrite` had taken 27 % of the
+/// append writer's time (BENCHMARKS.md). Only with `synchronous` FULL or EXTRA, where SQLite
+/// syncs the WAL at every commit before other connections can see the frames (the crate's docs
+/// give the argument); `None` for OFF and NORMAL, or when the shim cannot be registered (then
+/// SQLite's own VFS serves as before, and a warning says so).
+fn wal_write_buffer_pragma(synchronous: SqliteSynchronous) -> Option<String> {
+    if !matches!(
+        synchronous,
+        SqliteSynchronous::Full | SqliteSynchronous::Extra
+    ) {
+        return None;
+    }
+    // Idempotent: registers once per process, then returns that outcome.
+    match sqlite_wal_buffer::register() {
+        Ok(()) => Some(format!(" PRAGMA {} = on;", sqlite_wal_buffer::PRAGMA)),
+        Err(e) => {
+            tracing::warn!(error = %e, "SQLite WAL write buffer unavailable; writing frames unbuffered");
+            None
+        }
+    }
+}
+
 /// Runs a new SQLite connection's setup `pragmas`, retrying for up to `patience` while the
 /// file is locked. `PRAGMA journal_mode = WAL` answers "database is locked" at once, without
 /// waiting on `busy_timeout`, when another connection is converting the file or holds an
@@ -451,31 +475,6 @@ impl Pool {
 ///
 /// # Errors
 /// The last error once `patience` has passed, or any other error at once.
-/// The pragma that turns on [`sqlite_wal_buffer`]'s WAL write buffer for a connection, after
-/// `synchronous` has been set: each commit's WAL frames reach the kernel in one `write` instead
-/// of two per frame (a header and a page), which is half the append writer's time spent in
-/// `pwrite` with eight clients (BENCHMARKS.md). Only with `synchronous` FULL or EXTRA, where
-/// SQLite syncs the WAL at every commit before other connections can see the frames (the
-/// crate's docs give the argument); `None` for OFF and NORMAL, or when the shim cannot be
-/// registered (then SQLite's own VFS serves as before, with a warning logged once).
-fn wal_write_buffer_pragma(synchronous: SqliteSynchronous) -> Option<&'static str> {
-    if !matches!(
-        synchronous,
-        SqliteSynchronous::Full | SqliteSynchronous::Extra
-    ) {
-        return None;
-    }
-    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let registered = *REGISTERED.get_or_init(|| match sqlite_wal_buffer::register() {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(error = %e, "SQLite WAL write buffer unavailable; writing frames unbuffered");
-            false
-        }
-    });
-    registered.then_some(" PRAGMA codelab_wal_write_buffer = on;")
-}
-
 pub(crate) async fn sqlite_setup(
     conn: &mut SqliteConn,
     pragmas: &str,

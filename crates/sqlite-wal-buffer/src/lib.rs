@@ -323,20 +323,29 @@ unsafe fn buffering(s: &ShimFile) -> bool {
 /// As [`shim`].
 unsafe fn flush(s: &mut ShimFile) -> c_int {
     let real = s.real;
-    // SAFETY: `real` is open (contract of `shim`).
-    let write = unsafe { methods(s) }.xWrite;
-    let Kind::Wal { buf, start, .. } = &mut s.kind else {
-        return ffi::SQLITE_OK;
-    };
+    match &mut s.kind {
+        // SAFETY: `real` is open (contract of `shim`).
+        Kind::Wal { buf, start, .. } => unsafe { write_out(real, buf, *start) },
+        Kind::Main { .. } => ffi::SQLITE_OK,
+    }
+}
+
+/// Writes `buf`, which starts at file offset `start`, to the wrapped file `real` in pieces of at
+/// most [`MAX_WRITE`] bytes, and empties it; the first error, or `SQLITE_OK`.
+///
+/// # Safety
+/// `real` is an open file of the wrapped VFS.
+unsafe fn write_out(real: *mut ffi::sqlite3_file, buf: &mut Vec<u8>, start: i64) -> c_int {
     if buf.is_empty() {
         return ffi::SQLITE_OK;
     }
-    let Some(write) = write else {
+    // SAFETY: an open file's methods outlive it (they are the VFS's static table).
+    let Some(write) = (unsafe { &*(*real).pMethods }).xWrite else {
         buf.clear();
         return ffi::SQLITE_IOERR_WRITE;
     };
     let mut rc = ffi::SQLITE_OK;
-    let mut offset = *start;
+    let mut offset = start;
     for chunk in buf.chunks(MAX_WRITE) {
         // SAFETY: `chunk` holds `len` (< 128 KiB) initialised bytes for the call's duration.
         rc = unsafe { write(real, chunk.as_ptr().cast(), chunk.len() as c_int, offset) };
@@ -345,8 +354,8 @@ unsafe fn flush(s: &mut ShimFile) -> c_int {
         }
         offset += chunk.len() as i64;
     }
-    // Written or failed, the bytes are the caller's to retry: SQLite rolls the transaction
-    // back on an error from the call that flushed.
+    // Written or not, the buffer is emptied: on an error SQLite gets it from the call that
+    // wrote out (a write, read or sync of this transaction) and rolls the transaction back.
     buf.clear();
     rc
 }
@@ -432,36 +441,33 @@ unsafe extern "C" fn file_write(
 ) -> c_int {
     // SAFETY: `file` is open.
     let s = unsafe { shim(file) };
+    let real = s.real;
     // SAFETY: as above.
-    if !unsafe { buffering(s) } || amount <= 0 {
-        return flush_then_forward!(file, xWrite, ffi::SQLITE_IOERR_WRITE, data, amount, offset);
-    }
-    let contiguous = match &s.kind {
-        Kind::Wal { buf, start, .. } => buf.is_empty() || *start + buf.len() as i64 == offset,
-        Kind::Main { .. } => false,
+    let buffered = unsafe { buffering(s) } && amount > 0;
+    let Kind::Wal { buf, start, .. } = &mut s.kind else {
+        return forward!(file, xWrite, ffi::SQLITE_IOERR_WRITE, data, amount, offset);
     };
-    if !contiguous {
-        // SAFETY: as above.
-        let rc = unsafe { flush(s) };
+    if !buffered || (!buf.is_empty() && *start + buf.len() as i64 != offset) {
+        // Not appended to what is buffered: that goes first, in order.
+        // SAFETY: `real` is open.
+        let rc = unsafe { write_out(real, buf, *start) };
         if rc != ffi::SQLITE_OK {
             return rc;
         }
     }
-    let full = match &mut s.kind {
-        Kind::Wal { buf, start, .. } => {
-            if buf.is_empty() {
-                *start = offset;
-            }
-            // SAFETY: SQLite passes `amount` readable bytes at `data`.
-            let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), amount as usize) };
-            buf.extend_from_slice(bytes);
-            buf.len() >= FLUSH_BYTES
-        }
-        Kind::Main { .. } => false,
-    };
-    if full {
-        // SAFETY: as above.
-        return unsafe { flush(s) };
+    if !buffered {
+        return forward!(file, xWrite, ffi::SQLITE_IOERR_WRITE, data, amount, offset);
+    }
+    if buf.is_empty() {
+        *start = offset;
+    }
+    // SAFETY: SQLite passes `amount` (> 0) readable bytes at `data`.
+    buf.extend_from_slice(unsafe {
+        std::slice::from_raw_parts(data.cast::<u8>(), amount as usize)
+    });
+    if buf.len() >= FLUSH_BYTES {
+        // SAFETY: `real` is open.
+        return unsafe { write_out(real, buf, *start) };
     }
     ffi::SQLITE_OK
 }
