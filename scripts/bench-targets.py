@@ -12,7 +12,9 @@ WAL with synchronous=NORMAL, as its W1a always did) and on PostgreSQL:
          (`bench_raw.py`'s insert_commit_each, its own schema and statements)
   orig   the original implementation's W1a: one `Database.append_message` per durable call,
          round-robin over 50 sessions (`bench_orm.py`'s write phase)
-  c1/c8  `codelab bench append --token-count 255` with 1 and 8 clients against agent-runtime
+  c1/c8  `codelab bench append --token-count 255` with 1 and 8 clients against agent-runtime,
+         with the CPU each run took (agent-runtime's threads from /proc, the load generator's
+         from its resource usage): whether the cores or one serial thread bound the rate
 
 Targets (issue text): c8 >= 10x orig on each backend; on SQLite c8 >= 2x raw; c1 >= 50 % of raw.
 
@@ -77,20 +79,57 @@ class Server:
             time.sleep(0.02)
 
     def append(self, clients, seconds):
-        """Appends/s of `codelab bench append` with `clients` clients over `seconds`."""
-        out = subprocess.run(
-            [self.codelab, "bench", "append", "--addr", self.addr, "--clients", str(clients),
-             "--duration", str(seconds), "--warmup", "1", "--token-count", "255", "--json"],
-            check=True, capture_output=True, text=True).stdout
+        """Appends/s of `codelab bench append` with `clients` clients over `seconds`, and the
+        CPU it took (see `cpu_of`)."""
+        before, t0 = thread_cpu(self.proc.pid), time.monotonic()
+        with tempfile.TemporaryFile("w+") as err:
+            bench = subprocess.Popen(
+                [self.codelab, "bench", "append", "--addr", self.addr, "--clients", str(clients),
+                 "--duration", str(seconds), "--warmup", "1", "--token-count", "255", "--json"],
+                stdout=subprocess.PIPE, stderr=err, text=True)
+            out = bench.stdout.read()
+            # Reaped here rather than by Popen, for the load generator's own resource usage.
+            _, status, usage = os.wait4(bench.pid, 0)
+            wall, after = time.monotonic() - t0, thread_cpu(self.proc.pid)
+            bench.returncode = os.waitstatus_to_exitcode(status)
+            bench.stdout.close()
+            if bench.returncode:
+                err.seek(0)
+                raise SystemExit(f"codelab bench append failed: {err.read()}")
+        load = usage.ru_utime + usage.ru_stime
         result = json.loads(out)["results"][0]
         if result["error_count"]:
             raise SystemExit(f"codelab bench append reported {result['error_count']} errors")
-        return result["ops_per_sec"]
+        return result["ops_per_sec"], cpu_of(before, after, load, wall)
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
         self.log.close()
+
+
+def thread_cpu(pid):
+    """CPU seconds (user + system) of each thread of process `pid`, by thread id (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        cpu[tid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return cpu
+
+
+def cpu_of(before, after, load, wall):
+    """The CPU of one `codelab bench append` run, in % of one core over its whole run (warm-up
+    and session set-up included): agent-runtime in all, its busiest thread (on SQLite the
+    append writer) and the load generator."""
+    spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    return {"server_pct": 100 * sum(spent.values()) / wall,
+            "busiest_thread_pct": 100 * max(spent.values(), default=0.0) / wall,
+            "load_pct": 100 * load / wall}
 
 
 def timed(seconds, step):
@@ -149,6 +188,26 @@ def original_w1a(bench_orm, backend, pool, rng, seconds, rnd):
     rate = timed(seconds, step)
     db.engine.dispose()
     return rate
+
+
+def rounded(value):
+    """`value` with every float in it rounded to a whole number, for the per-round line."""
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    return round(value) if isinstance(value, float) else value
+
+
+def cpu_lines(rounds):
+    """One line per backend measured: the median CPU of its 8-client runs (see `cpu_of`)."""
+    lines = []
+    for name, key in (("SQLite", "sqlite_c8_cpu"), ("PostgreSQL", "pg_c8_cpu")):
+        if not rounds or key not in rounds[0]:
+            continue
+        med = {k: statistics.median(r[key][k] for r in rounds) for k in rounds[0][key]}
+        lines.append(f"{name} 8 clients, CPU in % of one core (median of the rounds; two cores "
+                     f"in all): agent-runtime {med['server_pct']:.0f}, its busiest thread "
+                     f"{med['busiest_thread_pct']:.0f}, load generator {med['load_pct']:.0f}")
+    return lines
 
 
 def summarize(targets, rounds):
@@ -210,17 +269,16 @@ def main():
             if "sqlite" in servers:
                 r["sqlite_raw"] = raw_sqlite(bench_raw, rows, a.seconds)
                 r["sqlite_orig"] = original_w1a(bench_orm, "sqlite-wal", pool, rng, a.seconds, rnd)
-                r["sqlite_c1"] = servers["sqlite"].append(1, a.seconds)
-                r["sqlite_c8"] = servers["sqlite"].append(8, a.seconds)
+                for c in (1, 8):
+                    r[f"sqlite_c{c}"], r[f"sqlite_c{c}_cpu"] = servers["sqlite"].append(c, a.seconds)
             if "pg" in servers:
                 r["pg_raw"] = raw_pg(bench_raw, rows, a.seconds)
                 r["pg_orig"] = original_w1a(bench_orm, "pg", pool, rng, a.seconds, rnd)
                 for c in (1, 8):
                     if vacuum:
                         psql(vacuum, "VACUUM (ANALYZE)")
-                    r[f"pg_c{c}"] = servers["pg"].append(c, a.seconds)
-            print(json.dumps({k: (round(v) if isinstance(v, float) else v) for k, v in r.items()}),
-                  flush=True)
+                    r[f"pg_c{c}"], r[f"pg_c{c}_cpu"] = servers["pg"].append(c, a.seconds)
+            print(json.dumps(rounded(r)), flush=True)
             rounds.append(r)
     finally:
         for s in servers.values():
@@ -231,6 +289,7 @@ def main():
                  "DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)")
     targets = (SQLITE_TARGETS if "sqlite" in servers else []) + (PG_TARGETS if "pg" in servers else [])
     lines, report = summarize(targets, rounds)
+    lines += cpu_lines(rounds)
     header = (f"{len(rounds)} rounds of {a.seconds:g} s per measurement; "
               f"vacuum before each PostgreSQL codelab run: {'yes' if vacuum else 'no'}")
     with open(os.path.join(a.out, "targets.json"), "w") as f:
