@@ -665,12 +665,18 @@ unsafe extern "C" fn file_fetch(
     amount: c_int,
     out: *mut *mut c_void,
 ) -> c_int {
-    // SAFETY: `out` is SQLite's; "no mapping" (null) makes it read through xRead instead.
-    let none = unsafe {
-        *out = ptr::null_mut();
-        ffi::SQLITE_OK
-    };
-    flush_then_forward!(file, xFetch, none, offset, amount, out)
+    flush_then_forward!(
+        file,
+        xFetch,
+        {
+            // SAFETY: `out` is SQLite's; "no mapping" (null) makes it read through xRead.
+            unsafe { *out = ptr::null_mut() };
+            ffi::SQLITE_OK
+        },
+        offset,
+        amount,
+        out
+    )
 }
 
 unsafe extern "C" fn file_unfetch(
