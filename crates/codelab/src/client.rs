@@ -34,6 +34,8 @@ pub struct ConnectOpts {
     #[arg(long, env = "CODELAB_ADDR", default_value = "http://127.0.0.1:50051")]
     pub addr: String,
     /// Access token (JWT) sent as `authorization: Bearer <token>`, e.g. from `codelab login`.
+    /// Prefer the CODELAB_TOKEN variable: a value given with --token is visible to every user
+    /// of the machine in the process list and stays in the shell's history.
     #[arg(long, env = "CODELAB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
@@ -49,6 +51,8 @@ pub struct AuthConnectOpts {
     #[arg(long, env = "CODELAB_AUTH_ADDR", default_value = DEFAULT_AUTH_ADDR)]
     pub auth_addr: String,
     /// Access token (JWT) of an administrator (scope api:admin), e.g. from `codelab login`.
+    /// Prefer the CODELAB_TOKEN variable: a value given with --token is visible to every user
+    /// of the machine in the process list and stays in the shell's history.
     #[arg(long, env = "CODELAB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }

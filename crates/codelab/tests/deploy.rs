@@ -101,9 +101,15 @@ fn compose_file_runs_postgres_and_both_services() {
         "{mounts}"
     );
 
-    for (name, prefix, port, database) in [
-        ("auth-service", "AUTH_SERVICE", 50052, "auth_db"),
-        ("agent-runtime", "AGENT_RUNTIME", 50051, "agent_runtime"),
+    for (name, prefix, port, database, volume) in [
+        ("auth-service", "AUTH_SERVICE", 50052, "auth_db", "auth"),
+        (
+            "agent-runtime",
+            "AGENT_RUNTIME",
+            50051,
+            "agent_runtime",
+            "agent-runtime",
+        ),
     ] {
         let svc = service(&compose, name);
         assert_eq!(svc["command"][0].as_str(), Some(name), "{name} command");
@@ -124,6 +130,19 @@ fn compose_file_runs_postgres_and_both_services() {
             format!("{:?}", svc["volumes"]).contains(":/app/data"),
             "{name} keeps SQLite files in a volume"
         );
+        let backups = format!("{volume}-backups:/app/backups");
+        assert!(
+            format!("{:?}", svc["volumes"]).contains(&backups),
+            "{name} keeps its backups in a volume of its own: {:?}",
+            svc["volumes"]
+        );
+        for published in svc["ports"].as_sequence().into_iter().flatten() {
+            let published = published.as_str().unwrap_or_default();
+            assert!(
+                published.starts_with("127.0.0.1:"),
+                "{name} publishes plaintext gRPC on the host's loopback only: {published}"
+            );
+        }
         let env = environment(svc);
         for (var, _) in &env {
             assert!(
@@ -170,8 +189,30 @@ fn compose_file_runs_postgres_and_both_services() {
         .keys()
         .filter_map(Value::as_str)
         .collect();
-    for volume in ["postgres-data", "agent-runtime-data", "auth-data"] {
+    for volume in [
+        "postgres-data",
+        "agent-runtime-data",
+        "auth-data",
+        "agent-runtime-backups",
+        "auth-backups",
+    ] {
         assert!(volumes.contains(volume), "volume {volume} declared");
+    }
+    // No volume is mounted into two containers: a backup or a data file of one service is
+    // never readable from the other's container.
+    let mut mounted = BTreeSet::new();
+    for (_, svc) in compose["services"].as_mapping().unwrap() {
+        for mount in svc["volumes"].as_sequence().into_iter().flatten() {
+            let source = mount
+                .as_str()
+                .unwrap_or_default()
+                .split(':')
+                .next()
+                .unwrap();
+            if volumes.contains(source) {
+                assert!(mounted.insert(source.to_owned()), "{source} mounted twice");
+            }
+        }
     }
     assert!(compose["networks"].get("codelab").is_some());
 }
