@@ -240,7 +240,7 @@ impl PgConnector {
         let mut config: tokio_postgres::Config = rest
             .as_str()
             .parse()
-            .map_err(|e| invalid(format!("{e} in `{url}`")))?;
+            .map_err(|e| invalid(format!("{} in `{url}`", with_causes(&e))))?;
         config.ssl_mode(match settings.mode {
             PgSslMode::Disable => tokio_postgres::config::SslMode::Disable,
             PgSslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
@@ -281,13 +281,7 @@ impl PgConnector {
     /// "error performing TLS handshake"); for a TLS failure, with `sslmode` and `sslrootcert`
     /// so the reader sees which check failed.
     fn describe(&self, e: &tokio_postgres::Error) -> String {
-        let mut text = e.to_string();
-        let mut cause = std::error::Error::source(e);
-        while let Some(c) = cause {
-            text.push_str(": ");
-            text.push_str(&c.to_string());
-            cause = c.source();
-        }
+        let text = with_causes(e);
         let tls_related = text.contains("TLS")
             || text.contains("certificate")
             || text.contains("no encryption")
@@ -310,6 +304,20 @@ impl PgConnector {
             None => format!("{text} (sslmode={})", self.settings.mode),
         }
     }
+}
+
+/// `e` and its causes, `: `-separated (tokio-postgres's own `Display` says only "db error",
+/// "invalid connection string" or "error performing TLS handshake"). Its messages name
+/// options, never their values.
+fn with_causes(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The rustls client configuration for `settings` (see the module docs for each mode).

@@ -209,6 +209,13 @@ fn invalid_tls_parameters_are_named() {
     let weak = err("postgres://db/app?sslmode=require&sslrootcert=system");
     assert!(weak.contains("sslrootcert=system"), "{weak}");
     assert!(err("postgres://db/app?sslrootcert=").contains("sslrootcert is empty"));
+    // Other parameters are still tokio-postgres's to judge, now with its reason.
+    let url = DbUrl::parse("postgres://u:s3cret@db/app?sslmode=require&colour=blue").unwrap();
+    let unknown = Pool::new(&url, &PoolConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("unknown option `colour`"), "{unknown}");
+    assert!(!unknown.contains("s3cret"), "{unknown}");
 }
 
 #[tokio::test]
