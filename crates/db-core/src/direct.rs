@@ -47,7 +47,8 @@ impl Direct {
     pub(crate) async fn open(url: &DbUrl) -> Result<Direct, DbError> {
         match url {
             DbUrl::Postgres(_) => {
-                let mut c = PgConn::establish(&url.connection_string())
+                let mut c = crate::pg_tls::PgConnector::new(url)?
+                    .connect_diesel()
                     .await
                     .map_err(|e| DbError::Unavailable(format!("cannot connect to {url}: {e}")))?;
                 c.batch_execute("SET TIME ZONE 'UTC'").await?;

@@ -1,6 +1,8 @@
 //! db-core: the one crate of codelab that knows databases.
 //!
-//! - [`DbUrl`] parses every URL spelling codelab accepts and redacts passwords when printed.
+//! - [`DbUrl`] parses every URL spelling codelab accepts and redacts passwords when printed;
+//!   PostgreSQL connections honour its `sslmode` and `sslrootcert` as libpq does
+//!   ([`PgTlsSettings`]; rustls).
 //! - [`Pool`] pools connections to SQLite (default, embedded) or PostgreSQL (production) behind
 //!   one type; [`transaction!`], [`read_transaction!`] and [`with_connection!`] let service code
 //!   write each query body once and compile it for both backends.
@@ -19,6 +21,7 @@ mod direct;
 mod error;
 pub mod metrics;
 pub mod migrate;
+mod pg_tls;
 mod pool;
 pub mod service;
 pub mod sql_types;
@@ -28,6 +31,7 @@ pub mod timestamp;
 mod url;
 
 pub use error::{DbError, classify};
+pub use pg_tls::{PgRootCert, PgSslMode, PgTlsSettings};
 pub use pool::{
     BlockingConn, DbConn, PgConn, Pool, PoolConfig, PoolStatus, SQLITE_JOURNAL_SIZE_LIMIT_BYTES,
     SQLITE_WAL_AUTOCHECKPOINT_PAGES, SqliteConn, SqliteRuntime, SqliteSynchronous, detach, inline,

@@ -281,7 +281,9 @@ impl Pool {
     /// database answers. Creates the folder of a SQLite file.
     ///
     /// # Errors
-    /// [`DbError::Io`] when the SQLite folder cannot be created.
+    /// [`DbError::Io`] when the SQLite folder cannot be created or the CA file of a PostgreSQL
+    /// URL's `sslrootcert` cannot be read; [`DbError::Url`] for invalid TLS parameters of a
+    /// PostgreSQL URL (`sslmode`, `sslrootcert`).
     pub fn new(url: &DbUrl, config: &PoolConfig) -> Result<Pool, DbError> {
         url.ensure_parent_dir()?;
         let wait = Some(Duration::from_millis(config.wait_timeout_ms));
@@ -289,11 +291,13 @@ impl Pool {
         let inner = match url.backend() {
             Backend::Postgres => {
                 let statement_timeout = config.statement_timeout_ms;
+                // `sslmode`/`sslrootcert` are read (and the CA file loaded) once, here.
+                let connector = crate::pg_tls::PgConnector::new(url)?;
                 let mut manager_config = ManagerConfig::<PgConn>::default();
-                manager_config.custom_setup = Box::new(move |url| {
-                    let url = url.to_owned();
+                manager_config.custom_setup = Box::new(move |_url| {
+                    let connector = connector.clone();
                     async move {
-                        let mut conn = PgConn::establish(&url).await?;
+                        let mut conn = connector.connect_diesel().await?;
                         conn.batch_execute(&format!(
                             "SET statement_timeout = {statement_timeout}; SET TIME ZONE 'UTC'"
                         ))

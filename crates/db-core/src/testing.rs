@@ -6,7 +6,7 @@
 //! server does not answer fails; it is never skipped.
 
 use crate::{Backend, DbUrl};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// Default server for PostgreSQL tests.
 pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -57,17 +57,15 @@ impl TestDb {
     pub async fn postgres() -> TestDb {
         let admin = admin_url();
         let name = format!("test_{:016x}", rand::random::<u64>());
-        let mut conn = AsyncPgConnection::establish(&admin)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL test database server {} is unreachable ({e}); start it or set \
+        let mut conn = connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL test database server {} is unreachable ({e}); start it or set \
                  TEST_POSTGRES_URL",
-                    DbUrl::parse(&admin)
-                        .map(|u| u.to_string())
-                        .unwrap_or_default()
-                )
-            });
+                DbUrl::parse(&admin)
+                    .map(|u| u.to_string())
+                    .unwrap_or_default()
+            )
+        });
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await
@@ -94,6 +92,16 @@ impl TestDb {
     }
 }
 
+/// One connection to the PostgreSQL URL `raw`, with its TLS settings.
+async fn connect(raw: &str) -> Result<AsyncPgConnection, String> {
+    let url = DbUrl::parse(raw).map_err(|e| e.to_string())?;
+    crate::pg_tls::PgConnector::new(&url)
+        .map_err(|e| e.to_string())?
+        .connect_diesel()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// `TEST_POSTGRES_URL` or [`DEFAULT_TEST_POSTGRES_URL`].
 pub fn admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned())
@@ -112,7 +120,7 @@ impl Drop for TestDb {
                 .build()
                 .ok()?;
             rt.block_on(async {
-                let mut conn = AsyncPgConnection::establish(&admin).await.ok()?;
+                let mut conn = connect(&admin).await.ok()?;
                 diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut conn)
                     .await

@@ -69,7 +69,8 @@ impl DbUrl {
     ///
     /// # Errors
     /// [`UrlError`] naming the accepted schemes when the scheme is unknown, the SQLite path is
-    /// empty, or a PostgreSQL URL is malformed.
+    /// empty, or a PostgreSQL URL is malformed (its `sslmode`/`sslrootcert` included: see
+    /// [`crate::PgTlsSettings::from_url`]).
     pub fn parse(raw: &str) -> Result<Self, UrlError> {
         let raw = raw.trim();
         let (scheme, rest) = raw
@@ -110,6 +111,8 @@ impl DbUrl {
                         redact_raw(raw)
                     )));
                 }
+                // `sslmode`/`sslrootcert` are checked here so a typo stops the start.
+                crate::PgTlsSettings::from_url(&url).map_err(UrlError::InvalidPostgres)?;
                 Ok(DbUrl::Postgres(url))
             }
             other => Err(UrlError::UnsupportedScheme(other.to_owned())),

@@ -6,6 +6,8 @@ mod backups;
 mod fuzz;
 mod migrations;
 mod pool;
+mod tls;
+mod tls_cluster;
 
 use db_core::admin::backup::{self, BackupOptions, Compression};
 use db_core::admin::{self, NoProgress};

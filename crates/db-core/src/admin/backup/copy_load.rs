@@ -50,10 +50,10 @@ pub(super) async fn load(
     set: &MigrationSet,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let (client, connection) =
-        tokio_postgres::connect(&url.connection_string(), tokio_postgres::NoTls)
-            .await
-            .map_err(|e| DbError::Unavailable(format!("cannot connect to {url}: {e}")))?;
+    let (client, connection) = crate::pg_tls::PgConnector::new(url)?
+        .connect()
+        .await
+        .map_err(|e| DbError::Unavailable(format!("cannot connect to {url}: {e}")))?;
     let driver = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(error = %e, "restore connection ended with an error");
