@@ -7,6 +7,7 @@
 //! transaction per operation, written once for both backends) → `db_core::Pool`. `grpc::admin`
 //! plugs the auth database into the shared `codelab.admin.v1.DatabaseAdmin`.
 
+pub mod client_secrets;
 pub mod config;
 pub mod credentials;
 pub mod error;

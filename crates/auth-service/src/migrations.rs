@@ -7,8 +7,13 @@
 use db_core::migrate::MigrationSet;
 
 /// The migrations of the `auth` database, oldest first.
-pub static MIGRATIONS: MigrationSet =
-    db_core::migration_set!("auth", ["2026-11-22-000000_auth_store"]);
+pub static MIGRATIONS: MigrationSet = db_core::migration_set!(
+    "auth",
+    [
+        "2026-11-22-000000_auth_store",
+        "2026-12-08-000000_refresh_successor",
+    ]
+);
 
 #[cfg(test)]
 mod tests {

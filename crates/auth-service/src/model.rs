@@ -261,7 +261,9 @@ pub enum AuditEvent {
     LoginSuccess,
     /// Password grant failed (wrong password, unknown or disabled user).
     LoginFailed,
-    /// A username or address reached the failure limit.
+    /// A client failed to authenticate (wrong secret, or a secret for an unknown client).
+    ClientAuthFailed,
+    /// A username, client or address reached the failure limit.
     Lockout,
     /// A refresh token was rotated.
     TokenRefresh,
@@ -304,6 +306,7 @@ impl AuditEvent {
         match self {
             AuditEvent::LoginSuccess => "login_success",
             AuditEvent::LoginFailed => "login_failed",
+            AuditEvent::ClientAuthFailed => "client_auth_failed",
             AuditEvent::Lockout => "lockout",
             AuditEvent::TokenRefresh => "token_refresh",
             AuditEvent::RefreshTokenReuse => "refresh_token_reuse",

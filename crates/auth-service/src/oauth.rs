@@ -196,26 +196,44 @@ impl OAuth {
     }
 
     /// Authenticates the client (RFC 6749 §2.3) and checks it may use `grant`.
+    ///
+    /// A presented secret is counted like a password guess (OWASP Authentication Cheat Sheet,
+    /// "Account lockout"): before it is checked, the attempt reserves a slot on
+    /// `client:<client_id>` (limit `max_failures_per_user`) and on the address (`ip:…`,
+    /// shared with logins); a wrong secret, or a secret for an unknown client, counts as a
+    /// failure and locks the key at the limit; a locked client is refused without checking
+    /// anything, until the lockout ends or its secret is rotated. Secrets in the SHA-256 form
+    /// cost no hashing ([`crate::client_secrets`]); an older argon2 hash of a long secret is
+    /// replaced by that form on a successful check.
     async fn client(
         &self,
         client_id: &str,
         secret: &SecretString,
         grant: GrantType,
+        context: &RequestContext,
     ) -> Result<ClientRecord> {
         let failed = || Error::oauth(OAuthCode::InvalidClient, "client authentication failed");
-        let Some(client) = self.store.client(client_id.to_owned()).await? else {
-            if !secret.expose_secret().is_empty() {
-                self.passwords.verify_dummy(secret).await?;
+        let presented = !secret.expose_secret().is_empty();
+        let client = self.store.client(client_id.to_owned()).await?;
+        let stored = client.as_ref().and_then(|c| c.client_secret_hash.clone());
+        if presented && (client.is_none() || stored.is_some()) {
+            let verified = self
+                .counted_client_secret(client_id, secret, stored.as_deref(), context)
+                .await?;
+            if let (Some(client), Some(stored)) = (&client, &stored)
+                && verified.needs_rehash
+            {
+                let new = self.passwords.hash_client_secret(secret).await?;
+                self.store
+                    .rehash_client_secret(client.client_id.clone(), stored.clone(), new)
+                    .await?;
             }
+        }
+        let Some(client) = client else {
             return Err(failed());
         };
-        if let Some(hash) = &client.client_secret_hash {
-            if secret.expose_secret().is_empty() {
-                return Err(failed());
-            }
-            if !self.passwords.verify(secret, hash).await?.ok {
-                return Err(failed());
-            }
+        if stored.is_some() && !presented {
+            return Err(failed());
         }
         if !client.is_active {
             return Err(failed());
@@ -227,6 +245,83 @@ impl OAuth {
             ));
         }
         Ok(client)
+    }
+
+    /// Checks a presented client secret against `stored` (`None`: unknown client, never
+    /// matches) under the client and address lockout; `Ok` only when it matches.
+    async fn counted_client_secret(
+        &self,
+        client_id: &str,
+        secret: &SecretString,
+        stored: Option<&str>,
+        context: &RequestContext,
+    ) -> Result<crate::passwords::Verified> {
+        let client_key = format!("client:{client_id}");
+        let ip_key = context.ip.as_ref().map(|ip| format!("ip:{ip}"));
+        let mut keys = vec![client_key.clone()];
+        keys.extend(ip_key.clone());
+        let attempts = self
+            .store
+            .reserve_attempts(keys, self.lockout.window_secs)
+            .await?;
+        let limits = [
+            self.lockout.max_failures_per_user,
+            self.lockout.max_failures_per_ip,
+        ];
+        // As for logins: the address first, then the client; a refusal without a check gives
+        // the other key its slot back (it was not a guess at it).
+        if let (Some(key), Some(attempt)) = (&ip_key, attempts.get(1))
+            && let Err(locked) = self.check_lock(key, *attempt, limits[1], "", context).await
+        {
+            self.store.release_attempt(client_key).await?;
+            return Err(locked);
+        }
+        if let Err(locked) = self
+            .check_lock(&client_key, attempts[0], limits[0], "", context)
+            .await
+        {
+            if let Some(key) = &ip_key {
+                self.store.release_attempt(key.clone()).await?;
+            }
+            return Err(locked);
+        }
+        let verified = match stored {
+            Some(stored) => self.passwords.verify_client_secret(secret, stored).await?,
+            None => crate::passwords::Verified {
+                ok: false,
+                needs_rehash: false,
+            },
+        };
+        if verified.ok {
+            self.store
+                .settle_attempts(vec![client_key], ip_key.into_iter().collect())
+                .await?;
+            return Ok(verified);
+        }
+        let reason = if stored.is_some() {
+            "wrong client secret"
+        } else {
+            "unknown client"
+        };
+        self.store
+            .record_audit(
+                Audit::new(AuditEvent::ClientAuthFailed, false, context)
+                    .client(client_id.chars().take(64).collect::<String>())
+                    .detail("reason", reason),
+            )
+            .await?;
+        if attempts[0].failures >= limits[0] {
+            self.lock(&client_key, "", context).await?;
+        }
+        if let (Some(key), Some(attempt)) = (&ip_key, attempts.get(1))
+            && attempt.failures >= limits[1]
+        {
+            self.lock(key, "", context).await?;
+        }
+        Err(Error::oauth(
+            OAuthCode::InvalidClient,
+            "client authentication failed",
+        ))
     }
 
     async fn password_grant(
@@ -253,6 +348,7 @@ impl OAuth {
                 &request.client_id,
                 &request.client_secret,
                 GrantType::Password,
+                context,
             )
             .await?;
         if !requested.is_subset(&client.allowed_scopes_set()) {
@@ -307,7 +403,10 @@ impl OAuth {
         let user = self.store.user_by_username(username.clone()).await?;
         let (verified, reason) = match &user {
             None => {
-                self.passwords.verify_dummy(&request.password).await?;
+                let like = self.store.timing_sample(username.clone()).await?;
+                self.passwords
+                    .verify_unknown_user(&request.password, like)
+                    .await?;
                 (None, "unknown user")
             }
             Some(u) => {
@@ -346,18 +445,18 @@ impl OAuth {
         if let Some(key) = ip_key {
             self.store.release_attempt(key).await?;
         }
-        if verified.needs_rehash {
-            self.spawn_rehash(&user, &request.password);
-        }
         let scope = grantable(&requested, &client, &user)?;
         let refresh = client.allows(GrantType::RefreshToken).then(random_token);
         let audit = Audit::new(AuditEvent::LoginSuccess, true, context)
             .user(Some(user.id), user.username.clone())
             .client(client.client_id.clone())
             .detail("scope", scope.to_string());
+        // Re-checks, under the user's row lock, that the user is still active and still has
+        // the hash just verified: a disable or password change committed meanwhile wins.
         self.store
             .complete_login(
                 user.id,
+                user.password_hash.clone(),
                 refresh.as_ref().map(|t| NewRefreshToken {
                     token_hash: sha256_hex(t),
                     user_id: user.id,
@@ -368,6 +467,9 @@ impl OAuth {
                 audit,
             )
             .await?;
+        if verified.needs_rehash {
+            self.spawn_rehash(&user, &request.password);
+        }
         self.issue(Some(&user), &client, scope, refresh)
     }
 
@@ -403,9 +505,12 @@ impl OAuth {
     async fn lock(&self, key: &str, username: &str, context: &RequestContext) -> Result<()> {
         let until = now() + chrono::Duration::seconds(self.lockout.lockout_secs);
         let audit = Audit::new(AuditEvent::Lockout, false, context)
-            .user(None, username.to_owned())
             .detail("key", key.split(':').next().unwrap_or(""))
             .detail("lockout_secs", self.lockout.lockout_secs);
+        let audit = match key.strip_prefix("client:") {
+            Some(client) => audit.client(client.to_owned()),
+            None => audit.user(None, username.to_owned()),
+        };
         tracing::warn!(kind = key.split(':').next().unwrap_or(""), "login lockout");
         self.store.lock_attempts(key.to_owned(), until, audit).await
     }
@@ -508,15 +613,15 @@ impl OAuth {
                 &request.client_id,
                 &request.client_secret,
                 GrantType::RefreshToken,
+                context,
             )
             .await?;
-        let successor = random_token();
         let outcome = self
             .store
             .rotate_refresh(
-                sha256_hex(presented),
+                SecretString::from(presented.to_owned()),
                 client.client_id.clone(),
-                sha256_hex(&successor),
+                random_token(),
                 (!requested.is_empty()).then(|| requested.clone()),
                 self.refresh_grace_secs,
                 context.clone(),
@@ -524,6 +629,7 @@ impl OAuth {
             .await?;
         match outcome {
             RefreshOutcome::Rotated {
+                refresh_token,
                 user,
                 client,
                 scope,
@@ -542,7 +648,7 @@ impl OAuth {
                         "none of the refresh token's scopes is still granted",
                     ));
                 }
-                self.issue(Some(&user), &client, scope, Some(successor))
+                self.issue(Some(&user), &client, scope, Some(refresh_token))
             }
             RefreshOutcome::ScopeExceeded => Err(Error::oauth(
                 OAuthCode::InvalidScope,
@@ -576,6 +682,7 @@ impl OAuth {
                 &request.client_id,
                 &request.client_secret,
                 GrantType::ClientCredentials,
+                context,
             )
             .await?;
         if !client.is_confidential || client.client_secret_hash.is_none() {

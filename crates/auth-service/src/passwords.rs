@@ -7,6 +7,7 @@
 //! [`PasswordSettings::max_concurrent`] at a time, so a burst of logins can neither stall the
 //! async executor nor take every core from the RPCs of other callers.
 
+use crate::client_secrets;
 use crate::error::{Error, Result};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -154,6 +155,64 @@ impl Passwords {
             .await?
             .clone();
         self.verify(secret, &dummy).await.map(|_| ())
+    }
+
+    /// Spends the time of one verification for a login of an unknown user, against `like`:
+    /// the stored hash of an existing user chosen by the username
+    /// ([`crate::store::Store::timing_sample`]), so the work is of the very kind real users'
+    /// hashes cost — bcrypt of an imported user, an older argon2 parameter set, or the current
+    /// one — in the proportions they are stored, and the same for every try of one name. With
+    /// no user stored, a hash of the current parameters ([`Passwords::verify_dummy`]).
+    ///
+    /// # Errors
+    /// `Internal` when the blocking pool is gone.
+    pub async fn verify_unknown_user(
+        &self,
+        secret: &SecretString,
+        like: Option<String>,
+    ) -> Result<()> {
+        match like {
+            Some(stored) => self.verify(secret, &stored).await.map(|_| ()),
+            None => self.verify_dummy(secret).await,
+        }
+    }
+
+    /// The stored form of a new client secret: the SHA-256 form for a secret of at least
+    /// [`client_secrets::MIN_FAST_SECRET_BYTES`] bytes, an argon2 hash for a shorter one.
+    ///
+    /// # Errors
+    /// As [`Passwords::hash`].
+    pub async fn hash_client_secret(&self, secret: &SecretString) -> Result<String> {
+        if client_secrets::fast_form_fits(secret) {
+            Ok(client_secrets::sha256_form(secret))
+        } else {
+            self.hash(secret).await
+        }
+    }
+
+    /// Checks a client secret against its stored form: the SHA-256 form in constant time
+    /// without the hashing pool, a password hash as [`Passwords::verify`] does. `needs_rehash`
+    /// is set when [`Passwords::hash_client_secret`] would store something else (an argon2
+    /// hash of a long secret moves to the SHA-256 form).
+    ///
+    /// # Errors
+    /// As [`Passwords::verify`].
+    pub async fn verify_client_secret(
+        &self,
+        secret: &SecretString,
+        stored: &str,
+    ) -> Result<Verified> {
+        if client_secrets::is_sha256_form(stored) {
+            return Ok(Verified {
+                ok: client_secrets::verify_sha256_form(secret, stored),
+                needs_rehash: false,
+            });
+        }
+        let v = self.verify(secret, stored).await?;
+        Ok(Verified {
+            ok: v.ok,
+            needs_rehash: v.needs_rehash || client_secrets::fast_form_fits(secret),
+        })
     }
 
     async fn run<T: Send + 'static>(

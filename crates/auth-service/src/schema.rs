@@ -53,6 +53,7 @@ diesel::table! {
         rotated_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         revoked_reason -> Nullable<Varchar>,
+        successor_sealed -> Nullable<Varchar>,
     }
 }
 

@@ -164,7 +164,7 @@ pub async fn seed(store: &Store, passwords: &Passwords, config: &Config) -> Resu
             client_id: INTERNAL_CLIENT_ID.to_owned(),
             name: "CodeLab internal services".to_owned(),
             description: String::new(),
-            secret_hash: Some(passwords.hash(&secret).await?),
+            secret_hash: Some(passwords.hash_client_secret(&secret).await?),
             allowed_scopes: Scopes::parse("api:admin api:read api:write").expect("known scopes"),
             allowed_grant_types: GrantType::ALL.to_vec(),
             access_token_lifetime_secs: 3_600,

@@ -31,7 +31,7 @@ impl ClientApi {
         let hash = self
             .shared
             .passwords
-            .hash(&SecretString::from(secret.clone()))
+            .hash_client_secret(&SecretString::from(secret.clone()))
             .await?;
         Ok((secret, hash))
     }

@@ -163,8 +163,25 @@ impl UserService for UserApi {
             if (req.scopes.is_some() || req.is_verified.is_some()) && !caller.is_admin() {
                 return Err(Error::PermissionDenied("api:admin"));
             }
+            let email = req.email.as_deref().map(convert::email).transpose()?;
+            if user.user_id == caller.sub && email.as_ref().is_some_and(|e| *e != user.email) {
+                // A stolen access token must not move the account to the thief's address
+                // (and from there through a password reset): re-authenticate, counted and
+                // audited as ChangePassword's current password is.
+                let current = convert::secret(req.current_password);
+                if convert::is_empty(&current) {
+                    return Err(Error::invalid(
+                        "current_password",
+                        "is required to change your own email",
+                    ));
+                }
+                self.shared
+                    .oauth
+                    .check_current_password(&user, &current, &context)
+                    .await?;
+            }
             let update = UserUpdate {
-                email: req.email.as_deref().map(convert::email).transpose()?,
+                email,
                 scopes: req
                     .scopes
                     .as_deref()

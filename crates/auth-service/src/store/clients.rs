@@ -3,7 +3,7 @@
 use super::{Store, conflict};
 use crate::error::{Error, Result};
 use crate::model::{Audit, Client, ClientUpdate, GrantType, NewClient, Scopes};
-use crate::schema::oauth_clients;
+use crate::schema::{login_attempts, oauth_clients};
 use chrono::NaiveDateTime;
 use db_core::timestamp::{now, utc};
 use diesel::prelude::*;
@@ -18,7 +18,8 @@ pub struct ClientRecord {
     pub id: i64,
     /// Public client identifier.
     pub client_id: String,
-    /// PHC string of the secret; `None` for public clients.
+    /// Stored secret: `$sha256$<hex>` ([`crate::client_secrets`]) or a PHC/bcrypt password
+    /// hash; `None` for public clients.
     pub client_secret_hash: Option<String>,
     /// Display name.
     pub name: String,
@@ -180,7 +181,8 @@ impl Store {
         })
     }
 
-    /// Applies `update` to client `client_id` and writes `audit`.
+    /// Applies `update` to client `client_id` and writes `audit`. A new secret also ends the
+    /// client's lockout (`client:<client_id>`): the guesses were at the old one.
     ///
     /// # Errors
     /// `NotFound`.
@@ -191,6 +193,11 @@ impl Store {
         audit: Audit,
     ) -> Result<Client> {
         write_op!(self, |c| {
+            if update.secret_hash.is_some() {
+                diesel::delete(login_attempts::table.find(format!("client:{client_id}")))
+                    .execute(c)
+                    .await?;
+            }
             let changes = ClientChanges {
                 name: update.name,
                 description: update.description,
@@ -213,6 +220,30 @@ impl Store {
             .ok_or_else(|| Error::not_found("client", &client_id))?;
             audit!(c, audit);
             Ok(row.to_client())
+        })
+    }
+
+    /// Replaces the stored secret of client `client_id` when it still equals `old` (a secret
+    /// upgraded to the current form on use; a concurrent rotation wins).
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn rehash_client_secret(
+        &self,
+        client_id: String,
+        old: String,
+        new: String,
+    ) -> Result<()> {
+        write_op!(self, |c| {
+            diesel::update(
+                oauth_clients::table
+                    .filter(oauth_clients::client_id.eq(client_id))
+                    .filter(oauth_clients::client_secret_hash.eq(old)),
+            )
+            .set(oauth_clients::client_secret_hash.eq(new))
+            .execute(c)
+            .await?;
+            Ok(())
         })
     }
 

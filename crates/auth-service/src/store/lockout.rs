@@ -44,41 +44,86 @@ impl Store {
     /// # Errors
     /// Database errors only.
     pub async fn reserve_attempt(&self, key: String, window_secs: i64) -> Result<Attempt> {
+        let mut attempts = self.reserve_attempts(vec![key], window_secs).await?;
+        Ok(attempts.pop().expect("one key, one attempt"))
+    }
+
+    /// [`Store::reserve_attempt`] for each of `keys`, in one transaction; the attempts in the
+    /// order of `keys`.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn reserve_attempts(
+        &self,
+        keys: Vec<String>,
+        window_secs: i64,
+    ) -> Result<Vec<Attempt>> {
         write_op!(self, |c| {
             let at = now();
             let window_start = at - Duration::seconds(window_secs);
-            let restart = login_attempts::window_started_at
-                .lt(window_start)
-                .nullable()
-                .or(login_attempts::locked_until.le(at));
-            Ok(diesel::insert_into(login_attempts::table)
-                .values(NewAttempt {
-                    attempt_key: key,
-                    failures: 1,
-                    window_started_at: at,
-                    locked_until: None,
-                    updated_at: at,
-                })
-                .on_conflict(login_attempts::attempt_key)
-                .do_update()
-                .set((
-                    login_attempts::failures.eq(case_when(restart, 1.into_sql::<Integer>())
-                        .otherwise(login_attempts::failures + 1)),
-                    login_attempts::window_started_at.eq(case_when(
-                        restart,
-                        at.into_sql::<Timestamp>(),
-                    )
-                    .otherwise(login_attempts::window_started_at)),
-                    login_attempts::locked_until.eq(case_when(
-                        restart,
-                        None::<NaiveDateTime>.into_sql::<Nullable<Timestamp>>(),
-                    )
-                    .otherwise(login_attempts::locked_until)),
-                    login_attempts::updated_at.eq(at),
-                ))
-                .returning((login_attempts::failures, login_attempts::locked_until))
-                .get_result::<Attempt>(c)
-                .await?)
+            let mut attempts = Vec::with_capacity(keys.len());
+            for key in keys {
+                let restart = login_attempts::window_started_at
+                    .lt(window_start)
+                    .nullable()
+                    .or(login_attempts::locked_until.le(at));
+                let attempt = diesel::insert_into(login_attempts::table)
+                    .values(NewAttempt {
+                        attempt_key: key,
+                        failures: 1,
+                        window_started_at: at,
+                        locked_until: None,
+                        updated_at: at,
+                    })
+                    .on_conflict(login_attempts::attempt_key)
+                    .do_update()
+                    .set((
+                        login_attempts::failures.eq(case_when(restart, 1.into_sql::<Integer>())
+                            .otherwise(login_attempts::failures + 1)),
+                        login_attempts::window_started_at.eq(case_when(
+                            restart,
+                            at.into_sql::<Timestamp>(),
+                        )
+                        .otherwise(login_attempts::window_started_at)),
+                        login_attempts::locked_until.eq(case_when(
+                            restart,
+                            None::<NaiveDateTime>.into_sql::<Nullable<Timestamp>>(),
+                        )
+                        .otherwise(login_attempts::locked_until)),
+                        login_attempts::updated_at.eq(at),
+                    ))
+                    .returning((login_attempts::failures, login_attempts::locked_until))
+                    .get_result::<Attempt>(c)
+                    .await?;
+                attempts.push(attempt);
+            }
+            Ok(attempts)
+        })
+    }
+
+    /// After a successful attempt: forgets the counters of `clear` and gives back the slot
+    /// reserved on each of `release`, in one transaction.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn settle_attempts(&self, clear: Vec<String>, release: Vec<String>) -> Result<()> {
+        write_op!(self, |c| {
+            for key in clear {
+                diesel::delete(login_attempts::table.find(key))
+                    .execute(c)
+                    .await?;
+            }
+            for key in release {
+                diesel::update(
+                    login_attempts::table
+                        .find(key)
+                        .filter(login_attempts::failures.gt(0)),
+                )
+                .set(login_attempts::failures.eq(login_attempts::failures - 1))
+                .execute(c)
+                .await?;
+            }
+            Ok(())
         })
     }
 

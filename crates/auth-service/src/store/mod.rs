@@ -51,7 +51,9 @@ mod cleanup;
 mod clients;
 mod keys;
 mod lockout;
+mod locks;
 mod refresh;
+mod successor;
 mod users;
 
 pub use audit_ops::AuditEntry;

@@ -2,17 +2,27 @@
 //!
 //! RFC 9700 §4.14.2: refresh tokens are rotated on every use; presenting an already rotated
 //! token after the grace window means it leaked (or the legitimate client lost a response) and
-//! the whole family is revoked. Within the grace window a retried request gets a new pair of
-//! the same family instead (only hashes are stored, so the pair cannot be the very same one).
+//! the whole family is revoked. Within the grace window a retried request (a client that lost
+//! the response) gets the *same* successor again, opened from the rotated row's sealed copy
+//! ([`super::successor`]), so a family never forks into two live branches; once that successor
+//! has itself been rotated, the retry is reuse.
+//!
+//! Races with revocations are closed by the user row lock of [`super::locks`]: rotation,
+//! login and every revocation of a user's tokens take it first and decide only on what they
+//! read after it, and the rotating UPDATE re-checks `revoked_at IS NULL` as well.
 
+use super::locks::LockUser as _;
+use super::successor::{seal, unseal};
 use super::{ClientRecord, Store, UserRecord};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Audit, AuditEvent, RequestContext, Scopes};
+use crate::oauth::sha256_hex;
 use crate::schema::{oauth_clients, refresh_tokens, users};
 use chrono::{Duration, NaiveDateTime};
 use db_core::timestamp::now;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// A stored refresh token.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -43,6 +53,8 @@ pub struct RefreshRecord {
     pub revoked_at: Option<NaiveDateTime>,
     /// Why: `revoked`, `reuse_detected`, `password_changed`, `user_disabled`.
     pub revoked_reason: Option<String>,
+    /// Once rotated: the successor sealed under this token's value (64 hex digits).
+    pub successor_sealed: Option<String>,
 }
 
 /// A refresh token to store for a new family.
@@ -75,14 +87,17 @@ struct NewRefreshRow {
     rotated_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
     revoked_reason: Option<String>,
+    successor_sealed: Option<String>,
 }
 
 /// What a refresh attempt came to.
 #[derive(Debug)]
 pub enum RefreshOutcome {
-    /// The presented token was rotated (or was rotated within the grace window) and the new
-    /// one stored.
+    /// The presented token was rotated and its successor stored, or it had been rotated
+    /// within the grace window and its still unused successor is handed out again.
     Rotated {
+        /// The successor's value, for the client.
+        refresh_token: String,
         /// The token's user.
         user: Box<UserRecord>,
         /// The token's client.
@@ -106,17 +121,26 @@ pub enum RefreshOutcome {
 
 impl Store {
     /// Records a successful password login of user row `user_id` (last login, `audit`) and, when
-    /// `refresh` is given, stores it as the first token of a new family — in one transaction.
+    /// `refresh` is given, stores it as the first token of a new family — in one transaction,
+    /// under the user's row lock, and only if the user is still active and still has
+    /// `verified_hash`, the password hash the login was checked against (a password change or
+    /// a disable that committed meanwhile wins).
     ///
     /// # Errors
-    /// Database errors only.
+    /// `Unauthenticated` (`INVALID_GRANT`, as a wrong password) when the user changed in
+    /// between; database errors.
     pub async fn complete_login(
         &self,
         user_id: i64,
+        verified_hash: String,
         refresh: Option<NewRefreshToken>,
         audit: Audit,
     ) -> Result<()> {
         write_op!(self, |c| {
+            let current = c.lock_user(user_id).await?;
+            if !current.is_some_and(|u| u.is_active && u.password_hash == verified_hash) {
+                return Err(Error::bad_credentials());
+            }
             let at = now();
             diesel::update(users::table.find(user_id))
                 .set(users::last_login_at.eq(at))
@@ -136,6 +160,7 @@ impl Store {
                         rotated_at: None,
                         revoked_at: None,
                         revoked_reason: None,
+                        successor_sealed: None,
                     })
                     .execute(c)
                     .await?;
@@ -145,33 +170,43 @@ impl Store {
         })
     }
 
-    /// Exchanges the refresh token hashed `presented` (for client `client_id`) for the one
-    /// hashed `successor`, in one transaction; `requested` scopes (if any) must be within the
-    /// family's. A token rotated more than `grace_secs` seconds
-    /// ago is reuse: its family is revoked and a `refresh_token_reuse` audit event written.
+    /// Exchanges the refresh token `presented` (for client `client_id`) for a successor, in one
+    /// transaction under the user's row lock; `requested` scopes (if any) must be within the
+    /// family's. A first use stores `candidate` as the successor. A use within `grace_secs`
+    /// seconds of the rotation gets the same successor back while that successor is unused; a
+    /// later use, or one after the successor was itself rotated, is reuse: the family is
+    /// revoked and a `refresh_token_reuse` audit event written.
     ///
     /// # Errors
     /// Database errors only; every refusal is a [`RefreshOutcome`].
     pub async fn rotate_refresh(
         &self,
-        presented: String,
+        presented: SecretString,
         client_id: String,
-        successor: String,
+        candidate: String,
         requested: Option<Scopes>,
         grace_secs: i64,
         context: RequestContext,
     ) -> Result<RefreshOutcome> {
         write_op!(self, |c| {
-            let at = now();
-            let Some(token) = refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(&presented))
-                .select(RefreshRecord::as_select())
-                .first(c)
-                .await
-                .optional()?
-            else {
+            let hash = sha256_hex(presented.expose_secret());
+            let by_hash = |hash: String| {
+                refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(hash))
+                    .select(RefreshRecord::as_select())
+            };
+            let Some(token) = by_hash(hash.clone()).first(c).await.optional()? else {
                 return Ok(RefreshOutcome::Invalid("unknown refresh token"));
             };
+            // Lock first, then read again what the decision rests on: a revocation that
+            // committed while this waited is seen now.
+            let Some(user) = c.lock_user(token.user_id).await? else {
+                return Ok(RefreshOutcome::Invalid("user deleted"));
+            };
+            let Some(token) = by_hash(hash).first(c).await.optional()? else {
+                return Ok(RefreshOutcome::Invalid("unknown refresh token"));
+            };
+            let at = now();
             if token.client_id != client_id {
                 return Ok(RefreshOutcome::Invalid(
                     "refresh token issued to another client",
@@ -183,11 +218,6 @@ impl Store {
             if token.expires_at <= at {
                 return Ok(RefreshOutcome::Invalid("refresh token expired"));
             }
-            let user: UserRecord = users::table
-                .find(token.user_id)
-                .select(UserRecord::as_select())
-                .first(c)
-                .await?;
             let client: ClientRecord = oauth_clients::table
                 .filter(oauth_clients::client_id.eq(&token.client_id))
                 .select(ClientRecord::as_select())
@@ -205,77 +235,106 @@ impl Store {
             {
                 return Ok(RefreshOutcome::ScopeExceeded);
             }
-            let rotated_at = match token.rotated_at {
-                Some(t) => Some(t),
-                None => {
-                    // One conditional UPDATE: of two concurrent refreshes of this token only
-                    // one sets rotated_at; the other sees 0 rows and takes the grace path.
-                    let n = diesel::update(
-                        refresh_tokens::table
-                            .find(token.id)
-                            .filter(refresh_tokens::rotated_at.is_null()),
-                    )
-                    .set(refresh_tokens::rotated_at.eq(at))
-                    .execute(c)
-                    .await?;
-                    if n == 1 { None } else { Some(at) }
-                }
-            };
-            if let Some(rotated) = rotated_at
-                && at - rotated > Duration::seconds(grace_secs)
-            {
-                let revoked = diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::family_id.eq(&token.family_id))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set((
-                    refresh_tokens::revoked_at.eq(at),
-                    refresh_tokens::revoked_reason.eq("reuse_detected"),
-                ))
-                .execute(c)
-                .await?;
-                audit!(
-                    c,
-                    Audit::new(AuditEvent::RefreshTokenReuse, false, &context)
-                        .user(Some(user.id), user.username.clone())
-                        .client(client_id.clone())
-                        .detail("family_id", token.family_id.clone())
-                        .detail("revoked_refresh_tokens", revoked)
-                );
-                return Ok(RefreshOutcome::Reuse {
-                    family_id: token.family_id,
-                    revoked,
-                });
-            }
-            diesel::insert_into(refresh_tokens::table)
-                .values(NewRefreshRow {
-                    token_hash: successor,
-                    family_id: token.family_id.clone(),
-                    parent_id: Some(token.id),
-                    user_id: token.user_id,
-                    client_id: token.client_id.clone(),
-                    scope: token.scope.clone(),
-                    created_at: at,
-                    expires_at: token.expires_at,
-                    rotated_at: None,
-                    revoked_at: None,
-                    revoked_reason: None,
-                })
-                .execute(c)
-                .await?;
-            audit!(
-                c,
+            let rotated = |successor: String, retry: bool| {
                 Audit::new(AuditEvent::TokenRefresh, true, &context)
                     .user(Some(user.id), user.username.clone())
                     .client(client_id.clone())
                     .detail("family_id", token.family_id.clone())
-                    .detail("grace_retry", rotated_at.is_some())
+                    .detail("grace_retry", retry)
+                    .detail("successor", successor)
+            };
+            let Some(rotated_at) = token.rotated_at else {
+                let Some(sealed) = seal(presented.expose_secret(), &candidate) else {
+                    return Err(Error::Internal("refresh successor is not a token".into()));
+                };
+                // Conditional: a revocation or rotation this transaction did not see (it cannot
+                // happen under the lock, but the statement does not rely on it) leaves 0 rows.
+                let n = diesel::update(
+                    refresh_tokens::table
+                        .find(token.id)
+                        .filter(refresh_tokens::rotated_at.is_null())
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set((
+                    refresh_tokens::rotated_at.eq(at),
+                    refresh_tokens::successor_sealed.eq(sealed),
+                ))
+                .execute(c)
+                .await?;
+                if n == 0 {
+                    return Ok(RefreshOutcome::Invalid("refresh token changed meanwhile"));
+                }
+                diesel::insert_into(refresh_tokens::table)
+                    .values(NewRefreshRow {
+                        token_hash: sha256_hex(&candidate),
+                        family_id: token.family_id.clone(),
+                        parent_id: Some(token.id),
+                        user_id: token.user_id,
+                        client_id: token.client_id.clone(),
+                        scope: token.scope.clone(),
+                        created_at: at,
+                        expires_at: token.expires_at,
+                        rotated_at: None,
+                        revoked_at: None,
+                        revoked_reason: None,
+                        successor_sealed: None,
+                    })
+                    .execute(c)
+                    .await?;
+                audit!(c, rotated("new".into(), false));
+                return Ok(RefreshOutcome::Rotated {
+                    refresh_token: candidate,
+                    scope: Scopes::from_stored(&token.scope),
+                    user: Box::new(user),
+                    client: Box::new(client),
+                });
+            };
+            // Already rotated: inside the grace window, the same successor if still unused.
+            let successor = (at - rotated_at <= Duration::seconds(grace_secs))
+                .then_some(token.successor_sealed.as_deref())
+                .flatten()
+                .and_then(|sealed| unseal(presented.expose_secret(), sealed));
+            if let Some(successor) = successor {
+                let next = by_hash(sha256_hex(&successor)).first(c).await.optional()?;
+                match next {
+                    Some(n) if n.rotated_at.is_none() && n.revoked_at.is_none() => {
+                        audit!(c, rotated("same".into(), true));
+                        return Ok(RefreshOutcome::Rotated {
+                            refresh_token: successor,
+                            scope: Scopes::from_stored(&token.scope),
+                            user: Box::new(user),
+                            client: Box::new(client),
+                        });
+                    }
+                    Some(n) if n.rotated_at.is_none() => {
+                        return Ok(RefreshOutcome::Invalid("refresh token revoked"));
+                    }
+                    // Its successor was used already (or is gone): this is reuse.
+                    _ => {}
+                }
+            }
+            let revoked = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::family_id.eq(&token.family_id))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set((
+                refresh_tokens::revoked_at.eq(at),
+                refresh_tokens::revoked_reason.eq("reuse_detected"),
+            ))
+            .execute(c)
+            .await?;
+            audit!(
+                c,
+                Audit::new(AuditEvent::RefreshTokenReuse, false, &context)
+                    .user(Some(user.id), user.username.clone())
+                    .client(client_id.clone())
+                    .detail("family_id", token.family_id.clone())
+                    .detail("revoked_refresh_tokens", revoked)
             );
-            Ok(RefreshOutcome::Rotated {
-                scope: Scopes::from_stored(&token.scope),
-                user: Box::new(user),
-                client: Box::new(client),
+            Ok(RefreshOutcome::Reuse {
+                family_id: token.family_id,
+                revoked,
             })
         })
     }
@@ -321,6 +380,8 @@ impl Store {
             if owner.is_some_and(|o| o != token.user_id) {
                 return Ok(0);
             }
+            // Waits for a refresh of this user in flight, so the UPDATE below sees its successor.
+            c.lock_user(token.user_id).await?;
             let revoked = diesel::update(
                 refresh_tokens::table
                     .filter(refresh_tokens::family_id.eq(&token.family_id))

@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use db_core::timestamp::{now, utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use sha2::Digest as _;
 
 /// A user with what only the token logic may see.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -134,6 +135,46 @@ impl Store {
                 .first(c)
                 .await
                 .optional()?)
+        })
+    }
+
+    /// The stored password hash of an existing user chosen by `username` (a name no user has):
+    /// the first user whose row id is at least a number derived from the name's SHA-256, below
+    /// the highest row id (two index lookups, whatever the table's size). The unknown-user path
+    /// of the password grant verifies against it so that its work is of the kind real users'
+    /// hashes cost ([`crate::passwords::Passwords::verify_unknown_user`]). `None` when there is
+    /// no user.
+    ///
+    /// # Errors
+    /// Database errors only.
+    pub async fn timing_sample(&self, username: String) -> Result<Option<String>> {
+        let digest = sha2::Sha256::digest(username.as_bytes());
+        let seed = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+        read_op!(self, |c| {
+            let Some(max) = users::table
+                .select(diesel::dsl::max(users::id))
+                .first::<Option<i64>>(c)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let start = (seed % max.max(1) as u64) as i64 + 1;
+            let at_or_after = users::table
+                .filter(users::id.ge(start))
+                .order(users::id.asc())
+                .select(users::password_hash)
+                .first::<String>(c)
+                .await
+                .optional()?;
+            match at_or_after {
+                Some(h) => Ok(Some(h)),
+                None => Ok(users::table
+                    .order(users::id.asc())
+                    .select(users::password_hash)
+                    .first::<String>(c)
+                    .await
+                    .optional()?),
+            }
         })
     }
 

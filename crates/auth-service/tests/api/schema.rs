@@ -13,7 +13,7 @@ async fn schema_matches_migrations(backend: Backend) {
     let applied = db_core::migrate::run_pending(&pool, &auth_service::migrations::MIGRATIONS)
         .await
         .unwrap();
-    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied.len(), 2, "{applied:?}");
     let expected = [
         (
             "users",

@@ -9,7 +9,7 @@ use tonic::Code;
 backend_tests!(
     password_grant_issues_jwt_and_refresh_token,
     refresh_rotates_and_reuse_revokes_the_family,
-    retry_within_grace_gets_a_new_pair,
+    retry_within_grace_gets_the_same_successor,
     revoke_ends_the_family,
     introspection_reports_only_what_the_caller_may_know,
     client_credentials_grant,
@@ -89,29 +89,57 @@ async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
         .expect("another family is untouched");
 }
 
-async fn retry_within_grace_gets_a_new_pair(backend: Backend) {
+/// RFC 9700 §4.14.2: a retry inside the grace window (a client that lost the response) gets
+/// the same successor, never a second live branch of the family; once that successor has been
+/// used, presenting its parent again is reuse and ends the family.
+async fn retry_within_grace_gets_the_same_successor(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let first = app.login("admin", ADMIN_PASSWORD).await.unwrap();
-    let a = app
+    // The first use and two retries, all at once.
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let mut auth = app.auth("");
+        let token = first.refresh_token.clone();
+        tasks.push(tokio::spawn(async move {
+            auth.token(refresh_grant("codelab-cli", &token))
+                .await
+                .map(|r| r.into_inner().refresh_token)
+        }));
+    }
+    let mut successors = std::collections::BTreeSet::new();
+    for t in tasks {
+        successors.insert(t.await.unwrap().expect("a retry within the grace window"));
+    }
+    assert_eq!(successors.len(), 1, "one successor, however often retried");
+    let successor = successors.pop_first().unwrap();
+    assert_eq!(live_refresh_tokens(&app, "admin").await, 1);
+    let again = app
         .auth("")
         .token(refresh_grant("codelab-cli", &first.refresh_token))
+        .await
+        .expect("a later retry within the window")
+        .into_inner();
+    assert_eq!(again.refresh_token, successor);
+    assert!(app.audit("refresh_token_reuse").await.is_empty());
+    // The successor is used: the parent coming back now is reuse, and the family ends.
+    let next = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &successor))
         .await
         .unwrap()
         .into_inner();
-    let b = app
+    let reuse = app
         .auth("")
         .token(refresh_grant("codelab-cli", &first.refresh_token))
-        .await
-        .expect("a retry within the grace window")
-        .into_inner();
-    assert_ne!(a.refresh_token, b.refresh_token);
-    for t in [a.refresh_token, b.refresh_token] {
-        app.auth("")
-            .token(refresh_grant("codelab-cli", &t))
-            .await
-            .expect("both successors stay valid");
-    }
-    assert!(app.audit("refresh_token_reuse").await.is_empty());
+        .await;
+    expect_err(reuse, Code::Unauthenticated, "INVALID_GRANT");
+    assert_eq!(app.audit("refresh_token_reuse").await.len(), 1);
+    let ended = app
+        .auth("")
+        .token(refresh_grant("codelab-cli", &next.refresh_token))
+        .await;
+    expect_err(ended, Code::Unauthenticated, "INVALID_GRANT");
+    assert_eq!(live_refresh_tokens(&app, "admin").await, 0);
     // A refresh token only works for the client it was issued to.
     let login = app.login("admin", ADMIN_PASSWORD).await.unwrap();
     let wrong = app
@@ -119,6 +147,31 @@ async fn retry_within_grace_gets_a_new_pair(backend: Backend) {
         .token(refresh_grant("codelab-flutter-app", &login.refresh_token))
         .await;
     expect_err(wrong, Code::Unauthenticated, "INVALID_GRANT");
+}
+
+/// Refresh tokens of `username` neither rotated nor revoked (nor expired), read straight from
+/// the database.
+pub async fn live_refresh_tokens(app: &TestApp, username: &str) -> usize {
+    use auth_service::schema::{refresh_tokens, users};
+    use diesel::{ExpressionMethods as _, QueryDsl as _};
+    use diesel_async::RunQueryDsl as _;
+    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+        .await
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let at = db_core::timestamp::now();
+    let count = refresh_tokens::table
+        .inner_join(users::table)
+        .filter(users::username.eq(username.to_owned()))
+        .filter(refresh_tokens::rotated_at.is_null())
+        .filter(refresh_tokens::revoked_at.is_null())
+        .filter(refresh_tokens::expires_at.gt(at))
+        .count();
+    let n: i64 = match &mut conn {
+        db_core::DbConn::Postgres(c) => count.get_result(&mut **c).await.unwrap(),
+        db_core::DbConn::Sqlite(c, _) => count.get_result(&mut **c).await.unwrap(),
+    };
+    n as usize
 }
 
 async fn revoke_ends_the_family(backend: Backend) {

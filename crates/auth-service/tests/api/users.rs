@@ -13,6 +13,8 @@ backend_tests!(
     change_password_revokes_sessions,
     registration_is_closed_unless_configured,
     delete_user_ends_logins,
+    changing_ones_own_email_needs_the_current_password,
+    registration_refuses_an_email_in_use,
 );
 
 fn new_user(username: &str, email: &str, password: &str) -> pb::CreateUserRequest {
@@ -83,6 +85,7 @@ async fn admin_creates_and_lists_users(backend: Backend) {
             email: None,
             scopes: Some("api:read".into()),
             is_verified: Some(true),
+            current_password: String::new(),
         })
         .await
         .unwrap()
@@ -166,6 +169,7 @@ async fn users_see_only_themselves(backend: Backend) {
             email: None,
             scopes: Some("api:admin api:read api:write".into()),
             is_verified: None,
+            current_password: String::new(),
         })
         .await;
     expect_err(escalate, Code::PermissionDenied, "MISSING_SCOPE");
@@ -175,6 +179,7 @@ async fn users_see_only_themselves(backend: Backend) {
             email: Some("x@example.org".into()),
             scopes: None,
             is_verified: None,
+            current_password: String::new(),
         })
         .await;
     expect_err(touch_other, Code::NotFound, "USER_NOT_FOUND");
@@ -184,6 +189,7 @@ async fn users_see_only_themselves(backend: Backend) {
             email: Some("karl@example.net".into()),
             scopes: None,
             is_verified: None,
+            current_password: "karl-password".into(),
         })
         .await
         .unwrap()
@@ -323,4 +329,92 @@ async fn delete_user_ends_logins(backend: Backend) {
     expect_err(again, Code::NotFound, "USER_NOT_FOUND");
     let deleted = app.audit("user_deleted").await;
     assert_eq!(deleted[0].username.as_deref(), Some("quinn"));
+}
+
+fn new_email(user_id: &str, email: &str, current_password: &str) -> pb::UpdateUserRequest {
+    pb::UpdateUserRequest {
+        user_id: user_id.into(),
+        email: Some(email.into()),
+        scopes: None,
+        is_verified: None,
+        current_password: current_password.into(),
+    }
+}
+
+/// A stolen access token cannot move an account to another address: changing one's own email
+/// re-authenticates (counted like a login); an administrator changing another user's does not.
+async fn changing_ones_own_email_needs_the_current_password(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mia = app.create_user("mia", "mia-password").await;
+    let token = app.login("mia", "mia-password").await.unwrap().access_token;
+    let mut users = app.users(&token);
+    let missing = users
+        .update_user(new_email("", "thief@example.net", ""))
+        .await;
+    let status = expect_err(missing, Code::InvalidArgument, "INVALID_ARGUMENT");
+    use tonic_types::StatusExt as _;
+    assert_eq!(
+        status
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations[0]
+            .field,
+        "current_password"
+    );
+    let wrong = users
+        .update_user(new_email("", "thief@example.net", "not-her-password"))
+        .await;
+    expect_err(wrong, Code::InvalidArgument, "INVALID_ARGUMENT");
+    assert_eq!(app.audit("password_change_failed").await.len(), 1);
+    let me = users
+        .get_current_user(pb::GetCurrentUserRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(me.email, "mia@example.org", "nothing changed");
+    // The same email again is no change and needs nothing.
+    users
+        .update_user(new_email("", "mia@example.org", ""))
+        .await
+        .expect("unchanged email");
+    let moved = users
+        .update_user(new_email(&mia.user_id, "mia@example.net", "mia-password"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.email, "mia@example.net");
+    // An administrator changes another user's email without it.
+    let admin = app.admin().await;
+    let by_admin = app
+        .users(&admin)
+        .update_user(new_email(&mia.user_id, "mia@example.com", ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_admin.email, "mia@example.com");
+}
+
+async fn registration_refuses_an_email_in_use(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.allow_registration = true).await;
+    app.create_user("nina", "nina-password").await;
+    let taken = app
+        .users("")
+        .create_user(new_user("nina2", "NINA@example.org", "long-password"))
+        .await;
+    expect_err(taken, Code::AlreadyExists, "EMAIL_ALREADY_EXISTS");
+    let token = app
+        .login("nina", "nina-password")
+        .await
+        .unwrap()
+        .access_token;
+    app.users("")
+        .create_user(new_user("olga", "olga@example.org", "long-password"))
+        .await
+        .expect("a free email");
+    let clash = app
+        .users(&token)
+        .update_user(new_email("", "olga@example.org", "nina-password"))
+        .await;
+    expect_err(clash, Code::AlreadyExists, "EMAIL_ALREADY_EXISTS");
 }
