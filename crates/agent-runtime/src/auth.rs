@@ -28,8 +28,9 @@
 //!   (if present) not in the future, both with [`AuthConfig::leeway_secs`] of
 //!   clock skew; `iss` equal to [`AuthConfig::issuer`]; `aud` (a string or an
 //!   array) containing [`AuthConfig::audience`]; `sub` a non-empty string.
-//!   If a `type` claim is present it must be `"access"` (so a refresh token
-//!   cannot be replayed as an access token). Scopes come from the `scope`
+//!   A `type` claim equal to `"access"` is required (so a refresh token, an
+//!   ID token or any other token of the issuer cannot be replayed as an access
+//!   token). Scopes come from the `scope`
 //!   claim, a space-separated string (RFC 8693 §4.2); unknown scope strings
 //!   are ignored. `client_id` (RFC 8693 §4.3) is optional.
 //!
@@ -104,7 +105,7 @@ const MAX_ECHOED_CHARS: usize = 64;
 // ---------------------------------------------------------------------------
 
 /// OAuth 2.0 scopes of the API (RFC 6749 §3.3): `"api:read"`, `"api:write"`,
-/// `"api:admin"`. [`Scope::Admin`] implies the other two (see
+/// `"api:admin"`, `"api:approve"`. [`Scope::Admin`] implies the others (see
 /// [`Principal::has`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
@@ -114,11 +115,14 @@ pub enum Scope {
     Write,
     /// `api:admin`: everything, including administrative operations.
     Admin,
+    /// `api:approve`: resolve a pending approval the caller requested itself (a person's
+    /// token; an agent's token must not carry it). See `Store::resolve_approval`.
+    Approve,
 }
 
 impl Scope {
     /// Every scope, in ascending order.
-    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Write, Scope::Admin];
+    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Write, Scope::Admin, Scope::Approve];
 
     /// The scope's wire name, e.g. `"api:read"`.
     pub fn as_str(self) -> &'static str {
@@ -126,6 +130,7 @@ impl Scope {
             Scope::Read => "api:read",
             Scope::Write => "api:write",
             Scope::Admin => "api:admin",
+            Scope::Approve => "api:approve",
         }
     }
 
@@ -166,8 +171,8 @@ impl Principal {
         }
     }
 
-    /// Whether the caller holds `scope`. [`Scope::Admin`] implies
-    /// [`Scope::Read`] and [`Scope::Write`].
+    /// Whether the caller holds `scope`. [`Scope::Admin`] implies every
+    /// other scope.
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
     }
@@ -851,7 +856,7 @@ impl Authenticator {
         if config.disabled {
             tracing::warn!(
                 "authentication is OFF (AGENT_RUNTIME__AUTH__DISABLED=true): every caller is user \
-                 `dev` with all scopes (api:read api:write api:admin). Development only — never \
+                 `dev` with all scopes (api:read api:write api:admin api:approve). Development only — never \
                  run like this in production"
             );
             return Ok(Authenticator::disabled());
@@ -1283,8 +1288,14 @@ fn principal_from_claims(claims: &serde_json::Map<String, Value>) -> Result<Prin
             ));
         }
     };
+    // Required: a token without `type` may be another kind of token of the same issuer (an ID
+    // token, a refresh token in JWT form) and is never taken for an access token.
     match claims.get("type") {
-        None | Some(Value::Null) => {}
+        None | Some(Value::Null) => {
+            return Err(AuthError::InvalidToken(
+                "`type` claim is required and must be \"access\"".to_owned(),
+            ));
+        }
         Some(Value::String(t)) if t == "access" => {}
         Some(Value::String(t)) => return Err(AuthError::WrongTokenType(truncate(t))),
         Some(other) => return Err(AuthError::WrongTokenType(truncate(&other.to_string()))),
@@ -1427,6 +1438,7 @@ mod tests {
             "exp": now() + 300,
             "scope": "api:read api:write",
             "client_id": "codelab-cli",
+            "type": "access",
         })
     }
 
@@ -2100,6 +2112,9 @@ mod tests {
         ));
         let access = rs256(&claims_with("type", json!("access")));
         assert!(auth.verify(&access).await.is_ok());
+        for untyped in [claims_without("type"), claims_with("type", Value::Null)] {
+            assert_invalid(auth.verify(&rs256(&untyped)).await, "type");
+        }
     }
 
     #[tokio::test]

@@ -33,6 +33,8 @@
 //! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGE_BYTES` | `1048576` | largest message (content + tool calls + metadata, 1 MiB); beyond it `INVALID_ARGUMENT` |
 //! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_APPEND` | `1000` | messages in one AppendMessages |
 //! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_SAVE` | `100000` | messages in one SaveSession snapshot |
+//! | `AGENT_RUNTIME__LIMITS__MAX_SESSION_MESSAGES` | `100000` | messages one session holds; an append or SaveSession beyond it is `RESOURCE_EXHAUSTED` (`SESSION_TOO_LARGE`) |
+//! | `AGENT_RUNTIME__LIMITS__MAX_RESPONSE_BYTES` | `67108864` | text and JSON in one LoadSession/LoadAgentContext answer (64 MiB); beyond it `RESOURCE_EXHAUSTED` (`RESPONSE_TOO_LARGE`): page instead |
 //! | `AGENT_RUNTIME__PAGE_TOKEN_SECRET` | random per process | key signing page tokens; set the same on every replica |
 //! | `AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS` | `5000` | database probe period for grpc.health.v1 |
 //! | `AGENT_RUNTIME__SHUTDOWN_GRACE_SECS` | `30` | time in-flight RPCs get on shutdown |
@@ -114,6 +116,21 @@ pub struct Limits {
     pub max_messages_per_append: usize,
     /// Messages in one SaveSession snapshot.
     pub max_messages_per_save: usize,
+    /// Most messages one session holds (see `store::SessionLimits`). At least 1.
+    pub max_session_messages: usize,
+    /// Most bytes of text and JSON in one whole-session answer (LoadSession,
+    /// LoadAgentContext; see `store::SessionLimits`). At least 1.
+    pub max_response_bytes: usize,
+}
+
+impl Limits {
+    /// The store's share of these limits.
+    pub fn session_limits(&self) -> crate::store::SessionLimits {
+        crate::store::SessionLimits {
+            max_session_messages: i64::try_from(self.max_session_messages).unwrap_or(i64::MAX),
+            max_response_bytes: self.max_response_bytes,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -123,6 +140,8 @@ impl Default for Limits {
             max_message_bytes: 1024 * 1024,
             max_messages_per_append: 1_000,
             max_messages_per_save: 100_000,
+            max_session_messages: 100_000,
+            max_response_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -201,6 +220,16 @@ impl Config {
                 "{ENV_PREFIX}__LIMITS__MAX_MESSAGE_BYTES must be at least 1"
             ));
         }
+        if self.limits.max_session_messages == 0 {
+            problems.push(format!(
+                "{ENV_PREFIX}__LIMITS__MAX_SESSION_MESSAGES must be at least 1"
+            ));
+        }
+        if self.limits.max_response_bytes == 0 {
+            problems.push(format!(
+                "{ENV_PREFIX}__LIMITS__MAX_RESPONSE_BYTES must be at least 1"
+            ));
+        }
         problems
     }
 
@@ -263,6 +292,10 @@ mod tests {
         );
         assert_eq!(c.limits.max_request_bytes, 4 * 1024 * 1024);
         assert_eq!(c.limits.max_message_bytes, 1024 * 1024);
+        assert_eq!(
+            c.limits.session_limits(),
+            crate::store::SessionLimits::default()
+        );
         assert_eq!(c.auth.issuer, "https://auth.codelab.local");
         assert_eq!(c.auth.audience, "codelab-api");
     }

@@ -65,6 +65,37 @@ pub enum Error {
         /// Human-readable explanation.
         message: String,
     },
+    /// The caller is authenticated and may use the RPC, but not on this resource in this way
+    /// (AIP-193 reason in UPPER_SNAKE, e.g. `SELF_APPROVAL`). Becomes `PERMISSION_DENIED`.
+    #[error("{message}")]
+    PermissionDenied {
+        /// `SELF_APPROVAL`.
+        reason: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// The session would hold more than `AGENT_RUNTIME__LIMITS__MAX_SESSION_MESSAGES`
+    /// messages. Becomes `RESOURCE_EXHAUSTED` with reason `SESSION_TOO_LARGE`; nothing is
+    /// written.
+    #[error("session `{session_id}` would hold {messages} messages, the limit is {limit}")]
+    SessionTooLarge {
+        /// The public session id.
+        session_id: String,
+        /// Messages the session would hold after the write.
+        messages: i64,
+        /// The configured cap.
+        limit: i64,
+    },
+    /// A whole-session answer (LoadSession, LoadAgentContext) would carry more than
+    /// `AGENT_RUNTIME__LIMITS__MAX_RESPONSE_BYTES` of text and JSON. Becomes
+    /// `RESOURCE_EXHAUSTED` with reason `RESPONSE_TOO_LARGE`: the client pages instead.
+    #[error("response larger than {limit_bytes} bytes; {page_with}")]
+    ResponseTooLarge {
+        /// The configured budget, in bytes.
+        limit_bytes: usize,
+        /// What to use instead (`page with ListMessages`).
+        page_with: &'static str,
+    },
     /// Authentication or authorisation failed.
     #[error(transparent)]
     Auth(#[from] AuthError),

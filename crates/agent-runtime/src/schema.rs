@@ -96,6 +96,7 @@ diesel::table! {
         created_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
         resolved_by -> Nullable<Varchar>,
+        requested_by -> Nullable<Varchar>,
     }
 }
 

@@ -89,7 +89,7 @@ pub async fn serve(
         _ => PageTokens::random(),
     };
     let shared = Shared {
-        store: Store::new(pool.clone()),
+        store: Store::new(pool.clone()).with_limits(config.limits.session_limits()),
         auth,
         tokens,
         limits: config.limits.clone(),

@@ -52,7 +52,7 @@ impl AgentContextService for AgentContextApi {
                 reason: if req.reason.is_empty() {
                     None
                 } else {
-                    Some(req.reason)
+                    Some(convert::free_text("reason", req.reason)?)
                 },
                 metadata_json: convert::json_object("metadata_json", &req.metadata_json)?,
                 expected_current_agent,

@@ -41,7 +41,7 @@ impl ApprovalService for ApprovalApi {
                 call_id: convert::text("call_id", &req.call_id, MAX_NAME_CHARS)?,
                 tool_name: convert::text("tool_name", &req.tool_name, MAX_NAME_CHARS)?,
                 arguments_json: convert::json_value("arguments_json", &req.arguments_json)?,
-                reason: req.reason,
+                reason: convert::free_text("reason", req.reason)?,
             };
             Ok(convert::approval_to_proto(
                 self.shared.store.create_approval(access, id, new).await?,
@@ -84,7 +84,14 @@ impl ApprovalService for ApprovalApi {
         &self,
         request: Request<pb::ResolveApprovalRequest>,
     ) -> Result<Response<pb::PendingApproval>, Status> {
-        rpc!(self.shared, request, Scope::Write, |access, req| {
+        // As `rpc!`, but the store also learns whether the caller holds `api:approve`.
+        let started = std::time::Instant::now();
+        let result = async {
+            let (access, may_resolve_own) = self
+                .shared
+                .caller_holding(&request, Scope::Write, Scope::Approve)
+                .await?;
+            let req = request.into_inner();
             if req.approval_id.is_empty() {
                 return Err(Error::invalid("approval_id", "is required"));
             }
@@ -92,9 +99,11 @@ impl ApprovalService for ApprovalApi {
             Ok(convert::approval_to_proto(
                 self.shared
                     .store
-                    .resolve_approval(access, req.approval_id, decision)
+                    .resolve_approval(access, req.approval_id, decision, may_resolve_own)
                     .await?,
             ))
-        })
+        }
+        .await;
+        super::finish(started, result)
     }
 }

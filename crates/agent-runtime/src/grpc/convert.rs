@@ -2,6 +2,11 @@
 //!
 //! Every rule of API.md is checked here, before the store is called, and a violation names
 //! the field by its path in the request (`messages[3].tool_calls[0].arguments_json`).
+//!
+//! No text the store keeps may hold U+0000 (NUL), neither as a character of a text field nor,
+//! in a JSON field, as a character of a string or key once decoded (`"\u0000"`): PostgreSQL
+//! refuses both in `TEXT` and `JSONB`, so the rule is checked here, the same on both backends,
+//! and the request is refused with `INVALID_ARGUMENT` naming the field before any write.
 
 use crate::error::{Error, Result};
 use crate::model::{self, AgentHistoryEntry, ApprovalStatus, FunctionCall, NewMessage, Role};
@@ -76,30 +81,84 @@ pub fn agent_name(field: &str, name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// A JSON object field: empty → `None`; otherwise it must parse as a JSON object.
+/// What a field holding U+0000 is told.
+const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
+
+/// Refuses `value` when it holds U+0000 (see the module documentation).
+pub fn no_nul(field: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        Err(Error::invalid(field, NUL_REFUSED))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether any string or key of `value`, decoded, holds U+0000.
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    // Iterative, so a deeply nested document cannot exhaust the stack (serde_json already
+    // refuses nesting deeper than 128 while parsing).
+    let mut pending = vec![value];
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if k.contains('\0') {
+                        return true;
+                    }
+                    pending.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Parses a JSON field, refusing invalid JSON and (escaped) NUL characters.
+fn parse_json(field: &str, text: &str) -> Result<serde_json::Value> {
+    let value = serde_json::from_str::<serde_json::Value>(text)
+        .map_err(|e| Error::invalid(field, format!("is not valid JSON: {e}")))?;
+    if json_has_nul(&value) {
+        return Err(Error::invalid(
+            field,
+            "must not contain the NUL character (U+0000), escaped (\\u0000) or not",
+        ));
+    }
+    Ok(value)
+}
+
+/// A JSON object field: empty → `None`; otherwise it must parse as a JSON object without NUL.
 pub fn json_object(field: &str, text: &str) -> Result<Option<String>> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(_)) => Ok(Some(text.to_owned())),
-        Ok(_) => Err(Error::invalid(field, "must be a JSON object")),
-        Err(e) => Err(Error::invalid(field, format!("is not valid JSON: {e}"))),
+    match parse_json(field, text)? {
+        serde_json::Value::Object(_) => Ok(Some(text.to_owned())),
+        _ => Err(Error::invalid(field, "must be a JSON object")),
     }
 }
 
-/// A JSON value field (any JSON type): empty → `None`; otherwise it must parse.
+/// A JSON value field (any JSON type): empty → `None`; otherwise it must parse, without NUL.
 pub fn json_value(field: &str, text: &str) -> Result<Option<String>> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    serde_json::from_str::<serde_json::Value>(text)
-        .map(|_| Some(text.to_owned()))
-        .map_err(|e| Error::invalid(field, format!("is not valid JSON: {e}")))
+    parse_json(field, text).map(|_| Some(text.to_owned()))
 }
 
-/// A bounded free-text field.
+/// A free-text field without length bound of its own (the request and message size limits
+/// bound it): refused only when it holds U+0000.
+pub fn free_text(field: &str, value: String) -> Result<String> {
+    no_nul(field, &value)?;
+    Ok(value)
+}
+
+/// A bounded free-text field, without U+0000.
 pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String> {
+    no_nul(field, value)?;
     if value.chars().count() > max_chars {
         return Err(Error::invalid(
             field,
@@ -130,6 +189,25 @@ pub fn timestamp(
         .and_then(|nanos| DateTime::from_timestamp(ts.seconds, nanos))
         .map(Some)
         .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
+}
+
+/// Clock skew allowed between a client and this service on times a client reports.
+pub const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Refuses a client-reported time later than now plus [`MAX_CLOCK_SKEW`] (a session whose
+/// `last_activity` lies in the future would stay first in every listing and never be cleaned
+/// up as inactive).
+pub fn not_in_future(field: &str, at: Option<DateTime<Utc>>) -> Result<()> {
+    match at {
+        Some(at) if at > Utc::now() + MAX_CLOCK_SKEW => Err(Error::invalid(
+            field,
+            format!(
+                "must not be later than now plus {} minutes of clock skew",
+                MAX_CLOCK_SKEW.num_minutes()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A `DateTime<Utc>` as a protobuf timestamp.
@@ -212,6 +290,9 @@ pub fn message(index: usize, m: pb::Message, max_bytes: usize) -> Result<NewMess
     message_size(index, &m, max_bytes)?;
     let at = |f: &str| format!("messages[{index}].{f}");
     let role = role(&at("role"), m.role)?;
+    if let Some(content) = &m.content {
+        no_nul(&at("content"), content)?;
+    }
     if m.token_count < 0 {
         return Err(Error::invalid(at("token_count"), "must not be negative"));
     }
@@ -380,7 +461,7 @@ pub fn history_entry(index: usize, e: pb::AgentHistoryEntry) -> Result<AgentHist
         reason: if e.reason.is_empty() {
             None
         } else {
-            Some(e.reason)
+            Some(free_text(&at("reason"), e.reason)?)
         },
         timestamp: timestamp(&at("timestamp"), e.timestamp.as_ref())?,
         metadata_json: json_object(&at("metadata_json"), &e.metadata_json)?,
@@ -501,6 +582,68 @@ mod tests {
             field(message(0, m, MAX)),
             "messages[0].tool_calls[0].arguments_json"
         );
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_text_and_json_field_naming_it() {
+        let field = |r: Result<NewMessage>| match r {
+            Err(Error::InvalidArgument { field, description }) => {
+                assert!(description.contains("U+0000"), "{description}");
+                field
+            }
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        };
+        let mut m = msg(pb::Role::User);
+        m.content = Some("a\0b".into());
+        assert_eq!(field(message(3, m, MAX)), "messages[3].content");
+        let mut m = msg(pb::Role::User);
+        m.name = "n\0".into();
+        assert_eq!(field(message(0, m, MAX)), "messages[0].name");
+        let mut m = msg(pb::Role::Tool);
+        m.tool_call_id = "\0".into();
+        assert_eq!(field(message(0, m, MAX)), "messages[0].tool_call_id");
+        let mut m = msg(pb::Role::User);
+        m.metadata_json = r#"{"k":"x\u0000y"}"#.into();
+        assert_eq!(field(message(1, m, MAX)), "messages[1].metadata_json");
+        let mut m = msg(pb::Role::User);
+        m.metadata_json = r#"{"\u0000":1}"#.into();
+        assert_eq!(field(message(1, m, MAX)), "messages[1].metadata_json");
+        for (id, kind, name, arguments, expected) in [
+            ("c\0", "", "f", "{}", "id"),
+            ("c", "fn\0", "f", "{}", "type"),
+            ("c", "", "f\0", "{}", "name"),
+            ("c", "", "f", r#"{"a":["\u0000"]}"#, "arguments_json"),
+        ] {
+            let mut m = msg(pb::Role::Assistant);
+            m.tool_calls.push(pb::ToolCall {
+                id: id.into(),
+                r#type: kind.into(),
+                name: name.into(),
+                arguments_json: arguments.into(),
+            });
+            assert_eq!(
+                field(message(2, m, MAX)),
+                format!("messages[2].tool_calls[0].{expected}")
+            );
+        }
+        // An escaped backslash before `u0000` is text, not NUL.
+        let mut m = msg(pb::Role::User);
+        m.metadata_json = r#"{"k":"\\u0000"}"#.into();
+        assert!(message(0, m, MAX).is_ok());
+        assert!(text("title", "a\0", 10).is_err());
+        assert!(free_text("reason", "\0".into()).is_err());
+        assert!(json_value("arguments_json", r#""\u0000""#).is_err());
+        let entry = pb::AgentHistoryEntry {
+            to_agent: "coder".into(),
+            reason: "why\0".into(),
+            ..Default::default()
+        };
+        match history_entry(4, entry) {
+            Err(Error::InvalidArgument { field, .. }) => {
+                assert_eq!(field, "agent_history[4].reason")
+            }
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
     }
 
     #[test]
@@ -654,6 +797,7 @@ mod tests {
                 match super::super::message(i, m, 1024 * 1024) {
                     Ok(new) => {
                         prop_assert!(new.content.is_some() || !new.tool_calls.is_empty());
+                        prop_assert!(!new.content.unwrap_or_default().contains('\0'));
                         if let Some(meta) = &new.metadata_json {
                             let parsed: serde_json::Value = serde_json::from_str(meta).unwrap();
                             prop_assert!(parsed.is_object());

@@ -61,6 +61,25 @@ impl Shared {
         })
     }
 
+    /// As [`Shared::caller`], and whether the caller also holds `also`.
+    pub(crate) async fn caller_holding<T>(
+        &self,
+        request: &Request<T>,
+        scope: Scope,
+        also: Scope,
+    ) -> Result<(Access, bool), Error> {
+        let principal = self.auth.authenticate(request.metadata()).await?;
+        principal.require(scope)?;
+        let holds = principal.has(also);
+        Ok((
+            Access {
+                admin: principal.is_admin(),
+                subject: principal.subject,
+            },
+            holds,
+        ))
+    }
+
     /// Decodes a non-empty page token for `kind`/`query` (`INVALID_ARGUMENT` on `page_token`).
     fn decode_token(
         &self,

@@ -289,6 +289,7 @@ impl SessionService for SessionApi {
         rpc!(self.shared, request, Scope::Write, |access, req| {
             let id = convert::session_id("session_id", &req.session_id)?;
             let last_activity = convert::timestamp("last_activity", req.last_activity.as_ref())?;
+            convert::not_in_future("last_activity", last_activity)?;
             let limits = &self.shared.limits;
             let messages = convert::messages(
                 req.messages,

@@ -9,7 +9,8 @@
 //! `messages[0].tool_calls[1].arguments_json` → `INVALID_ARGUMENTS_JSON`), so the set is the
 //! fixed set of request field names; the full path is in `metadata.field` and the
 //! `BadRequest`. Also `MESSAGE_TOO_LARGE` (`INVALID_ARGUMENT`), `REQUEST_TOO_LARGE`
-//! (`RESOURCE_EXHAUSTED`), `<RESOURCE>_NOT_FOUND`, `<RESOURCE>_ALREADY_EXISTS`, the
+//! (`RESOURCE_EXHAUSTED`), `SESSION_TOO_LARGE` and `RESPONSE_TOO_LARGE` (`RESOURCE_EXHAUSTED`),
+//! `SELF_APPROVAL` (`PERMISSION_DENIED`), `<RESOURCE>_NOT_FOUND`, `<RESOURCE>_ALREADY_EXISTS`, the
 //! precondition's own reason, the authentication reason, `DATABASE_UNAVAILABLE`, `INTERNAL`.
 
 use crate::error::Error;
@@ -112,6 +113,42 @@ impl From<Error> for Status {
                 details.add_precondition_failure_violation(reason, "", message.clone());
                 Status::with_error_details(Code::FailedPrecondition, message, details)
             }
+            Error::PermissionDenied { reason, message } => {
+                Status::with_error_details(Code::PermissionDenied, message, info(reason, &[]))
+            }
+            Error::SessionTooLarge {
+                session_id,
+                messages,
+                limit,
+            } => Status::with_error_details(
+                Code::ResourceExhausted,
+                format!(
+                    "session `{session_id}` would hold {messages} messages; the limit is {limit} \
+                     messages per session"
+                ),
+                info(
+                    "SESSION_TOO_LARGE",
+                    &[
+                        ("session_id", &session_id),
+                        ("messages", &messages.to_string()),
+                        ("limit", &limit.to_string()),
+                    ],
+                ),
+            ),
+            Error::ResponseTooLarge {
+                limit_bytes,
+                page_with,
+            } => Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("the answer would be larger than {limit_bytes} bytes; {page_with} instead"),
+                info(
+                    "RESPONSE_TOO_LARGE",
+                    &[
+                        ("limit_bytes", &limit_bytes.to_string()),
+                        ("page_with", page_with),
+                    ],
+                ),
+            ),
             Error::Auth(auth) => {
                 let code = if auth.is_permission_denied() {
                     Code::PermissionDenied
@@ -241,6 +278,35 @@ mod tests {
                 .unwrap()
                 .metadata
                 .contains_key("size_bytes")
+        );
+    }
+
+    #[test]
+    fn session_and_response_too_large_and_self_approval() {
+        let s = Status::from(Error::SessionTooLarge {
+            session_id: "s".into(),
+            messages: 11,
+            limit: 10,
+        });
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        let info = s.get_error_details().error_info().unwrap().clone();
+        assert_eq!(info.reason, "SESSION_TOO_LARGE");
+        assert_eq!(info.metadata["limit"], "10");
+        assert_eq!(info.metadata["messages"], "11");
+        let s = Status::from(Error::ResponseTooLarge {
+            limit_bytes: 100,
+            page_with: "page with ListMessages",
+        });
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        assert_eq!(reason(&s), "RESPONSE_TOO_LARGE");
+        assert!(s.message().contains("ListMessages"), "{}", s.message());
+        let s = Status::from(Error::PermissionDenied {
+            reason: "SELF_APPROVAL",
+            message: "m".into(),
+        });
+        assert_eq!(
+            (s.code(), reason(&s)),
+            (Code::PermissionDenied, "SELF_APPROVAL".into())
         );
     }
 

@@ -60,6 +60,14 @@ pub(crate) struct AgentSwitchRow {
 }
 
 impl AgentSwitchRow {
+    /// Bytes of text and JSON this switch carries (see `SessionLimits::max_response_bytes`).
+    fn payload_bytes(&self) -> usize {
+        self.from_agent.as_ref().map_or(0, String::len)
+            + self.to_agent.len()
+            + self.reason.as_ref().map_or(0, String::len)
+            + self.metadata_json.as_ref().map_or(0, |j| j.0.len())
+    }
+
     fn into_switch(self) -> AgentSwitch {
         AgentSwitch {
             id: self.id,
@@ -101,9 +109,7 @@ macro_rules! context_of {
 macro_rules! copy_agent_context {
     ($c:expr, $from:expr, $to:expr) => {{
         use $crate::schema::{agent_contexts, agent_switches};
-        use $crate::store::agents::{
-            AgentContextRow, AgentSwitchRow, NewAgentContextRow, NewAgentSwitchRow,
-        };
+        use $crate::store::agents::{AgentContextRow, NewAgentContextRow};
         let source: Option<AgentContextRow> = agent_contexts::table
             .filter(agent_contexts::session_db_id.eq($from))
             .select(AgentContextRow::as_select())
@@ -123,29 +129,31 @@ macro_rules! copy_agent_context {
                 .returning(agent_contexts::id)
                 .get_result($c)
                 .await?;
-            let switches: Vec<AgentSwitchRow> = agent_switches::table
+            // Copied inside the database (INSERT … SELECT, in id order so the copies keep
+            // the history's order): no switch passes through this process.
+            let copied = agent_switches::table
                 .filter(agent_switches::context_db_id.eq(source.id))
                 .order(agent_switches::id.asc())
-                .select(AgentSwitchRow::as_select())
-                .load($c)
+                .select((
+                    copy_id.into_sql::<diesel::sql_types::BigInt>(),
+                    agent_switches::from_agent,
+                    agent_switches::to_agent,
+                    agent_switches::switched_at,
+                    agent_switches::reason,
+                    agent_switches::metadata_json,
+                ));
+            diesel::insert_into(agent_switches::table)
+                .values(copied)
+                .into_columns((
+                    agent_switches::context_db_id,
+                    agent_switches::from_agent,
+                    agent_switches::to_agent,
+                    agent_switches::switched_at,
+                    agent_switches::reason,
+                    agent_switches::metadata_json,
+                ))
+                .execute($c)
                 .await?;
-            let copies: Vec<NewAgentSwitchRow> = switches
-                .into_iter()
-                .map(|s| NewAgentSwitchRow {
-                    context_db_id: copy_id,
-                    from_agent: s.from_agent,
-                    to_agent: s.to_agent,
-                    switched_at: s.switched_at,
-                    reason: s.reason,
-                    metadata_json: s.metadata_json,
-                })
-                .collect();
-            db_core::insert_batch!(
-                $c,
-                agent_switches::table,
-                copies,
-                $crate::store::INSERT_CHUNK
-            )?;
         }
     }};
 }
@@ -389,16 +397,20 @@ impl Store {
         .await
     }
 
-    /// Old-client snapshot read: the context and its switches, oldest first.
+    /// Old-client snapshot read: the context and its switches, oldest first, read
+    /// [`READ_CHUNK`](super::READ_CHUNK) at a time in one snapshot.
     ///
     /// # Errors
-    /// `NotFound` for the session or a session without context.
+    /// `NotFound` for the session or a session without context; `ResponseTooLarge` as soon as
+    /// the switches read pass [`SessionLimits::max_response_bytes`](super::SessionLimits) (the
+    /// client pages with ListAgentSwitches instead).
     pub async fn load_agent_context(
         &self,
         access: Access,
         session_id: String,
     ) -> Result<(AgentContext, Vec<AgentSwitch>)> {
         let pool = self.pool.clone();
+        let budget = self.limits.max_response_bytes;
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
@@ -407,19 +419,35 @@ impl Store {
                     resource: "agent context",
                     id: session_id.clone(),
                 })?;
-                let switches: Vec<AgentSwitchRow> = agent_switches::table
-                    .filter(agent_switches::context_db_id.eq(context.id))
-                    .order(agent_switches::id.asc())
-                    .select(AgentSwitchRow::as_select())
-                    .load(c)
-                    .await?;
-                Ok::<_, Error>((
-                    context.into_context(session.session_id),
-                    switches
-                        .into_iter()
-                        .map(AgentSwitchRow::into_switch)
-                        .collect(),
-                ))
+                let mut used = context.metadata_json.as_ref().map_or(0, |j| j.0.len());
+                let mut switches = Vec::new();
+                let mut after = 0i64;
+                loop {
+                    let rows: Vec<AgentSwitchRow> = agent_switches::table
+                        .filter(agent_switches::context_db_id.eq(context.id))
+                        .filter(agent_switches::id.gt(after))
+                        .order(agent_switches::id.asc())
+                        .limit(super::READ_CHUNK)
+                        .select(AgentSwitchRow::as_select())
+                        .load(c)
+                        .await?;
+                    let read = rows.len() as i64;
+                    for row in rows {
+                        used = used.saturating_add(row.payload_bytes());
+                        if used > budget {
+                            return Err(Error::ResponseTooLarge {
+                                limit_bytes: budget,
+                                page_with: "page with ListAgentSwitches",
+                            });
+                        }
+                        after = row.id;
+                        switches.push(row.into_switch());
+                    }
+                    if read < super::READ_CHUNK {
+                        break;
+                    }
+                }
+                Ok::<_, Error>((context.into_context(session.session_id), switches))
             })
         })
         .await

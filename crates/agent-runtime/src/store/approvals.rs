@@ -23,6 +23,7 @@ struct ApprovalRow {
     created_at: NaiveDateTime,
     resolved_at: Option<NaiveDateTime>,
     resolved_by: Option<String>,
+    requested_by: Option<String>,
 }
 
 impl ApprovalRow {
@@ -60,10 +61,12 @@ struct NewApprovalRow {
     reason: String,
     status: &'static str,
     created_at: NaiveDateTime,
+    requested_by: String,
 }
 
 impl Store {
-    /// Records a tool call waiting for a decision; its id is a new UUIDv7.
+    /// Records a tool call waiting for a decision, requested by `access.subject`; its id is a
+    /// new UUIDv7.
     ///
     /// # Errors
     /// `NotFound`; `FailedPrecondition` (`SESSION_DELETED`); `AlreadyExists` when the session
@@ -92,6 +95,7 @@ impl Store {
                         reason: new.reason,
                         status: ApprovalStatus::Pending.as_str(),
                         created_at: at,
+                        requested_by: access.subject.clone(),
                     })
                     .returning(ApprovalRow::as_returning())
                     .get_result(c)
@@ -154,14 +158,21 @@ impl Store {
 
     /// Records the decision (`Approved` or `Rejected`) by `access.subject`.
     ///
+    /// Separation of duties: the principal that requested the approval (same `sub`) may
+    /// resolve it only when `may_resolve_own` is set — the caller holds `api:approve`, which an
+    /// agent's token does not carry. Approvals stored before the requester was recorded have
+    /// no requester and any principal who sees the session resolves them.
+    ///
     /// # Errors
-    /// `NotFound` (unknown approval, or another user's session); `FailedPrecondition`
+    /// `NotFound` (unknown approval, or another user's session); `PermissionDenied`
+    /// (`SELF_APPROVAL`) for the requester without `may_resolve_own`; `FailedPrecondition`
     /// (`APPROVAL_ALREADY_RESOLVED`) when it was resolved before.
     pub async fn resolve_approval(
         &self,
         access: Access,
         approval_id: String,
         decision: ApprovalStatus,
+        may_resolve_own: bool,
     ) -> Result<PendingApproval> {
         let pool = self.pool.clone();
         db_core::detach(async move {
@@ -182,6 +193,15 @@ impl Store {
                 let visible_id = session.session_id.clone();
                 let session =
                     check_visible(Some(session), &access, &visible_id).map_err(|_| not_found())?;
+                if !may_resolve_own && approval.requested_by.as_deref() == Some(&access.subject) {
+                    return Err(Error::PermissionDenied {
+                        reason: "SELF_APPROVAL",
+                        message: format!(
+                            "approval `{approval_id}` was requested by the caller; it must be \
+                             resolved by another principal or with scope api:approve"
+                        ),
+                    });
+                }
                 if approval.status != ApprovalStatus::Pending.as_str() {
                     return Err(Error::FailedPrecondition {
                         reason: "APPROVAL_ALREADY_RESOLVED",

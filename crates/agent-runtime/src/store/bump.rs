@@ -56,7 +56,8 @@ impl<'a> BumpTarget<'a> {
 /// `last_message_at = last_ts`, giving an untitled session `title`, and, when `returning` is
 /// set, `RETURNING` every column (in schema order, so the row loads as
 /// [`SessionRow`](super::SessionRow)). Matches no row when the target does not exist, is
-/// soft-deleted (`Live*`) or belongs to someone else (`LiveOwnedBy`).
+/// soft-deleted (`Live*`), belongs to someone else (`LiveOwnedBy`) or has no room left
+/// (`count_at_most`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BumpSession<'a> {
     /// The row to update.
@@ -69,6 +70,10 @@ pub(crate) struct BumpSession<'a> {
     pub at: DbTimestamp,
     /// The new `last_message_at` (`None` once the session has no message).
     pub last_ts: Option<DbTimestamp>,
+    /// The UPDATE matches only a row whose `message_count` is at most this: the session cap
+    /// minus the messages added (`i64::MAX` for no cap). A session with no room left matches
+    /// nothing, like an absent one, and the caller finds out which it was.
+    pub count_at_most: i64,
     /// Ends the statement with `RETURNING` every column; when `false`, run it with `execute`
     /// (rows updated: 1, or 0 when the target matches nothing) and read the row back.
     ///
@@ -135,6 +140,8 @@ where
                 out.push_bind_param::<BigInt, _>(id)?;
             }
         }
+        out.push_sql(" AND message_count <= ");
+        out.push_bind_param::<BigInt, _>(&self.count_at_most)?;
         if self.returning {
             out.push_sql(" RETURNING ");
             out.push_sql(COLUMNS);
@@ -343,6 +350,7 @@ mod tests {
             title: "t",
             at: DbTimestamp::default(),
             last_ts: None,
+            count_at_most: i64::MAX,
             returning: true,
         }
     }
@@ -358,18 +366,25 @@ mod tests {
         let row = sqlite_sql(&bump(BumpTarget::Row(7)));
         assert!(
             live.ends_with(&format!(
-                "WHERE session_id = ? AND deleted_at IS NULL RETURNING {COLUMNS}"
+                "WHERE session_id = ? AND deleted_at IS NULL AND message_count <= ? RETURNING \
+                 {COLUMNS}"
             )),
             "{live}"
         );
         assert!(
-            owned.contains("WHERE session_id = ? AND deleted_at IS NULL AND owner = ? RETURNING"),
+            owned.contains(
+                "WHERE session_id = ? AND deleted_at IS NULL AND owner = ? AND message_count <= ? \
+                 RETURNING"
+            ),
             "{owned}"
         );
-        assert!(row.contains(" WHERE id = ? RETURNING"), "{row}");
+        assert!(
+            row.contains(" WHERE id = ? AND message_count <= ? RETURNING"),
+            "{row}"
+        );
         assert_eq!(
             [&live, &owned, &row].map(|s| s.matches('?').count()),
-            [10, 11, 10]
+            [11, 12, 11]
         );
         assert!(
             !live.contains("'s'") && !row.contains('7'),
@@ -493,7 +508,7 @@ mod tests {
             sql.ends_with(&format!(") SELECT {COLUMNS} FROM s")),
             "{sql}"
         );
-        assert_eq!(sql.matches('?').count(), 10 + 2 * 9, "{sql}");
+        assert_eq!(sql.matches('?').count(), 11 + 2 * 9, "{sql}");
         assert!(!sql.contains("hello"), "values must be binds");
     }
 }

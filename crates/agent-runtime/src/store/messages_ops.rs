@@ -132,11 +132,14 @@ impl Store {
     ///
     /// Concurrent calls are coalesced into one transaction and one commit (group commit, see
     /// [`AppendQueue`]); each caller still gets its own outcome, and a caller's error does not
-    /// affect the others.
+    /// affect the others: when a statement of the shared transaction fails, its calls are run
+    /// again one by one, so only the call that caused the error sees it.
     ///
     /// # Errors
     /// `NotFound` (absent without `create_if_missing`, or another user's); `FailedPrecondition`
-    /// (`SESSION_DELETED`); `Unavailable`. Nothing is written on error.
+    /// (`SESSION_DELETED`); `SessionTooLarge` when the session would pass
+    /// [`SessionLimits::max_session_messages`](super::SessionLimits); `Unavailable`. Nothing is
+    /// written on error.
     pub async fn append_messages(
         &self,
         access: Access,
@@ -144,12 +147,22 @@ impl Store {
         new: Vec<NewMessage>,
         create_if_missing: bool,
     ) -> Result<Appended> {
+        let max_messages = self.limits.max_session_messages;
+        if new.len() as i64 > max_messages {
+            // Refused before anything is queued: no session is created for it either.
+            return Err(Error::SessionTooLarge {
+                session_id,
+                messages: new.len() as i64,
+                limit: max_messages,
+            });
+        }
         self.appends
             .submit(AppendJob {
                 access,
                 session_id,
                 new,
                 create_if_missing,
+                max_messages,
             })
             .await
     }
@@ -267,6 +280,7 @@ impl Store {
                     title: "",
                     at: DbTimestamp(at),
                     last_ts: previous_at.map(DbTimestamp),
+                    count_at_most: i64::MAX,
                     returning: true,
                 };
                 with_shape!(bump, |q| q.get_result::<SessionRow>(c).await).optional()?;
@@ -282,8 +296,14 @@ impl Store {
     /// rest is replaced. Creates the session for the caller when absent. `last_activity`
     /// becomes the given time, or now.
     ///
+    /// The stored messages are compared [`READ_CHUNK`](super::READ_CHUNK) at a time and only as
+    /// far as they match, so memory holds the request and one chunk, whatever the session's
+    /// length.
+    ///
     /// # Errors
-    /// `NotFound` (another user's); `FailedPrecondition` (`SESSION_DELETED`); `Unavailable`.
+    /// `NotFound` (another user's); `FailedPrecondition` (`SESSION_DELETED`);
+    /// `SessionTooLarge` for a snapshot of more than
+    /// [`SessionLimits::max_session_messages`](super::SessionLimits); `Unavailable`.
     pub async fn save_session(
         &self,
         access: Access,
@@ -291,23 +311,54 @@ impl Store {
         new: Vec<NewMessage>,
         last_activity: Option<DateTime<Utc>>,
     ) -> Result<Saved> {
+        let limit = self.limits.max_session_messages;
+        if new.len() as i64 > limit {
+            return Err(Error::SessionTooLarge {
+                session_id,
+                messages: new.len() as i64,
+                limit,
+            });
+        }
         let pool = self.pool.clone();
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             let at = now();
             db_core::transaction!(conn, |c| {
                 let session = find_or_create_session!(c, &access, &session_id, true, at);
-                let stored: Vec<MessageRow> = messages::table
-                    .filter(messages::session_db_id.eq(session.id))
-                    .order(messages::seq.asc())
-                    .select(MessageRow::as_select())
-                    .load(c)
-                    .await?;
-                let kept = stored
-                    .iter()
-                    .zip(&new)
-                    .take_while(|(s, n)| same_message(s, n))
-                    .count();
+                let mut totals = Counters::default();
+                let mut last_ts = None;
+                let mut title = String::new();
+                // `seq` has no gap: stored message `kept + 1` faces `new[kept]`.
+                let mut kept = 0usize;
+                'compare: while kept < new.len() && (kept as i64) < session.message_count {
+                    let want = (new.len() - kept).min(super::READ_CHUNK as usize) as i64;
+                    let stored: Vec<MessageRow> = messages::table
+                        .filter(messages::session_db_id.eq(session.id))
+                        .filter(messages::seq.gt(kept as i64))
+                        .order(messages::seq.asc())
+                        .limit(want)
+                        .select(MessageRow::as_select())
+                        .load(c)
+                        .await?;
+                    let read = stored.len() as i64;
+                    for m in &stored {
+                        if !same_message(m, &new[kept]) {
+                            break 'compare;
+                        }
+                        let role = Role::parse(&m.role).ok_or_else(|| {
+                            Error::Internal(format!("unknown stored role `{}`", m.role))
+                        })?;
+                        totals.add(role, m.token_count, 1);
+                        last_ts = Some(m.timestamp);
+                        if title.is_empty() && role == Role::User {
+                            title = m.content.as_deref().map(title_from).unwrap_or_default();
+                        }
+                        kept += 1;
+                    }
+                    if read < want {
+                        break;
+                    }
+                }
                 diesel::delete(
                     messages::table
                         .filter(messages::session_db_id.eq(session.id))
@@ -316,19 +367,6 @@ impl Store {
                 .execute(c)
                 .await?;
 
-                let mut totals = Counters::default();
-                let mut last_ts = None;
-                let mut title = String::new();
-                for m in &stored[..kept] {
-                    let role = Role::parse(&m.role).ok_or_else(|| {
-                        Error::Internal(format!("unknown stored role `{}`", m.role))
-                    })?;
-                    totals.add(role, m.token_count, 1);
-                    last_ts = Some(m.timestamp);
-                    if title.is_empty() && role == Role::User {
-                        title = m.content.as_deref().map(title_from).unwrap_or_default();
-                    }
-                }
                 let mut rows = Vec::with_capacity(new.len() - kept);
                 for (m, seq) in new.into_iter().skip(kept).zip(kept as i64 + 1..) {
                     totals.add(m.role, m.token_count, 1);
@@ -368,30 +406,53 @@ impl Store {
         .await
     }
 
-    /// Old-client whole read: the session and all its messages in `seq` order.
+    /// Old-client whole read: the session and all its messages in `seq` order, read
+    /// [`READ_CHUNK`](super::READ_CHUNK) at a time in one snapshot.
     ///
     /// # Errors
-    /// `NotFound`; `FailedPrecondition` (`SESSION_DELETED`); `Unavailable`.
+    /// `NotFound`; `FailedPrecondition` (`SESSION_DELETED`); `ResponseTooLarge` as soon as
+    /// the messages read pass [`SessionLimits::max_response_bytes`](super::SessionLimits)
+    /// (the client pages with ListMessages instead); `Unavailable`.
     pub async fn load_session(
         &self,
         access: Access,
         session_id: String,
     ) -> Result<(Session, Vec<Message>)> {
         let pool = self.pool.clone();
+        let budget = self.limits.max_response_bytes;
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
                 let session = live_session!(c, &access, &session_id);
-                let rows: Vec<MessageRow> = messages::table
-                    .filter(messages::session_db_id.eq(session.id))
-                    .order(messages::seq.asc())
-                    .select(MessageRow::as_select())
-                    .load(c)
-                    .await?;
-                let messages = rows
-                    .into_iter()
-                    .map(MessageRow::into_message)
-                    .collect::<Result<Vec<_>>>()?;
+                let mut messages =
+                    Vec::with_capacity(session.message_count.clamp(0, super::READ_CHUNK) as usize);
+                let mut used = 0usize;
+                let mut after = 0i64;
+                loop {
+                    let rows: Vec<MessageRow> = messages::table
+                        .filter(messages::session_db_id.eq(session.id))
+                        .filter(messages::seq.gt(after))
+                        .order(messages::seq.asc())
+                        .limit(super::READ_CHUNK)
+                        .select(MessageRow::as_select())
+                        .load(c)
+                        .await?;
+                    let read = rows.len() as i64;
+                    for row in rows {
+                        used = used.saturating_add(row.payload_bytes());
+                        if used > budget {
+                            return Err(Error::ResponseTooLarge {
+                                limit_bytes: budget,
+                                page_with: "page with ListMessages",
+                            });
+                        }
+                        after = row.seq;
+                        messages.push(row.into_message()?);
+                    }
+                    if read < super::READ_CHUNK {
+                        break;
+                    }
+                }
                 Ok::<_, Error>((session.into_session(), messages))
             })
         })
@@ -431,6 +492,31 @@ pub(crate) struct AppendJob {
     session_id: String,
     new: Vec<NewMessage>,
     create_if_missing: bool,
+    /// The session cap ([`SessionLimits::max_session_messages`](super::SessionLimits)); the
+    /// call is never queued with more messages than this.
+    max_messages: i64,
+}
+
+/// The error of a job whose session UPDATE by row id matched nothing, given the session's
+/// `message_count` read afterwards (`None`: the row is gone): the UPDATE checks nothing else,
+/// so a session still there had no room left for the job's `count` messages.
+fn no_room(job: &AppendJob, message_count: Option<i64>, count: i64) -> Error {
+    match message_count {
+        Some(message_count) => Error::SessionTooLarge {
+            session_id: job.session_id.clone(),
+            messages: message_count + count,
+            limit: job.max_messages,
+        },
+        None => Error::session_not_found(&job.session_id),
+    }
+}
+
+/// Whether `e` is a statement's error (a value or constraint the database refused, a bug)
+/// rather than an outage: a shared batch that failed with it is run again call by call, so the
+/// one call that caused it fails alone. An outage fails the batch without retry (retrying each
+/// call would wait for the database once per call).
+fn is_statement_error(e: &Error) -> bool {
+    matches!(e, Error::Internal(_))
 }
 
 /// Most messages of a call appended as one [`BumpAndInsert`] statement. Its text (and so its
@@ -492,6 +578,17 @@ impl Prepared {
         })
     }
 
+    /// Puts the rows back as [`Prepared::new`] built them (`session_db_id` 0, `seq` the
+    /// distance from the last message), after a failed attempt gave them a session's numbers,
+    /// so the call can be tried again.
+    fn reset(&mut self) {
+        let n = self.rows.len() as i64;
+        for (row, k) in self.rows.iter_mut().zip(1..) {
+            row.session_db_id = 0;
+            row.seq = n - k;
+        }
+    }
+
     /// Gives `at`, the batch's timestamp, to every message sent without one.
     fn stamp(&mut self, at: NaiveDateTime) {
         for &i in &self.untimed {
@@ -507,6 +604,7 @@ impl Prepared {
             title: &self.title,
             at: DbTimestamp(at),
             last_ts: self.rows.last().map(|row| row.timestamp),
+            count_at_most: self.job.max_messages - self.delta.count,
             returning: true,
         }
     }
@@ -521,16 +619,18 @@ impl Prepared {
     }
 }
 
-/// Appends `$prepared` (a `Vec<Prepared>`) one job after another on `$c`, inside the caller's
-/// transaction, creating sessions where asked; evaluates to the outcomes in order (`Result`,
-/// `Err` for a database error). Sessions are updated in the order of `$prepared` (sorted by
-/// `session_id`), so concurrent writers cannot deadlock. Written once for both backends.
+/// Appends `$prepared` (an iterator of `&mut Prepared`) one job after another on `$c`, inside
+/// the caller's transaction, creating sessions where asked; evaluates to the outcomes in order
+/// (`Result`, `Err` for a database error). Sessions are updated in the order of `$prepared`
+/// (sorted by `session_id`), so concurrent writers cannot deadlock. Written once for both
+/// backends. The jobs' rows keep the numbers they were given (see [`Prepared::reset`]).
 macro_rules! append_sequential {
     ($c:expr, $prepared:expr, $at:expr) => {{
         let at = $at;
         let mut outcomes = Vec::new();
-        let mut rows = Vec::new();
+        let mut rows: Vec<NewMessageRow> = Vec::new();
         for p in $prepared {
+            let p: &mut Prepared = p;
             let reserved = async {
                 let job = &p.job;
                 let live = p.bump(BumpTarget::live(&job.access, &job.session_id), at);
@@ -545,14 +645,28 @@ macro_rules! append_sequential {
                             at
                         );
                         let bump = p.bump(BumpTarget::Row(row.id), at);
-                        with_shape!(bump, |q| q.get_result::<SessionRow>($c).await)
+                        match with_shape!(bump, |q| q.get_result::<SessionRow>($c).await)
                             .optional()?
-                            .ok_or_else(|| Error::session_not_found(&job.session_id))
+                        {
+                            Some(row) => Ok(row),
+                            None => {
+                                let now_holds: Option<i64> = sessions::table
+                                    .find(row.id)
+                                    .select(sessions::message_count)
+                                    .first($c)
+                                    .await
+                                    .optional()?;
+                                Err(no_room(job, now_holds, p.delta.count))
+                            }
+                        }
                     }
                 }
             }
             .await;
-            record(reserved, p, &mut rows, &mut outcomes)?;
+            if record(reserved, p, &mut outcomes)? {
+                // Owned copies: the insert may run on another thread (SQLite).
+                rows.extend(p.rows.iter().cloned());
+            }
         }
         insert_messages!($c, rows);
         Ok::<_, Error>(outcomes)
@@ -560,8 +674,10 @@ macro_rules! append_sequential {
 }
 
 /// Appends every job and returns each job's outcome, in order. A job that fails for a client
-/// reason (unknown or deleted session) writes nothing and leaves the others alone; a database
-/// error fails the whole batch (nothing of it is committed).
+/// reason (unknown or deleted session, no room left) writes nothing and leaves the others
+/// alone. A database error fails the shared transaction; `Err` is returned only when nothing of
+/// `prepared` was committed (so [`append_isolating`] may run the jobs again), and a failure of
+/// the second transaction below is isolated here, call by call.
 ///
 /// On SQLite the whole batch is one transaction run inline on the writer's thread
 /// ([`db_core::split_transaction!`]: no hop to the blocking pool and back). On PostgreSQL each
@@ -571,11 +687,11 @@ macro_rules! append_sequential {
 /// nothing there and follow in a second transaction, one after another (`append_sequential!`).
 async fn append_batch(
     pool: &db_core::Pool,
-    mut prepared: Vec<Prepared>,
+    prepared: &mut Vec<Prepared>,
 ) -> Result<Vec<Result<Appended>>> {
     let mut conn = pool.get().await?;
     let at = now();
-    for p in &mut prepared {
+    for p in prepared.iter_mut() {
         p.stamp(at);
     }
     if !pool.serializes_writes()
@@ -594,29 +710,83 @@ async fn append_batch(
         })?;
         return match row {
             Some(row) => Ok(vec![Ok(appended(row, only.delta.count))]),
-            // Absent (to be created), deleted or someone else's: nothing was written.
-            None => db_core::transaction!(conn, |c| append_sequential!(c, prepared, at)),
+            // Absent (to be created), deleted, someone else's or full: nothing was written.
+            None => db_core::transaction!(conn, |c| append_sequential!(c, prepared.iter_mut(), at)),
         };
     }
-    let (mut outcomes, missed) = db_core::split_transaction!(conn,
-        postgres: |c| pipelined_fast_path(c, prepared, at).await,
-        sqlite: |c| sqlite_side::append_jobs(c, prepared, at)
-            .map(|done| (done.into_iter().map(Some).collect::<Vec<_>>(), Vec::new())),
-    )?;
+    // The SQLite body runs on the writer's thread and owns what it uses: the jobs go in
+    // behind a lock and come back out after the transaction, whatever its outcome.
+    let sqlite_jobs = std::sync::Arc::new(std::sync::Mutex::new(if pool.serializes_writes() {
+        std::mem::take(prepared)
+    } else {
+        Vec::new()
+    }));
+    let inside = sqlite_jobs.clone();
+    let pg_jobs = &mut *prepared;
+    let first = db_core::split_transaction!(conn,
+        postgres: |c| pipelined_fast_path(c, pg_jobs, at).await,
+        sqlite: |c| {
+            let mut jobs = inside.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            sqlite_side::append_jobs(c, &mut jobs, at)
+                .map(|done| (done.into_iter().map(Some).collect::<Vec<_>>(), Vec::new()))
+        },
+    );
+    if pool.serializes_writes() {
+        let mut back = sqlite_jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *prepared = std::mem::take(&mut *back);
+    }
+    let (mut outcomes, missed) = first?;
     if missed.is_empty() {
         return Ok(outcomes.into_iter().flatten().collect());
     }
-    let (places, rest): (Vec<usize>, Vec<Prepared>) = missed.into_iter().unzip();
-    let done = db_core::transaction!(conn, |c| append_sequential!(c, rest, at))?;
-    for (i, outcome) in places.into_iter().zip(done) {
+    // PostgreSQL: the first transaction has committed; the rest is isolated here.
+    let mut left = vec![false; prepared.len()];
+    for &i in &missed {
+        left[i] = true;
+    }
+    let together = {
+        let rest = prepared
+            .iter_mut()
+            .zip(&left)
+            .filter_map(|(p, &l)| l.then_some(p));
+        db_core::transaction!(conn, |c| append_sequential!(c, rest, at))
+    };
+    let done = match together {
+        Ok(done) => done,
+        Err(e) if missed.len() > 1 && is_statement_error(&e) => {
+            tracing::warn!(error = %e, calls = missed.len(), "append transaction failed; running its calls one by one");
+            let mut done = Vec::with_capacity(missed.len());
+            for &i in &missed {
+                let p = &mut prepared[i];
+                p.reset();
+                done.push(
+                    match db_core::transaction!(conn, |c| append_sequential!(
+                        c,
+                        std::iter::once(&mut *p),
+                        at
+                    )) {
+                        Ok(mut one) => one.pop().unwrap_or_else(|| {
+                            Err(Error::Internal("append produced no outcome".into()))
+                        }),
+                        Err(e) => Err(e),
+                    },
+                );
+            }
+            done
+        }
+        Err(e) => missed.iter().map(|_| Err(e.replicate())).collect(),
+    };
+    for (i, outcome) in missed.into_iter().zip(done) {
         outcomes[i] = Some(outcome);
     }
     Ok(outcomes.into_iter().flatten().collect())
 }
 
-/// Outcomes by job position (`None` for a job left for later), and the jobs left for later with
-/// their positions.
-type FastPath = (Vec<Option<Result<Appended>>>, Vec<(usize, Prepared)>);
+/// Outcomes by job position (`None` for a job left for later), and the positions of the jobs
+/// left for later.
+type FastPath = (Vec<Option<Result<Appended>>>, Vec<usize>);
 
 /// The PostgreSQL fast path, inside the caller's transaction: every job's [`BumpAndInsert`]
 /// (counter UPDATE and message INSERTs in one statement), pipelined in one round trip; a job
@@ -627,7 +797,7 @@ type FastPath = (Vec<Option<Result<Appended>>>, Vec<(usize, Prepared)>);
 /// so no lock is held while sessions are created.
 async fn pipelined_fast_path(
     c: &mut db_core::PgConn,
-    prepared: Vec<Prepared>,
+    prepared: &[Prepared],
     at: NaiveDateTime,
 ) -> Result<FastPath> {
     let shared: &db_core::PgConn = c;
@@ -648,12 +818,12 @@ async fn pipelined_fast_path(
     .await?;
     let mut outcomes = Vec::with_capacity(prepared.len());
     let mut missed = Vec::new();
-    for (i, (p, row)) in prepared.into_iter().zip(bumped).enumerate() {
+    for (i, (p, row)) in prepared.iter().zip(bumped).enumerate() {
         match row {
             Some(row) => outcomes.push(Some(Ok(appended(row, p.delta.count)))),
             None => {
                 outcomes.push(None);
-                missed.push((i, p));
+                missed.push(i);
             }
         }
     }
@@ -670,30 +840,28 @@ fn appended(updated: SessionRow, count: i64) -> Appended {
     }
 }
 
-/// Turns one job's reserved session row into its message rows (final `session_db_id` and
-/// `seq`, appended to `rows`) and outcome. A client error (unknown, foreign or deleted session)
-/// becomes that job's outcome and writes nothing; any other error is returned and fails the
-/// batch.
+/// Gives one job's rows their final `session_db_id` and `seq` from its reserved session row,
+/// and records its outcome; `true` when its rows are to be inserted. A client error (unknown,
+/// foreign, deleted or full session) becomes that job's outcome and writes nothing; any other
+/// error is returned and fails the batch.
 fn record(
     reserved: Result<SessionRow>,
-    p: Prepared,
-    rows: &mut Vec<NewMessageRow>,
+    p: &mut Prepared,
     outcomes: &mut Vec<Result<Appended>>,
-) -> Result<()> {
+) -> Result<bool> {
     match reserved {
         Ok(updated) => {
             let first_seq = updated.message_count - p.delta.count + 1;
-            rows.extend(p.rows.into_iter().zip(first_seq..).map(|(mut row, seq)| {
+            for (row, seq) in p.rows.iter_mut().zip(first_seq..) {
                 row.session_db_id = updated.id;
                 row.seq = seq;
-                row
-            }));
+            }
             outcomes.push(Ok(appended(updated, p.delta.count)));
-            Ok(())
+            Ok(true)
         }
         Err(e) if e.is_client_error() => {
             outcomes.push(Err(e));
-            Ok(())
+            Ok(false)
         }
         Err(e) => Err(e),
     }
@@ -704,8 +872,8 @@ fn record(
 /// `reserve`), run synchronously on the writer's thread inside the caller's `BEGIN IMMEDIATE`.
 /// Only diesel's synchronous `RunQueryDsl` is in scope here.
 mod sqlite_side {
-    use super::{Prepared, record};
-    use crate::error::{Error, Result};
+    use super::{Prepared, no_room, record};
+    use crate::error::Result;
     use crate::model::{Access, NewSession};
     use crate::schema::{messages, sessions};
     use crate::store::bump::{BumpSession, BumpTarget, with_shape};
@@ -715,23 +883,28 @@ mod sqlite_side {
     use db_core::BlockingConn;
     use diesel::prelude::*;
 
-    /// Appends `prepared` on `c` (already in a transaction); outcomes in order.
+    /// Appends `prepared` on `c` (already in a transaction); outcomes in order. The jobs'
+    /// rows keep the numbers they were given (see [`Prepared::reset`]).
     pub(super) fn append_jobs(
         c: &mut BlockingConn,
-        prepared: Vec<Prepared>,
+        prepared: &mut [Prepared],
         at: NaiveDateTime,
     ) -> Result<Vec<Result<Appended>>> {
         let mut outcomes = Vec::with_capacity(prepared.len());
-        let mut rows = Vec::new();
-        for p in prepared {
-            let reserved = reserve(c, &p, at);
-            record(reserved, p, &mut rows, &mut outcomes)?;
+        let mut reserved_jobs = Vec::with_capacity(prepared.len());
+        for (i, p) in prepared.iter_mut().enumerate() {
+            let reserved = reserve(c, p, at);
+            if record(reserved, p, &mut outcomes)? {
+                reserved_jobs.push(i);
+            }
         }
         // One prepared single-row INSERT, reused from the statement cache for every row.
-        for row in &rows {
-            diesel::insert_into(messages::table)
-                .values(row)
-                .execute(c)?;
+        for &i in &reserved_jobs {
+            for row in &prepared[i].rows {
+                diesel::insert_into(messages::table)
+                    .values(row)
+                    .execute(c)?;
+            }
         }
         Ok(outcomes)
     }
@@ -751,7 +924,8 @@ mod sqlite_side {
         if with_shape!(live, |q| q.execute(c))? == 0 {
             let row = find_or_create(c, &job.access, &job.session_id, job.create_if_missing, at)?;
             if with_shape!(update(BumpTarget::Row(row.id)), |q| q.execute(c))? == 0 {
-                return Err(Error::session_not_found(&job.session_id));
+                // Nothing else writes meanwhile (the write lock is held): `row` is current.
+                return Err(no_room(job, Some(row.message_count), p.delta.count));
             }
         }
         Ok(session_by_key!(&job.session_id).first(c)?)
@@ -872,19 +1046,41 @@ impl AppendQueue {
 /// Commits `batch` and answers each caller with its outcome.
 async fn write_batch(pool: &db_core::Pool, mut batch: Vec<(Prepared, Reply)>) {
     batch.sort_by(|a, b| a.0.job.session_id.cmp(&b.0.job.session_id));
-    let (jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    match append_batch(pool, jobs).await {
-        Ok(outcomes) => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(outcome);
-            }
-        }
-        Err(e) => {
-            for reply in replies {
-                let _ = reply.send(Err(e.replicate()));
-            }
-        }
+    let (mut jobs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let outcomes = append_isolating(pool, &mut jobs).await;
+    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let _ = reply.send(outcome);
     }
+}
+
+/// Appends `jobs` together ([`append_batch`]); when that fails with a statement error (see
+/// [`is_statement_error`]), nothing was committed and each job runs again alone, in a
+/// transaction of its own, so only the job that caused the error fails. One outcome per job,
+/// in order.
+async fn append_isolating(pool: &db_core::Pool, jobs: &mut Vec<Prepared>) -> Vec<Result<Appended>> {
+    let err = match append_batch(pool, jobs).await {
+        Ok(outcomes) => return outcomes,
+        Err(e) => e,
+    };
+    if jobs.len() <= 1 {
+        return vec![Err(err)];
+    }
+    if !is_statement_error(&err) {
+        return jobs.iter().map(|_| Err(err.replicate())).collect();
+    }
+    tracing::warn!(error = %err, calls = jobs.len(), "append batch failed; running its calls one by one");
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for mut job in std::mem::take(jobs) {
+        job.reset();
+        let mut one = vec![job];
+        outcomes.push(match append_batch(pool, &mut one).await {
+            Ok(mut done) => done
+                .pop()
+                .unwrap_or_else(|| Err(Error::Internal("append produced no outcome".into()))),
+            Err(e) => Err(e),
+        });
+    }
+    outcomes
 }
 
 /// The next batch: waits for one append, then takes whatever else is already queued. `None`

@@ -124,21 +124,60 @@ pub(crate) const INSERT_CHUNK: usize = 1_000;
 /// per statement, and session ids per statement (under both backends' bind-parameter limits).
 pub(crate) const PURGE_CHUNK: usize = 1_000;
 
+/// Rows read per query when a whole session (or a whole switch history) is read or compared:
+/// keyset pages on `seq` (or `id`), so memory holds one page beyond what is kept.
+pub(crate) const READ_CHUNK: i64 = 100;
+
+/// Bounds on whole-session work (`AGENT_RUNTIME__LIMITS__MAX_SESSION_MESSAGES` and
+/// `…__MAX_RESPONSE_BYTES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Most messages one session holds: an append or snapshot beyond it is refused with
+    /// [`Error::SessionTooLarge`] and writes nothing.
+    pub max_session_messages: i64,
+    /// Most bytes of text and JSON (content, name, tool call id, tool calls, metadata; for
+    /// switches agent names, reason and metadata) one LoadSession or LoadAgentContext answer
+    /// carries; beyond it [`Error::ResponseTooLarge`]. The store stops reading as soon as the
+    /// budget is passed, so a read holds at most the budget plus one [`READ_CHUNK`] of rows.
+    pub max_response_bytes: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            max_session_messages: 100_000,
+            max_response_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
 /// The conversation store over one database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
     /// Group commit of appends.
     appends: messages_ops::AppendQueue,
+    /// Bounds on whole-session work.
+    limits: SessionLimits,
 }
 
 impl Store {
-    /// A store over `pool` (already migrated). Must be called inside a tokio runtime: it starts
-    /// the group-commit writers for appends (one thread on SQLite, whose writers are serialised
-    /// anyway; a few tasks on PostgreSQL).
+    /// A store over `pool` (already migrated) with the default [`SessionLimits`]. Must be
+    /// called inside a tokio runtime: it starts the group-commit writers for appends (one
+    /// thread on SQLite, whose writers are serialised anyway; a few tasks on PostgreSQL).
     pub fn new(pool: Pool) -> Store {
         let appends = messages_ops::AppendQueue::start(pool.clone());
-        Store { pool, appends }
+        Store {
+            pool,
+            appends,
+            limits: SessionLimits::default(),
+        }
+    }
+
+    /// The same store with `limits` instead.
+    pub fn with_limits(mut self, limits: SessionLimits) -> Store {
+        self.limits = limits;
+        self
     }
 }
 
@@ -240,6 +279,18 @@ pub(crate) struct MessageRow {
 }
 
 impl MessageRow {
+    /// Bytes of text and JSON this message carries (see [`SessionLimits::max_response_bytes`]).
+    pub(crate) fn payload_bytes(&self) -> usize {
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+        let json = |j: &Option<JsonText>| j.as_ref().map_or(0, |j| j.0.len());
+        self.role.len()
+            + text(&self.content)
+            + text(&self.name)
+            + text(&self.tool_call_id)
+            + json(&self.tool_calls)
+            + json(&self.metadata_json)
+    }
+
     pub(crate) fn into_message(self) -> Result<Message> {
         let role = Role::parse(&self.role).ok_or_else(|| {
             Error::Internal(format!("stored message has unknown role `{}`", self.role))

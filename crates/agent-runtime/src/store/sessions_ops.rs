@@ -1,13 +1,12 @@
 //! Sessions: create, read, list, soft delete and undelete, fork, stats, retention cleanup.
 
-use super::{
-    Counters, NewMessageRow, SessionRow, Store, already_exists_on_conflict, check_visible, now,
-};
+use super::{Counters, SessionRow, Store, already_exists_on_conflict, check_visible, now};
 use crate::error::{Error, Result};
 use crate::model::{Access, CleanupReport, NewSession, Role, Session, SessionStats};
 use crate::schema::{messages, sessions};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use db_core::sql_types::JsonText;
+use db_core::timestamp::DbTimestamp;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -310,7 +309,8 @@ impl Store {
     }
 
     /// Copies messages `1..=up_to_seq` (all when 0) and the agent context with its switches
-    /// into a new session with the same owner, title, description and metadata.
+    /// into a new session with the same owner, title, description and metadata. The rows are
+    /// copied inside the database (`INSERT … SELECT`), never loaded here.
     ///
     /// # Errors
     /// `NotFound` for the source; `InvalidArgument` (`up_to_seq`) beyond the last message or
@@ -350,38 +350,81 @@ impl Store {
                 };
                 let fork = insert_session!(c, NewSessionRow::empty(new, source.owner.clone(), at));
 
-                let copied: Vec<super::MessageRow> = messages::table
+                // Copied inside the database (INSERT … SELECT): no message passes through
+                // this process, whatever the session's length.
+                let copied = messages::table
                     .filter(messages::session_db_id.eq(source.id))
                     .filter(messages::seq.le(upto))
-                    .order(messages::seq.asc())
-                    .select(super::MessageRow::as_select())
-                    .load(c)
+                    .select((
+                        fork.id.into_sql::<diesel::sql_types::BigInt>(),
+                        messages::seq,
+                        messages::role,
+                        messages::content,
+                        messages::name,
+                        messages::tool_call_id,
+                        messages::tool_calls,
+                        messages::token_count,
+                        messages::metadata_json,
+                        messages::timestamp,
+                    ));
+                diesel::insert_into(messages::table)
+                    .values(copied)
+                    .into_columns((
+                        messages::session_db_id,
+                        messages::seq,
+                        messages::role,
+                        messages::content,
+                        messages::name,
+                        messages::tool_call_id,
+                        messages::tool_calls,
+                        messages::token_count,
+                        messages::metadata_json,
+                        messages::timestamp,
+                    ))
+                    .execute(c)
                     .await?;
+
+                // The copy's counters: the source's for a whole copy, else one aggregate per
+                // role over the copied range.
                 let mut counters = Counters::default();
-                let mut last_at = None;
-                let rows = copied
-                    .into_iter()
-                    .map(|m| {
-                        let role = Role::parse(&m.role).ok_or_else(|| {
-                            Error::Internal(format!("unknown stored role `{}`", m.role))
+                let last_at: Option<DbTimestamp>;
+                if upto == source.message_count {
+                    counters = Counters {
+                        count: source.message_count,
+                        tokens: source.total_tokens,
+                        user: source.user_messages,
+                        assistant: source.assistant_messages,
+                        system: source.system_messages,
+                        tool: source.tool_messages,
+                    };
+                    last_at = source.last_message_at;
+                } else {
+                    let per_role: Vec<(String, i64, Option<i64>)> = messages::table
+                        .filter(messages::session_db_id.eq(source.id))
+                        .filter(messages::seq.le(upto))
+                        .group_by(messages::role)
+                        .select((
+                            messages::role,
+                            diesel::dsl::count_star(),
+                            diesel::dsl::sum(messages::token_count),
+                        ))
+                        .load(c)
+                        .await?;
+                    for (role, count, tokens) in per_role {
+                        let role = Role::parse(&role).ok_or_else(|| {
+                            Error::Internal(format!("unknown stored role `{role}`"))
                         })?;
-                        counters.add(role, m.token_count, 1);
-                        last_at = Some(m.timestamp);
-                        Ok(NewMessageRow {
-                            session_db_id: fork.id,
-                            seq: m.seq,
-                            role: role.as_str(),
-                            content: m.content,
-                            name: m.name,
-                            tool_call_id: m.tool_call_id,
-                            tool_calls: m.tool_calls,
-                            token_count: m.token_count,
-                            metadata_json: m.metadata_json,
-                            timestamp: m.timestamp,
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                insert_messages!(c, rows);
+                        counters.add(role, 0, count);
+                        counters.tokens += tokens.unwrap_or(0);
+                    }
+                    last_at = messages::table
+                        .filter(messages::session_db_id.eq(source.id))
+                        .filter(messages::seq.eq(upto))
+                        .select(messages::timestamp)
+                        .first::<DbTimestamp>(c)
+                        .await
+                        .optional()?;
+                }
 
                 let fork: SessionRow = diesel::update(sessions::table.find(fork.id))
                     .set((

@@ -8,8 +8,14 @@ use tonic::Code;
 
 backend_tests!(
     approvals_lifecycle,
-    list_pending_approvals_refuses_bad_paging
+    list_pending_approvals_refuses_bad_paging,
+    the_requester_cannot_resolve_its_own_approval
 );
+
+/// Alice as a person: her token carries `api:approve`, which her agent's does not.
+fn alice_approver() -> String {
+    token("alice", "api:read api:write api:approve")
+}
 
 fn request(call: &str) -> pb::CreatePendingApprovalRequest {
     pb::CreatePendingApprovalRequest {
@@ -58,7 +64,8 @@ async fn approvals_lifecycle(backend: Backend) {
         Some("call_id"),
     );
 
-    let resolved = a
+    let mut person = app.approvals(&alice_approver());
+    let resolved = person
         .resolve_approval(pb::ResolveApprovalRequest {
             approval_id: first.approval_id.clone(),
             decision: pb::ApprovalStatus::Approved as i32,
@@ -71,14 +78,14 @@ async fn approvals_lifecycle(backend: Backend) {
         (pb::ApprovalStatus::Approved as i32, "alice")
     );
     assert!(resolved.resolved_at.is_some());
-    let twice = a
+    let twice = person
         .resolve_approval(pb::ResolveApprovalRequest {
             approval_id: first.approval_id.clone(),
             decision: pb::ApprovalStatus::Rejected as i32,
         })
         .await;
     assert_status(twice, Code::FailedPrecondition, None);
-    let undecided = a
+    let undecided = person
         .resolve_approval(pb::ResolveApprovalRequest {
             approval_id: second.approval_id.clone(),
             decision: pb::ApprovalStatus::Pending as i32,
@@ -205,4 +212,87 @@ async fn list_pending_approvals_refuses_bad_paging(backend: Backend) {
         Code::InvalidArgument,
         Some("page_token"),
     );
+}
+
+/// Separation of duties: the principal (`sub`) that requested an approval cannot resolve it
+/// with its own token (the agent's: `api:write`, no `api:approve`); another principal who sees
+/// the session can, and so can the same person with `api:approve`. A refused decision changes
+/// nothing.
+async fn the_requester_cannot_resolve_its_own_approval(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    create(&mut app.sessions(&alice()), "s").await;
+    let mut agent = app.approvals(&alice());
+    let mut ids = Vec::new();
+    for call in ["call_1", "call_2", "call_3"] {
+        let created = agent
+            .create_pending_approval(request(call))
+            .await
+            .unwrap()
+            .into_inner();
+        ids.push(created.approval_id);
+    }
+    let decide = |id: &str| pb::ResolveApprovalRequest {
+        approval_id: id.into(),
+        decision: pb::ApprovalStatus::Approved as i32,
+    };
+    for decision in [pb::ApprovalStatus::Approved, pb::ApprovalStatus::Rejected] {
+        let own = agent
+            .resolve_approval(pb::ResolveApprovalRequest {
+                decision: decision as i32,
+                ..decide(&ids[0])
+            })
+            .await;
+        let status = assert_status(own, Code::PermissionDenied, None);
+        assert_eq!(
+            tonic_types::StatusExt::get_error_details(&status)
+                .error_info()
+                .unwrap()
+                .reason,
+            "SELF_APPROVAL"
+        );
+    }
+    let still = agent
+        .list_pending_approvals(pb::ListPendingApprovalsRequest {
+            session_id: "s".into(),
+            status: pb::ApprovalStatus::Pending as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        still.approvals.len(),
+        3,
+        "a refused decision changes nothing"
+    );
+
+    // The same person with api:approve.
+    let resolved = app
+        .approvals(&alice_approver())
+        .resolve_approval(decide(&ids[0]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved.resolved_by, "alice");
+    // Another principal who sees the session (an administrator).
+    let resolved = app
+        .approvals(&admin())
+        .resolve_approval(decide(&ids[1]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved.resolved_by, "root");
+    // An approval an administrator requested in Alice's session: Alice's own token decides it.
+    let by_admin = app
+        .approvals(&admin())
+        .create_pending_approval(request("call_9"))
+        .await
+        .unwrap()
+        .into_inner();
+    let resolved = agent
+        .resolve_approval(decide(&by_admin.approval_id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved.resolved_by, "alice");
 }

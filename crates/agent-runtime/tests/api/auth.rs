@@ -45,6 +45,16 @@ async fn tokens_and_scopes_are_enforced(backend: Backend) {
         None,
     );
 
+    // A signed token without `type` is not an access token.
+    let untyped =
+        token_with(serde_json::json!({ "sub": "alice", "scope": "api:read", "type": null }));
+    let status = assert_status(
+        app.sessions(&untyped).list_sessions(list()).await,
+        Code::Unauthenticated,
+        None,
+    );
+    assert!(status.message().contains("type"), "{status:?}");
+
     let reader = token("alice", "api:read");
     app.sessions(&reader)
         .list_sessions(list())

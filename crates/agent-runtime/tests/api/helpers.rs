@@ -154,7 +154,8 @@ pub fn token(sub: &str, scope: &str) -> String {
     token_with(serde_json::json!({ "sub": sub, "scope": scope }))
 }
 
-/// A token with the default claims overridden/extended by `extra`.
+/// A token with the default claims overridden/extended by `extra`; a `null` in `extra` removes
+/// that claim.
 pub fn token_with(extra: serde_json::Value) -> String {
     let now = chrono::Utc::now().timestamp();
     let mut claims = serde_json::json!({
@@ -168,7 +169,11 @@ pub fn token_with(extra: serde_json::Value) -> String {
         "client_id": "codelab-flutter-app",
     });
     for (k, v) in extra.as_object().unwrap() {
-        claims[k] = v.clone();
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
     }
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some("rsa-1".into());

@@ -10,6 +10,8 @@ mod admin;
 mod agents;
 mod approvals;
 mod auth;
+mod isolation;
+mod limits;
 mod messages;
 mod schema;
 mod server;

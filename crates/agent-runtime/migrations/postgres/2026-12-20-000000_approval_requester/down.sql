@@ -1,0 +1,1 @@
+ALTER TABLE pending_approvals DROP COLUMN requested_by;
