@@ -12,7 +12,7 @@ pub static MIGRATIONS: MigrationSet = db_core::migration_set!(
     [
         "2026-11-21-000000_conversation_store",
         "2026-12-04-000000_role_check_as_equalities",
-        "2026-12-20-000000_approval_requester",
+        "2026-12-07-000000_approval_requester",
     ]
 );
 

@@ -4,8 +4,10 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// The scopes codelab knows (API.md): reads, writes, administration.
-pub const KNOWN_SCOPES: [&str; 3] = ["api:read", "api:write", "api:admin"];
+/// The scopes codelab knows (API.md): reads, writes, administration, and `api:approve`
+/// (agent-runtime: resolving a pending approval one's own `sub` requested; give it to people,
+/// never to agents).
+pub const KNOWN_SCOPES: [&str; 4] = ["api:read", "api:write", "api:admin", "api:approve"];
 
 /// Scopes a new user or client gets when none are given.
 pub const DEFAULT_SCOPES: &str = "api:read api:write";
