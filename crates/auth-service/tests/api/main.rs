@@ -11,6 +11,7 @@ mod attacks;
 mod cleanup;
 mod clients;
 mod first_start;
+mod kek;
 mod keys;
 mod lockout;
 mod schema;
