@@ -117,6 +117,7 @@ login() { # auth-service on a temporary SQLite file, rate limit off, password gr
   local auth_port=$(( port + 1 )) password=bench-password-$RANDOM
   AUTH_SERVICE__DB_URL="sqlite:///$work/auth.db" AUTH_SERVICE__GRPC_ADDR=127.0.0.1:$auth_port \
     AUTH_SERVICE__ADMIN_PASSWORD=$password AUTH_SERVICE__RATE_LIMIT__REQUESTS_PER_SECOND=0 \
+    AUTH_SERVICE__KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)" \
     RUST_LOG=warn "$bin/auth-service" >"$out/auth.server.log" 2>&1 &
   pid=$!
   for c in 1 4; do

@@ -107,6 +107,7 @@ async fn main() {
     let auth_config = auth_service::config::Config {
         db_url: SecretString::from(format!("sqlite:///{}/auth.db", dir.path().display())),
         admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
+        key_encryption_key: Some(auth_service::kek::Keks::generate()),
         // The load comes from one address on purpose.
         rate_limit: auth_service::config::RateLimitSettings {
             requests_per_second: 0,

@@ -16,6 +16,8 @@
 //! | `AUTH_SERVICE__AUDIENCE` | `codelab-api` | `aud` of every access token |
 //! | `AUTH_SERVICE__ADMIN_PASSWORD` | random, written to the credentials file | password of the `admin` user seeded on first start (`AUTH_SERVICE__MASTER_KEY` is accepted too) |
 //! | `AUTH_SERVICE__INTERNAL_CLIENT_SECRET` | random, written to the credentials file | secret of the seeded confidential client `codelab-internal` |
+//! | `AUTH_SERVICE__KEY_ENCRYPTION_KEY` | none: required | key-encryption key(s) of the signing keys: base64 of 32 random bytes (`openssl rand -base64 32`); comma-separated to rotate (the first encrypts, all decrypt); see [`crate::kek`] |
+//! | `AUTH_SERVICE__KEY_ENCRYPTION_KEY_FILE` | unset | file holding the key-encryption key(s) instead (Docker/Kubernetes secret) |
 //! | `AUTH_SERVICE__CREDENTIALS_FILE` | `auth-credentials.txt` next to a SQLite database, else `data/auth-credentials.txt` | where generated first-start credentials are written (mode 0600; never logged) |
 //! | `AUTH_SERVICE__ALLOW_REGISTRATION` | `false` | anyone may call CreateUser (else `api:admin` only) |
 //! | `AUTH_SERVICE__REFRESH_GRACE_SECS` | `30` | a rotated refresh token presented again within this many seconds gets a new pair instead of revoking its family (max 60) |
@@ -77,6 +79,11 @@ pub struct Config {
     /// Secret of the seeded `codelab-internal` client.
     #[serde(serialize_with = "db_core::service::serialize_redacted")]
     pub internal_client_secret: Option<SecretString>,
+    /// Key-encryption key(s) of the signing keys (see [`crate::kek`]).
+    #[serde(serialize_with = "db_core::service::serialize_redacted")]
+    pub key_encryption_key: Option<SecretString>,
+    /// File holding the key-encryption key(s), when `key_encryption_key` is unset.
+    pub key_encryption_key_file: Option<PathBuf>,
     /// Where generated first-start credentials go (see [`Config::credentials_file`]); a file,
     /// not a log line, because a container's stderr is its log.
     pub credentials_file: Option<PathBuf>,
@@ -116,6 +123,8 @@ impl Default for Config {
             admin_password: None,
             master_key: None,
             internal_client_secret: None,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
             credentials_file: None,
             allow_registration: false,
             refresh_grace_secs: 30,
@@ -261,6 +270,9 @@ impl Config {
         if let Err(e) = crate::passwords::Passwords::new(&self.password) {
             problems.push(format!("{ENV_PREFIX}__PASSWORD__*: {e}"));
         }
+        if let Err(e) = self.key_encryption_keys() {
+            problems.push(e.0);
+        }
         if let Err(e) = self.database_url() {
             problems.insert(0, e.0);
         }
@@ -307,6 +319,18 @@ impl Config {
             .map_err(|e| ConfigError(format!("{ENV_PREFIX}__DB_URL: {e}")))
     }
 
+    /// The key-encryption keys (`KEY_ENCRYPTION_KEY`, else `KEY_ENCRYPTION_KEY_FILE`).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the variable: unset, malformed, or an unreadable file.
+    pub fn key_encryption_keys(&self) -> Result<crate::kek::Keks, ConfigError> {
+        crate::kek::Keks::from_settings(
+            self.key_encryption_key.as_ref(),
+            self.key_encryption_key_file.as_deref(),
+        )
+        .map_err(|e| ConfigError(e.0))
+    }
+
     /// Where generated first-start credentials are written: `CREDENTIALS_FILE`, else
     /// [`crate::credentials::FILE_NAME`] in the folder of a SQLite database file, else
     /// `data/`[`crate::credentials::FILE_NAME`] (relative to the working directory; the data
@@ -343,7 +367,19 @@ mod tests {
     #[test]
     fn defaults_match_the_original_and_agent_runtime() {
         let c = Config::default();
+        let problems = c.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains(crate::kek::KEK_ENV), "{problems:?}");
+        let c = Config {
+            key_encryption_key: Some(crate::kek::Keks::generate()),
+            ..c
+        };
         c.validate().unwrap();
+        assert!(
+            !serde_json::to_string(&c)
+                .unwrap()
+                .contains(c.key_encryption_key.as_ref().unwrap().expose_secret())
+        );
         assert_eq!(c.grpc_addr.port(), 50052);
         assert_eq!(c.issuer, "https://auth.codelab.local");
         assert_eq!(c.audience, "codelab-api");

@@ -10,16 +10,21 @@
 //! [`ON_DEMAND_RELOAD_INTERVAL`], so a replica never refuses or hides another replica's fresh
 //! key (verifiers refetch the JWK Set on an unknown `kid`, RFC 7517 §4.5 / OpenID Connect
 //! Core §10.1.1).
+//!
+//! Private keys are stored sealed under the key-encryption key ([`crate::kek`]); only the
+//! signing key is opened, in memory, when the keys are loaded.
 
 use crate::error::{Error, Result};
+use crate::kek::Keks;
 use crate::model::{Audit, AuditEvent, RequestContext};
-use crate::store::{KeyRecord, NewKey, Store};
+use crate::store::{KeyRecord, NewKey, Reseal, Store};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use db_core::timestamp::now;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
 use rsa::traits::PublicKeyParts as _;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -80,6 +85,7 @@ struct KeyState {
 #[derive(Clone)]
 pub struct KeyRing {
     store: Store,
+    keks: Keks,
     issuer: String,
     audience: String,
     leeway_secs: u64,
@@ -100,12 +106,16 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
-    /// Loads the published keys, generating and storing the first key when there is none.
+    /// Loads the published keys, generating and storing the first key (sealed under `keks`)
+    /// when there is none. Run [`Store::seal_signing_keys`] first: a stored key that does not
+    /// open under `keks` fails here as `Internal`.
     ///
     /// # Errors
-    /// Database errors; `Internal` when a stored key does not parse or generation fails.
+    /// Database errors; `Internal` when a stored key does not open or parse, or generation
+    /// fails.
     pub async fn load(
         store: Store,
+        keks: Keks,
         issuer: String,
         audience: String,
         leeway_secs: u64,
@@ -113,16 +123,17 @@ impl KeyRing {
     ) -> Result<KeyRing> {
         let mut records = store.published_keys().await?;
         if !records.iter().any(|k| k.retired_at.is_none()) {
-            let key = generate_key().await?;
+            let key = generate_key(&keks).await?;
             let kid = key.kid.clone();
             if store.insert_first_key(key).await? {
                 tracing::info!(%kid, "generated the first signing key");
             }
             records = store.published_keys().await?;
         }
-        let state = build_state(&records)?;
+        let state = build_state(&records, &keks)?;
         Ok(KeyRing {
             store,
+            keks,
             issuer,
             audience,
             leeway_secs,
@@ -150,11 +161,24 @@ impl KeyRing {
 
     async fn reload_locked(&self, loaded_at: &mut Instant) -> Result<()> {
         let started = Instant::now();
-        let records = self.store.published_keys().await?;
+        let mut records = self.store.published_keys().await?;
+        if records
+            .iter()
+            .any(|k| crate::kek::is_plaintext(&k.private_key_pem))
+        {
+            // A backup made before envelope encryption was restored: seal it as at start.
+            let sealed = self
+                .store
+                .seal_signing_keys(&self.keks, Reseal::Plaintext)
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            tracing::warn!(kids = ?sealed.rewritten, "sealed plaintext signing keys");
+            records = self.store.published_keys().await?;
+        }
         if !records.iter().any(|k| k.retired_at.is_none()) {
             return Err(Error::Internal("no signing key in the database".to_owned()));
         }
-        let state = build_state(&records)?;
+        let state = build_state(&records, &self.keks)?;
         *self
             .state
             .write()
@@ -220,7 +244,7 @@ impl KeyRing {
         context: &RequestContext,
         actor: &str,
     ) -> Result<(String, Vec<String>)> {
-        let key = generate_key().await?;
+        let key = generate_key(&self.keks).await?;
         let kid = key.kid.clone();
         let lifetime = self.store.max_access_token_lifetime().await?.max(900);
         let keep = lifetime + self.refresh.as_secs() as i64 + self.leeway_secs as i64 + 60;
@@ -324,14 +348,17 @@ impl KeyRing {
     }
 }
 
-fn build_state(records: &[KeyRecord]) -> Result<KeyState> {
+fn build_state(records: &[KeyRecord], keks: &Keks) -> Result<KeyState> {
     let current = records
         .iter()
         .find(|k| k.retired_at.is_none())
         .ok_or_else(|| Error::Internal("no signing key".to_owned()))?;
+    let pem = keks
+        .open(&current.kid, &current.private_key_pem)
+        .map_err(|e| Error::Internal(e.0))?;
     let signing = Signing {
         kid: current.kid.clone(),
-        key: EncodingKey::from_rsa_pem(current.private_key_pem.as_bytes()).map_err(|e| {
+        key: EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).map_err(|e| {
             Error::Internal(format!(
                 "stored signing key {} does not parse: {e}",
                 current.kid
@@ -369,14 +396,16 @@ fn build_state(records: &[KeyRecord]) -> Result<KeyState> {
 }
 
 /// Generates an RSA-2048 key (off the async executor) with a `kid` of the form
-/// `YYYYMMDD-<8 hex>`.
-async fn generate_key() -> Result<NewKey> {
-    tokio::task::spawn_blocking(|| {
+/// `YYYYMMDD-<8 hex>`, its private part sealed under `keks`.
+async fn generate_key(keks: &Keks) -> Result<NewKey> {
+    let keks = keks.clone();
+    tokio::task::spawn_blocking(move || {
         let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
             .map_err(|e| Error::Internal(format!("RSA key generation: {e}")))?;
         let pem = private
             .to_pkcs8_pem(LineEnding::LF)
             .map_err(|e| Error::Internal(format!("PKCS#8 encoding: {e}")))?;
+        let pem = SecretString::from(pem.as_str());
         let created_at = now();
         let kid = format!(
             "{}-{}",
@@ -391,10 +420,11 @@ async fn generate_key() -> Result<NewKey> {
             "n": URL_SAFE_NO_PAD.encode(private.n().to_bytes_be()),
             "e": URL_SAFE_NO_PAD.encode(private.e().to_bytes_be()),
         });
+        let sealed = keks.seal(&kid, &pem).map_err(|e| Error::Internal(e.0))?;
         Ok(NewKey {
             kid,
             algorithm: "RS256".to_owned(),
-            private_key_pem: pem.to_string(),
+            private_key_pem: sealed,
             public_jwk: jwk.to_string(),
             created_at,
             retired_at: None,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod grpc;
+pub mod kek;
 pub mod keys;
 pub mod migrations;
 pub mod model;

@@ -53,6 +53,27 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
+/// Checks that every stored signing key opens under the configured KEKs and seals the
+/// plaintext ones (a database made before envelope encryption), in one transaction; a KEK that
+/// cannot open a row stops the start as a [`ConfigError`] naming the variable.
+async fn seal_signing_keys(store: &Store, keks: &crate::kek::Keks) -> Result<(), ServeError> {
+    use crate::store::{Reseal, SealError};
+    match store.seal_signing_keys(keks, Reseal::Plaintext).await {
+        Ok(sealed) => {
+            if !sealed.rewritten.is_empty() {
+                tracing::warn!(
+                    kids = ?sealed.rewritten,
+                    kek = keks.primary_id(),
+                    "sealed plaintext signing keys under the key-encryption key"
+                );
+            }
+            Ok(())
+        }
+        Err(SealError::Kek(e)) => Err(ConfigError(e.0).into()),
+        Err(SealError::Store(e)) => Err(e.into()),
+    }
+}
+
 /// Binds `config.grpc_addr` and serves until `shutdown` resolves (see [`serve`]).
 ///
 /// # Errors
@@ -127,6 +148,7 @@ pub async fn serve_with(
     on_generated: Option<OnGenerated>,
 ) -> Result<(), ServeError> {
     config.validate()?;
+    let keks = config.key_encryption_keys()?;
     let url = config.database_url()?;
     tracing::info!(database = %url, "connecting to database");
     let pool = Pool::connect(&url, &config.db.pool_config()).await?;
@@ -165,8 +187,10 @@ pub async fn serve_with(
             announce(&generated);
         }
     }
+    seal_signing_keys(&store, &keks).await?;
     let keys = KeyRing::load(
         store.clone(),
+        keks,
         config.issuer.clone(),
         config.audience.clone(),
         config.leeway_secs,

@@ -21,8 +21,8 @@
 //! quietly; [`password`] reads passwords from the environment, stdin or a no-echo prompt.
 //!
 //! Invariant: this crate talks to both services only through their public gRPC contracts,
-//! except `up` (which embeds the servers) and `db` (which opens databases only through db-core
-//! and, for `db cleanup`, the services' stores).
+//! except `up` (which embeds the servers), `db` (which opens databases only through db-core
+//! and, for `db cleanup`, the services' stores) and `auth rotate-kek` (auth-service's store).
 
 pub mod auth;
 pub mod bench;

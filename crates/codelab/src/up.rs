@@ -10,11 +10,18 @@
 //!   unless `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL` is set. Authentication stays on;
 //!   `AGENT_RUNTIME__AUTH__DISABLED=true` turns it off (development only, logged loudly).
 //!
+//! auth-service's key-encryption key is `AUTH_SERVICE__KEY_ENCRYPTION_KEY` or `…_FILE` when
+//! set, else the file `<--data-dir>/auth-kek`, generated on the first start (mode 0600).
+//!
 //! On its first start auth-service creates the user `admin` with a generated password (or
 //! `AUTH_SERVICE__ADMIN_PASSWORD`) and writes it to its credentials file (mode 0600, next to
 //! `auth.db`); `codelab up` shows it once on its own stderr, the developer's terminal. The
 //! service's log lines carry only the file's path. Serves until Ctrl-C or SIGTERM;
 //! when one service stops with an error, the other is stopped too.
+
+mod kek_file;
+
+pub use kek_file::KEK_FILE;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -166,7 +173,7 @@ fn show_generated(generated: &auth_service::seed::Generated) {
 pub fn effective_configs(opts: &Opts) -> anyhow::Result<Configs> {
     let mut runtime = Config::load_unvalidated(opts.config.as_deref())
         .context("invalid agent-runtime configuration")?;
-    let mut auth = auth_service::config::Config::load(opts.auth_config.as_deref())
+    let mut auth = auth_service::config::Config::load_unvalidated(opts.auth_config.as_deref())
         .context("invalid auth-service configuration")?;
     // Read after `load`, which also brings in `.env`.
     let from_env = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
@@ -183,6 +190,20 @@ pub fn effective_configs(opts: &Opts) -> anyhow::Result<Configs> {
         tracing::info!("auth-service database from {AUTH_DB_URL_ENV}");
     } else {
         auth.db_url = SecretString::from(sqlite_url_of(&opts.data_dir, AUTH_DB_FILE));
+    }
+    // auth-service's key-encryption key: AUTH_SERVICE__KEY_ENCRYPTION_KEY(_FILE) when set,
+    // else one generated once into `<data-dir>/auth-kek` (owner-only, outside the database).
+    use secrecy::ExposeSecret as _;
+    let key_set = auth
+        .key_encryption_key
+        .as_ref()
+        .is_some_and(|k| !k.expose_secret().is_empty());
+    let file_set = auth
+        .key_encryption_key_file
+        .as_ref()
+        .is_some_and(|f| !f.as_os_str().is_empty());
+    if !key_set && !file_set {
+        auth.key_encryption_key_file = Some(kek_file::ensure(&opts.data_dir)?);
     }
     // An explicit AGENT_RUNTIME__AUTH__JWKS_URL still wins over this (see agent-runtime's auth).
     if !from_env(AUTH_SERVICE_URL_ENV) {
@@ -255,6 +276,13 @@ mod tests {
                 sqlite_url(&data_dir)
             );
             assert!(data_dir.is_dir());
+        }
+        if std::env::var_os("AUTH_SERVICE__KEY_ENCRYPTION_KEY").is_none()
+            && std::env::var_os("AUTH_SERVICE__KEY_ENCRYPTION_KEY_FILE").is_none()
+        {
+            let kek = data_dir.join(KEK_FILE);
+            assert_eq!(configs.auth.key_encryption_key_file.as_ref(), Some(&kek));
+            assert!(kek.is_file());
         }
         if std::env::var_os(AUTH_DB_URL_ENV).is_none() {
             assert_eq!(

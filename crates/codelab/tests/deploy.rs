@@ -508,6 +508,10 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
     let (auth_port, auth_metrics) = (free_port(), free_port());
     let (runtime_port, runtime_metrics) = (free_port(), free_port());
     let admin_password = "e2e-admin-password";
+    // The key-encryption key as a Docker/Kubernetes secret file would give it.
+    let kek = auth_service::kek::Keks::generate();
+    let kek_file = dir.join("auth-kek.secret");
+    std::fs::write(&kek_file, secrecy::ExposeSecret::expose_secret(&kek)).unwrap();
 
     let mut auth = Process::start(
         "auth-service",
@@ -523,6 +527,10 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
             ),
             ("AUTH_SERVICE__DB_URL".into(), auth_db_url.clone()),
             ("AUTH_SERVICE__ADMIN_PASSWORD".into(), admin_password.into()),
+            (
+                "AUTH_SERVICE__KEY_ENCRYPTION_KEY_FILE".into(),
+                kek_file.display().to_string(),
+            ),
             // Cheap hashing keeps the test fast; the parameters are checked elsewhere.
             ("AUTH_SERVICE__PASSWORD__MEMORY_KIB".into(), "1024".into()),
             ("AUTH_SERVICE__PASSWORD__ITERATIONS".into(), "1".into()),
@@ -750,6 +758,7 @@ fn run_pair(dir: &Path, auth_db_url: String, runtime_db_url: String) {
         client_secret,
         user_password.to_owned(),
         "e2e-wrong-password-7".to_owned(),
+        secrecy::ExposeSecret::expose_secret(&kek).to_owned(),
     ];
     for url in [&auth_db_url, &runtime_db_url] {
         if let Some(password) = url_parts(url).password {
@@ -805,7 +814,11 @@ fn codelab_isolated(args: &[&str], env: &[(&str, &str)]) -> std::process::Output
 #[test]
 fn config_check_prints_effective_settings_without_secrets_and_every_problem() {
     // A working pair: exit 0, defaults shown as variables, warnings for what is random.
-    let out = codelab_isolated(&["config", "check", "--offline"], &[]);
+    let kek = "Y29kZWxhYi10ZXN0LWtlay1vbmUtMzItYnl0ZXMtb2s=";
+    let out = codelab_isolated(
+        &["config", "check", "--offline"],
+        &[("AUTH_SERVICE__KEY_ENCRYPTION_KEY", kek)],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -822,6 +835,10 @@ fn config_check_prints_effective_settings_without_secrets_and_every_problem() {
     );
     assert!(
         stdout.contains("# warning: AUTH_SERVICE__ADMIN_PASSWORD is unset"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("AUTH_SERVICE__KEY_ENCRYPTION_KEY=[redacted]\n") && !stdout.contains(kek),
         "{stdout}"
     );
 
@@ -842,7 +859,7 @@ fn config_check_prints_effective_settings_without_secrets_and_every_problem() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stderr.contains("3 configuration problem(s)"), "{stderr}");
+    assert!(stderr.contains("4 configuration problem(s)"), "{stderr}");
     assert!(
         !stdout.contains("admin-secret-value") && !stdout.contains("db-secret-value"),
         "{stdout}"
@@ -859,6 +876,7 @@ fn config_check_prints_effective_settings_without_secrets_and_every_problem() {
         "# error: AGENT_RUNTIME__DB__POOL_SIZE must be at least 1",
         "# error: AGENT_RUNTIME__AUTH__ISSUER=\"https://other.example\" differs from AUTH_SERVICE__ISSUER",
         "# error: AUTH_SERVICE__REFRESH_GRACE_SECS must be between 0 and 60",
+        "# error: AUTH_SERVICE__KEY_ENCRYPTION_KEY is unset",
     ] {
         assert!(stdout.contains(needle), "no {needle:?} in {stdout}");
     }

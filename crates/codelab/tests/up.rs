@@ -50,6 +50,8 @@ async fn up_serves_until_sigterm() {
         .env_remove("AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL")
         .env_remove("AUTH_SERVICE__ADMIN_PASSWORD")
         .env_remove("AUTH_SERVICE__MASTER_KEY")
+        .env_remove("AUTH_SERVICE__KEY_ENCRYPTION_KEY")
+        .env_remove("AUTH_SERVICE__KEY_ENCRYPTION_KEY_FILE")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         // agent-runtime logs to stdout, codelab's own errors go to stderr: keep both.
@@ -92,6 +94,16 @@ async fn up_serves_until_sigterm() {
     }
     assert!(dir.path().join("state/agent_runtime.db").is_file());
     assert!(dir.path().join("state/auth.db").is_file());
+    // The generated key-encryption key: owner-only, next to the data, never in the log.
+    let kek_file = dir.path().join("state").join(codelab::up::KEK_FILE);
+    let kek = std::fs::read_to_string(&kek_file).expect("codelab up writes its KEK file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&kek_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    assert!(!log(dir.path()).contains(kek.trim()));
 
     // The generated admin password is printed once; logging in with it gives a token that
     // agent-runtime accepts.

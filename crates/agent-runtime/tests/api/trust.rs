@@ -41,6 +41,7 @@ impl AuthServer {
             admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
             // Set, so nothing is generated into a credentials file in the working folder.
             internal_client_secret: Some(SecretString::from("internal-secret-for-tests")),
+            key_encryption_key: Some(auth_service::kek::Keks::generate()),
             password: PasswordSettings {
                 memory_kib: 1024,
                 iterations: 1,

@@ -2,13 +2,15 @@
 //! may still be valid.
 
 use super::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::kek::{KekError, Keks};
 use crate::model::Audit;
 use crate::schema::signing_keys;
 use chrono::NaiveDateTime;
 use db_core::timestamp::now;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use secrecy::SecretString;
 
 /// A stored signing key.
 #[derive(Clone, Queryable, Selectable)]
@@ -21,7 +23,8 @@ pub struct KeyRecord {
     pub kid: String,
     /// JWS algorithm, e.g. `RS256`.
     pub algorithm: String,
-    /// PKCS#8 PEM of the private key.
+    /// The private key (PKCS#8 PEM) sealed under the key-encryption key: an envelope of
+    /// [`crate::kek`] (column `private_key_pem`, which held the plaintext PEM before).
     pub private_key_pem: String,
     /// The public key as a JWK (RFC 7517) JSON object.
     pub public_jwk: String,
@@ -52,7 +55,7 @@ pub struct NewKey {
     pub kid: String,
     /// JWS algorithm.
     pub algorithm: String,
-    /// PKCS#8 PEM.
+    /// The sealed private key ([`Keks::seal`]); never a plaintext PEM.
     pub private_key_pem: String,
     /// Public JWK JSON.
     pub public_jwk: String,
@@ -64,7 +67,99 @@ pub struct NewKey {
     pub publish_until: Option<NaiveDateTime>,
 }
 
+/// Which rows [`Store::seal_signing_keys`] rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reseal {
+    /// Only plaintext rows (start-up: databases made before envelope encryption, or restored
+    /// from their backups).
+    Plaintext,
+    /// Plaintext rows and rows sealed under another KEK than the first (`codelab auth
+    /// rotate-kek`).
+    NotUnderPrimary,
+}
+
+/// What [`Store::seal_signing_keys`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// Rows checked (every signing key, published or not).
+    pub rows: usize,
+    /// `kid`s of the rows rewritten under the first KEK.
+    pub rewritten: Vec<String>,
+}
+
+/// Why [`Store::seal_signing_keys`] failed; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// A stored key does not open under the configured KEKs (the message names the variable).
+    #[error(transparent)]
+    Kek(#[from] KekError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<db_core::DbError> for SealError {
+    fn from(e: db_core::DbError) -> Self {
+        SealError::Store(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for SealError {
+    fn from(e: diesel::result::Error) -> Self {
+        SealError::Store(e.into())
+    }
+}
+
 impl Store {
+    /// Checks that every signing key opens under `keks` and seals the rows `reseal` names
+    /// under the first KEK, all in one transaction: either every row is readable and rewritten,
+    /// or nothing changes. A plaintext row is sealed as it is (same `kid`, same key).
+    ///
+    /// # Errors
+    /// [`SealError::Kek`] naming `AUTH_SERVICE__KEY_ENCRYPTION_KEY` when a row does not open;
+    /// database errors.
+    pub async fn seal_signing_keys(
+        &self,
+        keks: &Keks,
+        reseal: Reseal,
+    ) -> std::result::Result<Sealed, SealError> {
+        let keks = keks.clone();
+        write_op!(self, |c| {
+            // Bounded: one row per rotation ever made.
+            let rows: Vec<(i64, String, String)> = signing_keys::table
+                .select((
+                    signing_keys::id,
+                    signing_keys::kid,
+                    signing_keys::private_key_pem,
+                ))
+                .order(signing_keys::id)
+                .load(c)
+                .await?;
+            let mut rewritten = Vec::new();
+            for (id, kid, stored) in &rows {
+                let pem = if crate::kek::is_plaintext(stored) {
+                    SecretString::from(stored.clone())
+                } else {
+                    let pem = keks.open(kid, stored)?;
+                    if reseal == Reseal::Plaintext || keks.is_sealed_under_primary(stored) {
+                        continue;
+                    }
+                    pem
+                };
+                let sealed = keks.seal(kid, &pem)?;
+                diesel::update(signing_keys::table.filter(signing_keys::id.eq(*id)))
+                    .set(signing_keys::private_key_pem.eq(sealed))
+                    .execute(c)
+                    .await?;
+                rewritten.push(kid.clone());
+            }
+            Ok(Sealed {
+                rows: rows.len(),
+                rewritten,
+            })
+        })
+    }
+
     /// Keys to publish now, newest first: those still signing and retired ones whose
     /// `publish_until` is in the future.
     ///

@@ -59,7 +59,7 @@ mod users;
 pub use audit_ops::AuditEntry;
 pub use cleanup::{Cleaned, Retention};
 pub use clients::ClientRecord;
-pub use keys::{KeyRecord, NewKey};
+pub use keys::{KeyRecord, NewKey, Reseal, SealError, Sealed};
 pub use lockout::Attempt;
 pub use refresh::{NewRefreshToken, RefreshOutcome, RefreshRecord};
 pub use users::UserRecord;

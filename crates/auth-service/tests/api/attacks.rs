@@ -90,7 +90,8 @@ async fn one_address_is_rate_limited_others_are_not(backend: Backend) {
     app.shutdown().await;
 }
 
-/// Signs `claims` with the service's own current key (read from its database), `kid` set.
+/// Signs `claims` with the service's own current key (read from its database and opened with
+/// the test KEK), `kid` set.
 async fn sign_with_service_key(app: &TestApp, claims: serde_json::Value) -> String {
     let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
         .await
@@ -100,12 +101,23 @@ async fn sign_with_service_key(app: &TestApp, claims: serde_json::Value) -> Stri
         .await
         .unwrap();
     let key = &keys[0];
+    // The database alone does not give the key: it is sealed under the KEK.
+    assert!(jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key_pem.as_bytes()).is_err());
+    let keks = auth_service::kek::Keks::parse(
+        &secrecy::SecretString::from(TEST_KEK),
+        auth_service::kek::KEK_ENV,
+    )
+    .unwrap();
+    let pem = keks.open(&key.kid, &key.private_key_pem).unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(
         &header,
         &claims,
-        &jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key_pem.as_bytes()).unwrap(),
+        &jsonwebtoken::EncodingKey::from_rsa_pem(
+            secrecy::ExposeSecret::expose_secret(&pem).as_bytes(),
+        )
+        .unwrap(),
     )
     .unwrap()
 }

@@ -18,6 +18,10 @@ use tonic::{Code, Request, Status};
 
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const INTERNAL_SECRET: &str = "internal-secret-123";
+/// The key-encryption key every test server gets (base64 of 32 bytes).
+pub const TEST_KEK: &str = "Y29kZWxhYi10ZXN0LWtlay1vbmUtMzItYnl0ZXMtb2s=";
+/// Another valid key-encryption key (rotation tests).
+pub const OTHER_KEK: &str = "Y29kZWxhYi10ZXN0LWtlay10d28tMzItYnl0ZXMtb2s=";
 
 /// A running auth-service over its own database.
 pub struct TestApp {
@@ -68,6 +72,7 @@ pub fn test_config(db: &TestDb) -> Config {
         db_url: SecretString::from(db.url().expose_url()),
         admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
         internal_client_secret: Some(SecretString::from(INTERNAL_SECRET)),
+        key_encryption_key: Some(SecretString::from(TEST_KEK)),
         password: fast_passwords(),
         health_check_interval_ms: 200,
         shutdown_grace_secs: 5,
@@ -115,7 +120,8 @@ impl TestApp {
         TestApp::spawn_shared(self.db.clone(), config).await
     }
 
-    async fn spawn_shared(db: std::sync::Arc<TestDb>, config: Config) -> TestApp {
+    /// Serves `config` on `db`, which other servers (stopped or running) may share.
+    pub async fn spawn_shared(db: std::sync::Arc<TestDb>, config: Config) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

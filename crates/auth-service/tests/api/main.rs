@@ -12,6 +12,7 @@ mod cleanup;
 mod client_auth;
 mod clients;
 mod first_start;
+mod kek;
 mod keys;
 mod lockout;
 mod races;
