@@ -172,6 +172,25 @@ fn compose_file_runs_postgres_and_both_services() {
             "{name} metrics"
         );
     }
+    // The KEK reaches auth-service as a secret file, never through the image or the database.
+    let auth = service(&compose, "auth-service");
+    assert!(
+        environment(auth).contains(&(
+            "AUTH_SERVICE__KEY_ENCRYPTION_KEY_FILE".to_owned(),
+            "/run/secrets/auth_kek".to_owned()
+        )),
+        "auth-service reads its KEK from a secret file"
+    );
+    assert_eq!(auth["secrets"][0].as_str(), Some("auth_kek"));
+    assert!(
+        compose["secrets"]["auth_kek"]["file"].as_str().is_some(),
+        "the KEK secret comes from a file"
+    );
+    assert!(
+        service(&compose, "agent-runtime").get("secrets").is_none(),
+        "agent-runtime never sees the KEK"
+    );
+
     let runtime = service(&compose, "agent-runtime");
     assert!(depends_on_healthy(runtime, "auth-service"));
     let env = environment(runtime);

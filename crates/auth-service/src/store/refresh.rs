@@ -245,7 +245,9 @@ impl Store {
             };
             let Some(rotated_at) = token.rotated_at else {
                 let Some(sealed) = seal(presented.expose_secret(), &candidate) else {
-                    return Err(Error::Internal("refresh successor is not a token".into()));
+                    return Err(Error::Internal(
+                        "sealing the refresh-token successor failed".into(),
+                    ));
                 };
                 // Conditional: a revocation or rotation this transaction did not see (it cannot
                 // happen under the lock, but the statement does not rely on it) leaves 0 rows.
