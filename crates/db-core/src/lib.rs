@@ -19,7 +19,9 @@ mod direct;
 mod error;
 pub mod metrics;
 pub mod migrate;
+pub mod owner_only;
 mod pool;
+pub mod redact;
 pub mod service;
 pub mod sql_types;
 #[cfg(feature = "testing")]

@@ -283,7 +283,7 @@ impl Pool {
     /// # Errors
     /// [`DbError::Io`] when the SQLite folder cannot be created.
     pub fn new(url: &DbUrl, config: &PoolConfig) -> Result<Pool, DbError> {
-        url.ensure_parent_dir()?;
+        crate::owner_only::prepare_sqlite_url(url)?;
         let wait = Some(Duration::from_millis(config.wait_timeout_ms));
         let create = Some(Duration::from_millis(config.connect_timeout_ms));
         let inner = match url.backend() {
