@@ -82,22 +82,18 @@ fn assert_owner_only_tree(dir: &Path) {
     }
 }
 
-#[test]
-fn up_creates_owner_only_files_under_umask_022() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_creates_owner_only_files_under_umask_022() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("up.log");
     let log_file = std::fs::File::create(&log_path).unwrap();
     assert_eq!(mode(&log_path) & 0o044, 0o044, "the test's own umask");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let auth_addr = format!("127.0.0.1:{}", free_port());
     let child = codelab_umask_022(dir.path())
         .args(["up", "--data-dir", "state"])
-        .env(
-            "AGENT_RUNTIME__GRPC_ADDR",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env(
-            "AUTH_SERVICE__GRPC_ADDR",
-            format!("127.0.0.1:{}", free_port()),
-        )
+        .env("AGENT_RUNTIME__GRPC_ADDR", &addr)
+        .env("AUTH_SERVICE__GRPC_ADDR", &auth_addr)
         .env_remove("AGENT_RUNTIME__AUTH__DISABLED")
         .env_remove("AGENT_RUNTIME__AUTH__JWKS_URL")
         .env_remove("AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL")
@@ -115,9 +111,16 @@ fn up_creates_owner_only_files_under_umask_022() {
             files.push(with_suffix(&state.join(db), suffix));
         }
     }
-    // Both services hold their databases open in WAL mode once they serve.
+    // Both services hold their databases open in WAL mode once they have served a call:
+    // auth-service's first start writes; agent-runtime gets a session imported.
     let started = Instant::now();
+    let mut imported = false;
     while !files.iter().all(|f| f.exists()) {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if !imported && log.contains("agent-runtime serving") {
+            import_a_session(&log, &addr, &auth_addr, dir.path()).await;
+            imported = true;
+        }
         if let Ok(Some(status)) = guard.0.try_wait() {
             panic!(
                 "codelab up exited with {status}:\n{}",
@@ -125,17 +128,62 @@ fn up_creates_owner_only_files_under_umask_022() {
             );
         }
         assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "missing {:?} after 90 s:\n{}",
+            started.elapsed() < Duration::from_secs(60),
+            "missing {:?} after 60 s:\n{}",
             files.iter().filter(|f| !f.exists()).collect::<Vec<_>>(),
             std::fs::read_to_string(&log_path).unwrap_or_default()
         );
-        std::thread::sleep(Duration::from_millis(200));
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(mode(&state), 0o700);
     for file in &files {
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
+}
+
+/// Logs in as the admin with the password `codelab up` printed in `log` and imports one
+/// session into agent-runtime at `addr`.
+async fn import_a_session(log: &str, addr: &str, auth_addr: &str, dir: &Path) {
+    use clap::Parser as _;
+    let password = log
+        .split("generated password ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no generated admin password printed:\n{log}"))
+        .to_owned();
+    let login = codelab::Cli::try_parse_from([
+        "codelab",
+        "login",
+        "--auth-addr",
+        &format!("http://{auth_addr}"),
+    ])
+    .unwrap();
+    let codelab::Command::Login(mut login) = login.command else {
+        panic!("not a login command")
+    };
+    login.password = Some(secrecy::SecretString::from(password));
+    let token = codelab::login::login(&login)
+        .await
+        .expect("admin login")
+        .access_token;
+    let file = dir.join("chat.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\": \"perm-test\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n",
+    )
+    .unwrap();
+    let import = codelab::Cli::try_parse_from([
+        "codelab",
+        "sessions",
+        "import",
+        file.to_str().unwrap(),
+        "--addr",
+        &format!("http://{addr}"),
+        "--token",
+        &token,
+    ])
+    .unwrap();
+    codelab::run(import).await.expect("import");
 }
 
 /// `db migrate`, `db backup`, `db restore` into a new file and `db restore --force` over it
@@ -157,6 +205,16 @@ fn db_backup_and_restore_are_owner_only_under_umask_022() {
             .unwrap())
     };
     run(&["migrate", "agent_runtime", "--url", &url]);
+    // One row, so that restoring over the restored copy takes a safety backup.
+    let inserted = Command::new("sqlite3")
+        .arg(abs.join("data/agent_runtime.db"))
+        .arg(
+            "INSERT INTO sessions (session_id, owner, created_at, last_activity) \
+             VALUES ('s-1', 'alice', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        )
+        .status()
+        .expect("the sqlite3 command-line tool");
+    assert!(inserted.success());
     run(&[
         "backup",
         "agent_runtime",
