@@ -208,12 +208,15 @@ pub struct AuthConfig {
     pub disabled: bool,
     /// `AGENT_RUNTIME__AUTH__JWKS_URL`: where the JWK Set (RFC 7517 §5) is:
     /// `https://…`, `http://…` or `file:///absolute/path.json`. When set it
-    /// wins over [`AuthConfig::auth_service_url`]. Default unset.
+    /// wins over [`AuthConfig::auth_service_url`]. Default unset. Printed with credentials
+    /// redacted.
+    #[serde(serialize_with = "db_core::service::serialize_optional_url")]
     pub jwks_url: Option<String>,
     /// `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL`: the auth-service whose JWK
     /// Set is trusted (fetched with gRPC `GetJwks`, see [`GrpcJwks`]) when
     /// `jwks_url` is unset: `http://host:port`. Default
-    /// `"http://127.0.0.1:50052"`.
+    /// `"http://127.0.0.1:50052"`. Printed with credentials redacted.
+    #[serde(serialize_with = "db_core::service::serialize_url")]
     pub auth_service_url: String,
     /// `AGENT_RUNTIME__AUTH__STARTUP_WAIT_SECS`: how long the first JWK Set
     /// fetch is retried (with backoff) at start before giving up, in

@@ -57,7 +57,7 @@ impl CredentialsFile {
         if let Some(parent) = self.path.parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent)?;
+            db_core::owner_only::create_dir_all(parent)?;
         }
         let existed = self.path.exists();
         open_private(&self.path, false)?;
@@ -102,22 +102,10 @@ impl CredentialsFile {
     }
 }
 
-/// Opens `path` for writing (truncating it when `truncate`), creating it with mode 0600, and
-/// narrows an existing file's mode to 0600.
+/// Opens `path` for writing (truncating it when `truncate`), creating it with mode 0600 and
+/// refusing a symbolic link in its place, and narrows an existing file's mode to 0600.
 fn open_private(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true);
-    if truncate {
-        options.truncate(true);
-    } else {
-        options.append(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let file = options.open(path)?;
+    let file = db_core::owner_only::open_for_write(path, truncate)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

@@ -178,7 +178,7 @@ pub fn effective_configs(opts: &Opts) -> anyhow::Result<Configs> {
     // Read after `load`, which also brings in `.env`.
     let from_env = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     if !from_env(DB_URL_ENV) || !from_env(AUTH_DB_URL_ENV) {
-        std::fs::create_dir_all(&opts.data_dir)
+        db_core::owner_only::create_dir_all(&opts.data_dir)
             .with_context(|| format!("cannot create data folder {}", opts.data_dir.display()))?;
     }
     if from_env(DB_URL_ENV) {

@@ -58,7 +58,7 @@ impl Direct {
                 "sqlite::memory: has no database a second connection could open".into(),
             )),
             DbUrl::SqliteFile(_) => {
-                url.ensure_parent_dir()?;
+                crate::owner_only::prepare_sqlite_url(url)?;
                 let mut c = SqliteConn::establish(&url.connection_string())
                     .await
                     .map_err(|e| DbError::Unavailable(format!("cannot open {url}: {e}")))?;

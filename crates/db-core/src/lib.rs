@@ -21,8 +21,10 @@ mod direct;
 mod error;
 pub mod metrics;
 pub mod migrate;
+pub mod owner_only;
 mod pg_tls;
 mod pool;
+pub mod redact;
 pub mod service;
 pub mod sql_types;
 #[cfg(feature = "testing")]

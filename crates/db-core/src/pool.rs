@@ -285,7 +285,7 @@ impl Pool {
     /// URL's `sslrootcert` cannot be read; [`DbError::Url`] for invalid TLS parameters of a
     /// PostgreSQL URL (`sslmode`, `sslrootcert`).
     pub fn new(url: &DbUrl, config: &PoolConfig) -> Result<Pool, DbError> {
-        url.ensure_parent_dir()?;
+        crate::owner_only::prepare_sqlite_url(url)?;
         let wait = Some(Duration::from_millis(config.wait_timeout_ms));
         let create = Some(Duration::from_millis(config.connect_timeout_ms));
         let inner = match url.backend() {

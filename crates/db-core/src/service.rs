@@ -130,6 +130,29 @@ pub fn serialize_db_url<S: serde::Serializer>(
     }
 }
 
+/// Serializes a URL setting (a JWKS URL, a service address) with its userinfo password and
+/// secret query parameters redacted ([`crate::redact::redact_text`]).
+///
+/// # Errors
+/// Never fails on its own; returns the serializer's error.
+pub fn serialize_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::redact::redact_text(url))
+}
+
+/// [`serialize_url`] for an optional setting (`null` when unset).
+///
+/// # Errors
+/// Never fails on its own; returns the serializer's error.
+pub fn serialize_optional_url<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serialize_url(url, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// Flattens a serialized configuration into `(VARIABLE, value)` pairs named as the environment
 /// variables that set them: `{"db": {"pool_size": 16}}` with prefix `AUTH_SERVICE` gives
 /// `("AUTH_SERVICE__DB__POOL_SIZE", "16")`. `null` gives an empty value. Sorted by name.

@@ -75,7 +75,7 @@ impl DbUrl {
         let raw = raw.trim();
         let (scheme, rest) = raw
             .split_once(':')
-            .ok_or_else(|| UrlError::UnsupportedScheme(raw.to_owned()))?;
+            .ok_or_else(|| UrlError::UnsupportedScheme(redact_raw(raw)))?;
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" | "sqlite+aiosqlite" | "sqlite+pysqlite" => {
                 if rest == ":memory:"
@@ -87,11 +87,11 @@ impl DbUrl {
                 }
                 let path = rest
                     .strip_prefix("///")
-                    .ok_or_else(|| UrlError::MissingPath(raw.to_owned()))?;
+                    .ok_or_else(|| UrlError::MissingPath(redact_raw(raw)))?;
                 // Drop SQLAlchemy-style query parameters; the path is what identifies the file.
                 let path = path.split('?').next().unwrap_or_default();
                 if path.is_empty() {
-                    return Err(UrlError::MissingPath(raw.to_owned()));
+                    return Err(UrlError::MissingPath(redact_raw(raw)));
                 }
                 Ok(DbUrl::SqliteFile(PathBuf::from(path)))
             }
@@ -177,7 +177,7 @@ impl DbUrl {
         }
     }
 
-    /// Creates the parent folder of a SQLite file (no-op otherwise).
+    /// Creates the parent folder of a SQLite file, mode 0700 (no-op otherwise).
     ///
     /// # Errors
     /// The I/O error of `create_dir_all`.
@@ -186,7 +186,7 @@ impl DbUrl {
             && let Some(parent) = p.parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent)?;
+            crate::owner_only::create_dir_all(parent)?;
         }
         Ok(())
     }
@@ -205,14 +205,8 @@ impl fmt::Display for DbUrl {
             DbUrl::SqliteFile(p) if p.is_absolute() => write!(f, "sqlite:///{}", p.display()),
             DbUrl::SqliteFile(p) => write!(f, "sqlite:///{}", p.display()),
             DbUrl::SqliteMemory => f.write_str("sqlite::memory:"),
-            DbUrl::Postgres(u) => {
-                let mut u = u.clone();
-                if u.password().is_some() {
-                    // Cannot fail: a URL with a password has a host.
-                    let _ = u.set_password(Some("***"));
-                }
-                f.write_str(u.as_str())
-            }
+            // Userinfo password and `?password=`-like query parameters.
+            DbUrl::Postgres(u) => f.write_str(&crate::redact::redact_url(u)),
         }
     }
 }
@@ -223,19 +217,10 @@ impl fmt::Debug for DbUrl {
     }
 }
 
-/// Best-effort redaction of a URL that failed to parse: drops everything between the first
-/// `:` after `//` and the last `@`.
+/// Best-effort redaction of a URL that failed to parse: userinfo password, secret query
+/// parameters and libpq `password=…` pairs ([`crate::redact::redact_text`]).
 fn redact_raw(raw: &str) -> String {
-    if let Some(start) = raw.find("//")
-        && let Some(at) = raw.rfind('@')
-        && at > start
-    {
-        let creds = &raw[start + 2..at];
-        if let Some(colon) = creds.find(':') {
-            return format!("{}{}:***{}", &raw[..start + 2], &creds[..colon], &raw[at..]);
-        }
-    }
-    raw.to_owned()
+    crate::redact::redact_text(raw)
 }
 
 #[cfg(test)]

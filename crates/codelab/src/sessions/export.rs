@@ -67,7 +67,10 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         &mut buf,
     )?;
     match &opts.out {
-        Some(path) => std::fs::write(path, &buf)
+        // Conversations are users' data: a new file is owner-only (0600), and a symbolic link
+        // at `path` is refused rather than written through.
+        Some(path) => db_core::owner_only::open_for_write(path, true)
+            .and_then(|mut f| f.write_all(&buf))
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();

@@ -35,8 +35,10 @@ use crate::migrate::{self, LEDGER_DDL, MigrationSet, MigrationState, apply_sql, 
 use crate::{Backend, DbUrl};
 
 mod copy_load;
+pub mod limits;
+use limits::open_table;
 use sha2::Digest as _;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// The manifest's file name.
@@ -100,6 +102,10 @@ pub struct TableEntry {
     pub file: String,
     /// File size in bytes (compressed).
     pub bytes: u64,
+    /// Size of the rows decompressed, in bytes (absent in manifests written before it was
+    /// recorded). Reading a file refuses to decompress more ([`limits`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncompressed_bytes: Option<u64>,
     /// sha256 (hex) of the file.
     pub sha256: String,
 }
@@ -218,7 +224,7 @@ async fn backup_on(
     set: &MigrationSet,
     opts: BackupOptions<'_>,
 ) -> Result<BackupInfo> {
-    std::fs::create_dir_all(opts.dir).map_err(|e| AdminError::io(opts.dir, e))?;
+    crate::owner_only::create_dir_all(opts.dir).map_err(|e| AdminError::io(opts.dir, e))?;
     let now = chrono::Utc::now();
     let mut id = format!("{}-{}", set.name, now.format("%Y%m%dT%H%M%S%.3fZ"));
     if let Some(label) = opts.label.filter(|l| !l.is_empty()) {
@@ -237,13 +243,15 @@ async fn backup_on(
     }
     let partial = opts.dir.join(format!(".{id}.partial"));
     let target = opts.dir.join(&id);
-    if target.exists() {
+    // `symlink_metadata`: a symbolic link in the target's place counts as existing.
+    if target.symlink_metadata().is_ok() {
         return Err(AdminError::Refused(format!(
             "backup {} already exists",
             target.display()
         )));
     }
-    std::fs::create_dir_all(&partial).map_err(|e| AdminError::io(&partial, e))?;
+    // Mode 0700, and it must be new: never a folder (or link) somebody else prepared.
+    crate::owner_only::create_new_dir(&partial).map_err(|e| AdminError::io(&partial, e))?;
     let written = write_snapshot(conn, url, set, &partial, opts, now).await;
     let manifest = match written {
         Ok(m) => m,
@@ -259,7 +267,7 @@ async fn backup_on(
             (MANIFEST, bytes),
             (MANIFEST_SUM, format!("{sha256}  {MANIFEST}\n").into_bytes()),
         ] {
-            let mut f = std::fs::File::create(partial.join(name))?;
+            let mut f = crate::owner_only::create_new_file(&partial.join(name))?;
             f.write_all(&content)?;
             f.sync_all()?;
         }
@@ -477,7 +485,7 @@ async fn export_table(
 ) -> Result<TableEntry> {
     let file = format!("{}.{}", sanitize(&table.name), compression.extension());
     let path = dir.join(&file);
-    let f = std::fs::File::create(&path).map_err(|e| AdminError::io(&path, e))?;
+    let f = crate::owner_only::create_new_file(&path).map_err(|e| AdminError::io(&path, e))?;
     let sink = HashWriter {
         inner: BufWriter::with_capacity(1 << 20, f),
         hasher: sha2::Sha256::new(),
@@ -495,6 +503,9 @@ async fn export_table(
         _ => false,
     };
     let mut rows = 0u64;
+    // Bytes of rows before compression, recorded so a restore can refuse a file that expands
+    // beyond them.
+    let mut plain = 0u64;
     let io = |e| AdminError::io(&path, e);
     if keyed {
         let pk = ident(&table.primary_key[0]);
@@ -510,6 +521,7 @@ async fn export_table(
             for r in &page {
                 w.write_all(r.line.as_bytes()).map_err(io)?;
                 w.write_all(b"\n").map_err(io)?;
+                plain += r.line.len() as u64 + 1;
             }
             rows += page.len() as u64;
             progress.advance(page.len() as u64);
@@ -545,6 +557,7 @@ async fn export_table(
             for r in &page {
                 w.write_all(r.line.as_bytes()).map_err(io)?;
                 w.write_all(b"\n").map_err(io)?;
+                plain += r.line.len() as u64 + 1;
             }
             rows += page.len() as u64;
             progress.advance(page.len() as u64);
@@ -561,6 +574,7 @@ async fn export_table(
         rows,
         file,
         bytes: sink.bytes,
+        uncompressed_bytes: Some(plain),
         sha256: hex(&sink.hasher.finalize()),
     })
 }
@@ -623,7 +637,19 @@ pub async fn verify(backup: &Path, set: Option<&MigrationSet>, deep: bool) -> Re
             Ok((_, sum)) if sum != t.sha256 => {
                 problems.push(format!("{}: sha256 mismatch (file changed)", t.file));
             }
-            Ok(_) => {}
+            // The file is the one the manifest names: decompress it within the limits and
+            // count its rows (a consistent but crafted backup is refused here too).
+            Ok(_) => match open_table(backup, manifest.compression, t) {
+                Err(e) => problems.push(format!("{}: {e}", t.file)),
+                Ok(mut rows) => match rows.count() {
+                    Err(e) => problems.push(format!("{}: {e}", t.file)),
+                    Ok(n) if n != t.rows => problems.push(format!(
+                        "{}: {n} rows read, manifest says {}",
+                        t.file, t.rows
+                    )),
+                    Ok(_) => {}
+                },
+            },
         }
     }
     let mut ran_deep = false;
@@ -1115,7 +1141,7 @@ async fn load_in_transaction(
     for t in &manifest.tables {
         let live = &schema.tables[&t.name];
         let insert = insert_sql(conn.backend(), &t.name, &t.columns, live);
-        let mut reader = open_table(backup, manifest.compression, &t.file)?;
+        let mut reader = open_table(backup, manifest.compression, t)?;
         progress.start(&format!("restore {}", t.name), t.rows);
         let mut rows = 0u64;
         let mut batch = String::with_capacity(1 << 20);
@@ -1124,7 +1150,7 @@ async fn load_in_transaction(
         loop {
             line.clear();
             let n = reader
-                .read_until(b'\n', &mut line)
+                .read_row(&mut line)
                 .map_err(|e| bad(format!("{}: {e}", t.file)))?;
             let done = n == 0;
             if !done {
@@ -1173,22 +1199,6 @@ async fn load_in_transaction(
         built.map_err(|e| bad(format!("rebuilding index {name}: {e}")))?;
     }
     Ok(())
-}
-
-/// The decompressed rows of table file `file` of `backup`, buffered by 1 MiB.
-fn open_table(
-    backup: &Path,
-    compression: Compression,
-    file: &str,
-) -> Result<BufReader<Box<dyn Read + Send>>> {
-    let path = backup.join(file);
-    let f = std::fs::File::open(&path).map_err(|e| AdminError::io(&path, e))?;
-    let reader: Box<dyn Read + Send> = match compression {
-        Compression::Zstd => Box::new(zstd::Decoder::new(f).map_err(|e| AdminError::io(&path, e))?),
-        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(BufReader::new(f))),
-        Compression::None => Box::new(f),
-    };
-    Ok(BufReader::with_capacity(1 << 20, reader))
 }
 
 #[derive(diesel::QueryableByName)]

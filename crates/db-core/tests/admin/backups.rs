@@ -298,6 +298,7 @@ async fn bad_backups_are_refused_and_leave_the_target_unchanged(backend: Backend
         let t = &mut m.tables[1];
         t.rows = 2;
         t.bytes = enc.len() as u64;
+        t.uncompressed_bytes = Some(rows.len() as u64);
         use sha2::Digest;
         t.sha256 = sha2::Sha256::digest(&enc)
             .iter()
@@ -476,6 +477,7 @@ fn break_books(p: &Path) {
     std::fs::write(p.join(&books.file), &enc).unwrap();
     books.rows = 2;
     books.bytes = enc.len() as u64;
+    books.uncompressed_bytes = Some(rows.len() as u64);
     use sha2::Digest;
     books.sha256 = sha2::Sha256::digest(&enc)
         .iter()

@@ -4,7 +4,9 @@
 
 mod backups;
 mod fuzz;
+mod limits;
 mod migrations;
+mod owner_only;
 mod pool;
 mod tls;
 mod tls_cluster;

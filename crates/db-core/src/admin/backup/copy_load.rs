@@ -26,7 +26,6 @@ use crate::migrate::{LEDGER_DDL, MigrationSet, apply_sql};
 use crate::{Backend, DbError, DbUrl};
 use futures::SinkExt as _;
 use serde_json::value::RawValue;
-use std::io::BufRead as _;
 use std::path::Path;
 
 /// Bytes of COPY data sent per message to the server.
@@ -248,7 +247,7 @@ async fn load_in_transaction(
         );
         let sink = client.copy_in(&statement).await.map_err(server_error)?;
         futures::pin_mut!(sink);
-        let mut reader = open_table(backup, manifest.compression, &t.file)?;
+        let mut reader = open_table(backup, manifest.compression, t)?;
         progress.start(&format!("restore {}", t.name), t.rows);
         let mut rows = 0u64;
         let mut chunk_rows = 0u64;
@@ -257,7 +256,7 @@ async fn load_in_transaction(
         loop {
             line.clear();
             let n = reader
-                .read_until(b'\n', &mut line)
+                .read_row(&mut line)
                 .map_err(|e| bad(format!("{}: {e}", t.file)))?;
             if n > 0 {
                 rows += 1;
