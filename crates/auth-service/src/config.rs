@@ -102,6 +102,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Prometheus endpoint (`GET /metrics`); none when unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// `AUTH_SERVICE__TLS__*`: serve TLS (certificate, key, optional client CA) on the gRPC port and its
+    /// HTTP routes; plaintext when unset.
+    pub tls: service_kit::tls::TlsSettings,
 }
 
 impl Default for Config {
@@ -128,6 +131,7 @@ impl Default for Config {
             health_check_interval_ms: 5_000,
             shutdown_grace_secs: 30,
             metrics_addr: None,
+            tls: service_kit::tls::TlsSettings::default(),
         }
     }
 }
@@ -261,6 +265,7 @@ impl Config {
         if let Err(e) = crate::passwords::Passwords::new(&self.password) {
             problems.push(format!("{ENV_PREFIX}__PASSWORD__*: {e}"));
         }
+        problems.extend(self.tls.problems(ENV_PREFIX));
         if let Err(e) = self.database_url() {
             problems.insert(0, e.0);
         }

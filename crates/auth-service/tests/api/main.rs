@@ -14,5 +14,6 @@ mod first_start;
 mod keys;
 mod lockout;
 mod schema;
+mod tls;
 mod tokens;
 mod users;
