@@ -73,6 +73,7 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
+use service_kit::client::ClientTls;
 use sha2::Digest as _;
 
 /// Name of the environment variable that configures [`AuthConfig::jwks_url`].
@@ -81,6 +82,9 @@ pub const JWKS_URL_ENV: &str = "AGENT_RUNTIME__AUTH__JWKS_URL";
 /// Name of the environment variable that configures
 /// [`AuthConfig::auth_service_url`].
 pub const AUTH_SERVICE_URL_ENV: &str = "AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL";
+
+/// Name of the environment variable that configures [`AuthConfig::ca_file`].
+pub const CA_FILE_ENV: &str = "AGENT_RUNTIME__AUTH__CA_FILE";
 
 /// Default of [`AuthConfig::auth_service_url`]: auth-service's default address.
 pub const DEFAULT_AUTH_SERVICE_URL: &str = "http://127.0.0.1:50052";
@@ -214,7 +218,8 @@ pub struct AuthConfig {
     pub jwks_url: Option<String>,
     /// `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL`: the auth-service whose JWK
     /// Set is trusted (fetched with gRPC `GetJwks`, see [`GrpcJwks`]) when
-    /// `jwks_url` is unset: `http://host:port`. Default
+    /// `jwks_url` is unset: `http://host:port`, or `https://host:port`
+    /// verified with [`AuthConfig::ca_file`]. Default
     /// `"http://127.0.0.1:50052"`. Printed with credentials redacted.
     #[serde(serialize_with = "db_core::service::serialize_url")]
     pub auth_service_url: String,
@@ -244,6 +249,27 @@ pub struct AuthConfig {
     /// `AGENT_RUNTIME__AUTH__JWKS_FETCH_TIMEOUT_MS`: timeout of one JWK Set
     /// fetch, in milliseconds; must be > 0. Default 3000.
     pub jwks_fetch_timeout_ms: u64,
+    /// `AGENT_RUNTIME__AUTH__CA_FILE`: PEM file of the CAs trusted for an
+    /// `https://` auth-service or JWKS URL (only these; the Mozilla roots when
+    /// unset). Default unset.
+    pub ca_file: Option<PathBuf>,
+    /// `AGENT_RUNTIME__AUTH__CLIENT_CERT_FILE`: PEM client certificate shown
+    /// to an auth-service that requires one (mTLS). Default unset.
+    pub client_cert_file: Option<PathBuf>,
+    /// `AGENT_RUNTIME__AUTH__CLIENT_KEY_FILE`: private key of
+    /// `client_cert_file`. Default unset.
+    pub client_key_file: Option<PathBuf>,
+}
+
+impl AuthConfig {
+    /// The TLS files used for `https://` key sources.
+    pub fn client_tls(&self) -> ClientTls {
+        ClientTls {
+            ca_file: self.ca_file.clone(),
+            cert_file: self.client_cert_file.clone(),
+            key_file: self.client_key_file.clone(),
+        }
+    }
 }
 
 impl Default for AuthConfig {
@@ -259,6 +285,9 @@ impl Default for AuthConfig {
             jwks_refresh_min_interval_secs: 30,
             jwks_max_age_secs: 3600,
             jwks_fetch_timeout_ms: 3000,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         }
     }
 }
@@ -456,7 +485,17 @@ impl HttpJwks {
     /// response body) time out after `timeout`. Invalid URL or client →
     /// [`AuthError::Config`].
     pub fn new(url: &str, timeout: Duration) -> Result<HttpJwks, AuthError> {
-        let client = reqwest::Client::builder()
+        HttpJwks::with_tls(url, timeout, &ClientTls::default())
+    }
+
+    /// [`HttpJwks::new`] verifying `https://` servers with `tls` (its CA file
+    /// only, when set) and presenting its client certificate, if any. A file
+    /// that cannot be used → [`AuthError::Config`] naming it.
+    pub fn with_tls(url: &str, timeout: Duration, tls: &ClientTls) -> Result<HttpJwks, AuthError> {
+        let builder = tls
+            .apply_to_reqwest(reqwest::Client::builder())
+            .map_err(|e| AuthError::Config(format!("{CA_FILE_ENV} / client certificate: {e}")))?;
+        let client = builder
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
@@ -550,6 +589,16 @@ pub fn jwks_source_from_url(
     url: &str,
     timeout: Duration,
 ) -> Result<Arc<dyn JwksSource>, AuthError> {
+    jwks_source_from_url_with_tls(url, timeout, &ClientTls::default())
+}
+
+/// [`jwks_source_from_url`] whose `https://` fetches use `tls` (see
+/// [`HttpJwks::with_tls`]).
+pub fn jwks_source_from_url_with_tls(
+    url: &str,
+    timeout: Duration,
+    tls: &ClientTls,
+) -> Result<Arc<dyn JwksSource>, AuthError> {
     let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
         AuthError::Config(format!(
             "{JWKS_URL_ENV} is not a valid URL ({e}); expected https://…, http://… or file:///absolute/path.json"
@@ -565,7 +614,7 @@ pub fn jwks_source_from_url(
             Ok(Arc::new(FileJwks::new(path)))
         }
         "http" | "https" => {
-            let source = HttpJwks::new(parsed.as_str(), timeout)?;
+            let source = HttpJwks::with_tls(parsed.as_str(), timeout, tls)?;
             if parsed.scheme() == "http" && !is_loopback_host(&parsed) {
                 tracing::warn!(
                     jwks = %source.describe(),
@@ -871,8 +920,12 @@ impl Authenticator {
             .map(str::trim)
             .filter(|u| !u.is_empty())
         {
-            Some(url) => jwks_source_from_url(url, timeout)?,
-            None => Arc::new(GrpcJwks::new(&config.auth_service_url, timeout)?),
+            Some(url) => jwks_source_from_url_with_tls(url, timeout, &config.client_tls())?,
+            None => Arc::new(GrpcJwks::with_tls(
+                &config.auth_service_url,
+                timeout,
+                &config.client_tls(),
+            )?),
         };
         Authenticator::new(config, source).await
     }
@@ -2345,7 +2398,7 @@ mod tests {
         for url in [None, Some(String::new()), Some("  ".to_owned())] {
             let err = Authenticator::from_config(&AuthConfig {
                 jwks_url: url.clone(),
-                auth_service_url: "https://auth.example:50052".into(),
+                auth_service_url: "ftp://auth.example:50052".into(),
                 ..config()
             })
             .await

@@ -80,6 +80,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Prometheus endpoint (`GET /metrics`); none when unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// `AGENT_RUNTIME__TLS__*`: serve TLS (certificate, key, optional client CA); plaintext when unset.
+    pub tls: service_kit::tls::TlsSettings,
 }
 
 impl Default for Config {
@@ -95,6 +97,7 @@ impl Default for Config {
             health_check_interval_ms: 5_000,
             shutdown_grace_secs: 30,
             metrics_addr: None,
+            tls: service_kit::tls::TlsSettings::default(),
         }
     }
 }
@@ -189,6 +192,7 @@ impl Config {
         if let Err(e) = self.database_url() {
             problems.push(e.0);
         }
+        problems.extend(self.tls.problems(ENV_PREFIX));
         if !self.auth.disabled
             && self
                 .auth

@@ -3,7 +3,7 @@
 
 use crate::auth::{AuthError, Authenticator};
 use crate::config::{Config, ConfigError};
-use crate::grpc::limit::SizeLimited;
+use crate::grpc::limit::size_limited;
 use crate::grpc::{AgentContextApi, ApprovalApi, SessionApi, Shared};
 use crate::page_token::PageTokens;
 use crate::store::Store;
@@ -16,7 +16,6 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -153,7 +152,12 @@ pub async fn serve(
     };
 
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, auth = if shared.auth.is_disabled() { "DISABLED" } else { "jwt" }, "agent-runtime serving");
+    let tls = service_kit::tls::TlsServer::from_settings(&config.tls)
+        .map_err(|e| ConfigError(format!("AGENT_RUNTIME__TLS__*: {e}")))?;
+    let reloader = tls.as_ref().map(|t| {
+        service_kit::reload::spawn_watcher(t.cert().clone(), service_kit::reload::POLL_INTERVAL)
+    });
+    tracing::info!(%addr, auth = if shared.auth.is_disabled() { "DISABLED" } else { "jwt" }, tls = tls.is_some(), "agent-runtime serving");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -161,39 +165,39 @@ pub async fn serve(
         tracing::info!("shutting down: no new connections, finishing in-flight RPCs");
         let _ = stop_tx.send(());
     };
-    // Every service gets the same request limit; `SizeLimited` turns the decoder's refusal
+    // Every service gets the same request limit; `size_limited` turns the decoder's refusal
     // into RESOURCE_EXHAUSTED with an ErrorInfo (grpc/limit.rs).
     let server = Server::builder()
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
         .layer(metrics.layer())
-        .add_service(SizeLimited::new(
+        .add_service(size_limited(
             health_service.max_decoding_message_size(max),
             max,
         ))
-        .add_service(SizeLimited::new(
+        .add_service(size_limited(
             reflection_v1.max_decoding_message_size(max),
             max,
         ))
-        .add_service(SizeLimited::new(
+        .add_service(size_limited(
             reflection_v1alpha.max_decoding_message_size(max),
             max,
         ))
-        .add_service(SizeLimited::new(
+        .add_service(size_limited(
             SessionServiceServer::new(SessionApi::new(shared.clone()))
                 .max_decoding_message_size(max),
             max,
         ))
-        .add_service(SizeLimited::new(
+        .add_service(size_limited(
             AgentContextServiceServer::new(AgentContextApi::new(shared.clone()))
                 .max_decoding_message_size(max),
             max,
         ))
-        .add_service(SizeLimited::new(
+        .add_service(size_limited(
             ApprovalServiceServer::new(ApprovalApi::new(shared.clone()))
                 .max_decoding_message_size(max),
             max,
         ))
-        .add_service(SizeLimited::new(
+        .add_service(size_limited(
             database_admin::DatabaseAdminService::new(
                 admin,
                 crate::grpc::admin::AdminHooks::new(shared),
@@ -202,9 +206,9 @@ pub async fn serve(
             .max_decoding_message_size(max),
             max,
         ))
-        // Small unary answers must leave at once: without TCP_NODELAY, Nagle's algorithm and the
-        // client's delayed ACK hold responses for ~40 ms.
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+        // Plain TCP or TLS (service-kit), TCP_NODELAY either way: without it, Nagle's algorithm
+        // and the client's delayed ACK hold small responses for ~40 ms.
+        .serve_with_incoming_shutdown(service_kit::incoming::incoming(listener, tls), signal);
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let result = tokio::select! {
@@ -215,6 +219,9 @@ pub async fn serve(
         }
     };
     monitor.abort();
+    if let Some(task) = reloader {
+        task.abort();
+    }
     if let Some(endpoint) = metrics_endpoint {
         endpoint.stop().await;
     }

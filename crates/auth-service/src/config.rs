@@ -109,6 +109,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Prometheus endpoint (`GET /metrics`); none when unset.
     pub metrics_addr: Option<SocketAddr>,
+    /// `AUTH_SERVICE__TLS__*`: serve TLS (certificate, key, optional client CA) on the gRPC port and its
+    /// HTTP routes; plaintext when unset.
+    pub tls: service_kit::tls::TlsSettings,
 }
 
 impl Default for Config {
@@ -137,6 +140,7 @@ impl Default for Config {
             health_check_interval_ms: 5_000,
             shutdown_grace_secs: 30,
             metrics_addr: None,
+            tls: service_kit::tls::TlsSettings::default(),
         }
     }
 }
@@ -273,6 +277,7 @@ impl Config {
         if let Err(e) = self.key_encryption_keys() {
             problems.push(e.0);
         }
+        problems.extend(self.tls.problems(ENV_PREFIX));
         if let Err(e) = self.database_url() {
             problems.insert(0, e.0);
         }

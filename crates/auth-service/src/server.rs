@@ -13,13 +13,13 @@ use codelab_proto::auth::v1::auth_service_server::AuthServiceServer;
 use codelab_proto::auth::v1::client_service_server::ClientServiceServer;
 use codelab_proto::auth::v1::user_service_server::UserServiceServer;
 use db_core::{DbError, Pool};
+use service_kit::limit::SizeLimited;
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -251,29 +251,63 @@ pub async fn serve_with(
         AddressSource::from_settings(&config.lockout),
     );
     let forget = tokio::spawn(limit.clone().forget_idle_periodically());
-    let routes = Routes::new(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(InterceptedService::new(
+    // Every service gets the same request limit, answered with RESOURCE_EXHAUSTED and an
+    // ErrorInfo (service-kit's limit.rs), health and reflection included.
+    let refuse: service_kit::limit::Refusal = |size, limit| {
+        service_kit::limit::request_too_large(crate::grpc::status::DOMAIN, size, limit)
+    };
+    let routes = Routes::new(SizeLimited::new(
+        health_service.max_decoding_message_size(max),
+        max,
+        refuse,
+    ))
+    .add_service(SizeLimited::new(
+        reflection_v1.max_decoding_message_size(max),
+        max,
+        refuse,
+    ))
+    .add_service(SizeLimited::new(
+        reflection_v1alpha.max_decoding_message_size(max),
+        max,
+        refuse,
+    ))
+    .add_service(InterceptedService::new(
+        SizeLimited::new(
             AuthServiceServer::new(AuthApi::new(shared.clone())).max_decoding_message_size(max),
-            limit.interceptor(),
-        ))
-        .add_service(InterceptedService::new(
+            max,
+            refuse,
+        ),
+        limit.interceptor(),
+    ))
+    .add_service(InterceptedService::new(
+        SizeLimited::new(
             UserServiceServer::new(UserApi::new(shared.clone())).max_decoding_message_size(max),
-            limit.interceptor(),
-        ))
-        .add_service(InterceptedService::new(
+            max,
+            refuse,
+        ),
+        limit.interceptor(),
+    ))
+    .add_service(InterceptedService::new(
+        SizeLimited::new(
             ClientServiceServer::new(ClientApi::new(shared.clone())).max_decoding_message_size(max),
-            limit.interceptor(),
-        ))
-        .add_service(InterceptedService::new(
+            max,
+            refuse,
+        ),
+        limit.interceptor(),
+    ))
+    .add_service(InterceptedService::new(
+        SizeLimited::new(
             database_admin::DatabaseAdminService::new(
                 admin.clone(),
                 crate::grpc::admin::AdminHooks::new(shared),
             )
-            .into_server(),
-            limit.interceptor(),
-        ));
+            .into_server()
+            .max_decoding_message_size(max),
+            max,
+            refuse,
+        ),
+        limit.interceptor(),
+    ));
     let jwks_keys = keys.clone();
     let router = routes.into_axum_router().route(
         JWKS_PATH,
@@ -311,7 +345,12 @@ pub async fn serve_with(
     };
 
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, issuer = %config.issuer, "auth-service serving (gRPC; HTTP {JWKS_PATH})");
+    let tls = service_kit::tls::TlsServer::from_settings(&config.tls)
+        .map_err(|e| ConfigError(format!("AUTH_SERVICE__TLS__*: {e}")))?;
+    let reloader = tls.as_ref().map(|t| {
+        service_kit::reload::spawn_watcher(t.cert().clone(), service_kit::reload::POLL_INTERVAL)
+    });
+    tracing::info!(%addr, issuer = %config.issuer, tls = tls.is_some(), "auth-service serving (gRPC; HTTP {JWKS_PATH})");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -324,7 +363,8 @@ pub async fn serve_with(
         .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
         .layer(metrics.layer())
         .add_routes(Routes::from(router))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), signal);
+        // Plain TCP or TLS (service-kit), TCP_NODELAY either way.
+        .serve_with_incoming_shutdown(service_kit::incoming::incoming(listener, tls), signal);
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let result = tokio::select! {
@@ -336,6 +376,9 @@ pub async fn serve_with(
     };
     monitor.abort();
     reload.abort();
+    if let Some(task) = reloader {
+        task.abort();
+    }
     forget.abort();
     if let Some(task) = scheduled {
         task.abort();

@@ -5,6 +5,7 @@
 //! caller set its own `grpc-timeout`. The deadline is both sent to the server (so it can give up
 //! too) and enforced locally by the channel.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -38,7 +39,14 @@ pub struct ConnectOpts {
     /// of the machine in the process list and stays in the shell's history.
     #[arg(long, env = "CODELAB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM file of the CAs trusted for an `https://` address (only these; the Mozilla roots
+    /// when unset).
+    #[arg(long, env = CA_FILE_ENV)]
+    pub ca_file: Option<PathBuf>,
 }
+
+/// Environment variable of `--ca-file`.
+pub const CA_FILE_ENV: &str = "CODELAB_CA_FILE";
 
 /// Default address of auth-service.
 pub const DEFAULT_AUTH_ADDR: &str = "http://127.0.0.1:50052";
@@ -55,6 +63,10 @@ pub struct AuthConnectOpts {
     /// of the machine in the process list and stays in the shell's history.
     #[arg(long, env = "CODELAB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM file of the CAs trusted for an `https://` address (only these; the Mozilla roots
+    /// when unset).
+    #[arg(long, env = CA_FILE_ENV)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Options of the auth-service list subcommands (`users list`, `clients list`): one AIP-158
@@ -113,7 +125,13 @@ impl Connection {
 /// # Errors
 /// An invalid address or token (not visible ASCII), or a server that does not answer in time.
 pub async fn connect(opts: &ConnectOpts) -> anyhow::Result<Connection> {
-    connect_to("agent-runtime", &opts.addr, opts.token.as_deref()).await
+    connect_to(
+        "agent-runtime",
+        &opts.addr,
+        opts.token.as_deref(),
+        opts.ca_file.as_deref(),
+    )
+    .await
 }
 
 /// Connects to auth-service at `opts.auth_addr`, waiting at most [`CONNECT_TIMEOUT`].
@@ -121,20 +139,28 @@ pub async fn connect(opts: &ConnectOpts) -> anyhow::Result<Connection> {
 /// # Errors
 /// As [`connect`].
 pub async fn connect_auth(opts: &AuthConnectOpts) -> anyhow::Result<Connection> {
-    connect_to("auth-service", &opts.auth_addr, opts.token.as_deref()).await
+    connect_to(
+        "auth-service",
+        &opts.auth_addr,
+        opts.token.as_deref(),
+        opts.ca_file.as_deref(),
+    )
+    .await
 }
 
-/// Connects to `service` (named in errors) at `addr`, sending `token` when given.
+/// Connects to `service` (named in errors) at `addr`, sending `token` when given; an
+/// `https://` address is verified with `ca_file` (see [`secure_endpoint`]).
 ///
 /// # Errors
-/// As [`connect`].
+/// As [`connect`], or a CA file that cannot be used.
 pub async fn connect_to(
     service: &str,
     addr: &str,
     token: Option<&str>,
+    ca_file: Option<&Path>,
 ) -> anyhow::Result<Connection> {
     let interceptor = AuthInterceptor::new(token, DEFAULT_DEADLINE)?;
-    let endpoint = endpoint(addr)?;
+    let endpoint = secure_endpoint(addr, ca_file)?;
     let channel = endpoint
         .connect()
         .await
@@ -161,6 +187,17 @@ pub fn endpoint(addr: &str) -> anyhow::Result<Endpoint> {
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(DEFAULT_DEADLINE)
         .tcp_nodelay(true))
+}
+
+/// [`endpoint`] with TLS when `addr` is `https://…`: the server's certificate must chain to a
+/// CA of `ca_file` (only those) or, without it, to the Mozilla roots.
+///
+/// # Errors
+/// When `addr` is not a valid URI or `ca_file` cannot be read or holds no certificate.
+pub fn secure_endpoint(addr: &str, ca_file: Option<&Path>) -> anyhow::Result<Endpoint> {
+    let tls = service_kit::client::ClientTls::with_ca(ca_file.map(Path::to_path_buf));
+    tls.apply_to_endpoint(endpoint(addr)?)
+        .with_context(|| format!("TLS for {addr} (--ca-file / {CA_FILE_ENV})"))
 }
 
 /// Adds `authorization: Bearer <token>` (when a token is given) and a `grpc-timeout` deadline

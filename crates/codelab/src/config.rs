@@ -6,7 +6,8 @@
 //! that would break the pair (agent-runtime expecting another `iss`/`aud` than auth-service
 //! issues, a PostgreSQL database that does not answer); a warning is a setting it starts with
 //! that an operator should know about (authentication disabled, a random page-token key,
-//! SQLite durability below `full`, seeded secrets that will be random). The command exits
+//! SQLite durability below `full`, seeded secrets that will be random, a non-loopback listen
+//! address without TLS). The command exits
 //! with status 1 when there is a problem, so deployment scripts can run it before starting.
 
 use crate::output;
@@ -99,7 +100,12 @@ pub async fn reports(opts: &CheckOpts) -> Vec<Report> {
                 service: "agent-runtime",
                 variables: variables(agent_runtime::config::ENV_PREFIX, config),
                 problems: config.problems(),
-                warnings: config.warnings(),
+                warnings: with_exposure(
+                    config.warnings(),
+                    agent_runtime::config::ENV_PREFIX,
+                    config.grpc_addr,
+                    &config.tls,
+                ),
             },
             Err(e) => unloadable("agent-runtime", e),
         };
@@ -122,7 +128,12 @@ pub async fn reports(opts: &CheckOpts) -> Vec<Report> {
                 service: "auth-service",
                 variables: variables(auth_service::config::ENV_PREFIX, config),
                 problems: config.problems(),
-                warnings: config.warnings(),
+                warnings: with_exposure(
+                    config.warnings(),
+                    auth_service::config::ENV_PREFIX,
+                    config.grpc_addr,
+                    &config.tls,
+                ),
             },
             Err(e) => unloadable("auth-service", e),
         };
@@ -137,6 +148,17 @@ pub async fn reports(opts: &CheckOpts) -> Vec<Report> {
         reports.push(report);
     }
     reports
+}
+
+/// `warnings` plus one when the service listens beyond loopback without TLS.
+fn with_exposure(
+    mut warnings: Vec<String>,
+    prefix: &str,
+    addr: std::net::SocketAddr,
+    tls: &service_kit::tls::TlsSettings,
+) -> Vec<String> {
+    warnings.extend(service_kit::tls::exposure_warning(prefix, addr, tls));
+    warnings
 }
 
 fn unloadable(service: &'static str, error: &impl std::fmt::Display) -> Report {

@@ -11,9 +11,14 @@ use tonic_health::pb::health_client::HealthClient;
 /// Options of `codelab healthcheck`.
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// The service's gRPC address (`http://host:port`; the scheme may be omitted).
+    /// The service's gRPC address (`http://host:port` or `https://host:port`; the scheme may
+    /// be omitted for http).
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub addr: String,
+    /// PEM file of the CAs trusted for an `https://` address (only these; the Mozilla roots
+    /// when unset).
+    #[arg(long, env = crate::client::CA_FILE_ENV)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The gRPC service to ask about; empty = the server as a whole.
     #[arg(long, default_value = "")]
     pub service: String,
@@ -31,7 +36,7 @@ pub struct Opts {
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let timeout = Duration::from_millis(opts.timeout_ms);
     let check = async {
-        let channel = crate::client::endpoint(&opts.addr)?
+        let channel = crate::client::secure_endpoint(&opts.addr, opts.ca_file.as_deref())?
             .connect_timeout(timeout)
             .timeout(timeout)
             .connect()

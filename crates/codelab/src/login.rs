@@ -23,6 +23,10 @@ pub struct Opts {
     /// auth-service gRPC address.
     #[arg(long, env = "CODELAB_AUTH_ADDR", default_value = DEFAULT_AUTH_ADDR)]
     pub auth_addr: String,
+    /// PEM file of the CAs trusted for an `https://` address (only these; the Mozilla roots
+    /// when unset).
+    #[arg(long, env = client::CA_FILE_ENV)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// User to log in as.
     #[arg(long, short = 'u', env = "CODELAB_USERNAME", default_value = "admin")]
     pub username: String,
@@ -71,7 +75,13 @@ pub async fn login(opts: &Opts) -> anyhow::Result<TokenResponse> {
             prompt: &format!("Password for {}: ", opts.username),
         })?,
     };
-    let conn = client::connect_to("auth-service", &opts.auth_addr, None).await?;
+    let conn = client::connect_to(
+        "auth-service",
+        &opts.auth_addr,
+        None,
+        opts.ca_file.as_deref(),
+    )
+    .await?;
     let response = conn
         .auth()
         .token(TokenRequest {

@@ -206,8 +206,15 @@ pub fn effective_configs(opts: &Opts) -> anyhow::Result<Configs> {
         auth.key_encryption_key_file = Some(kek_file::ensure(&opts.data_dir)?);
     }
     // An explicit AGENT_RUNTIME__AUTH__JWKS_URL still wins over this (see agent-runtime's auth).
+    // With AUTH_SERVICE__TLS__* set, over https (the certificate must name the loopback address
+    // and AGENT_RUNTIME__AUTH__CA_FILE must trust it when it is from a private CA).
     if !from_env(AUTH_SERVICE_URL_ENV) {
-        runtime.auth.auth_service_url = format!("http://{}", loopback(auth.grpc_addr));
+        let scheme = if auth.tls.is_enabled() {
+            "https"
+        } else {
+            "http"
+        };
+        runtime.auth.auth_service_url = format!("{scheme}://{}", loopback(auth.grpc_addr));
     }
     runtime
         .validate()

@@ -51,6 +51,7 @@ impl Server {
         ConnectOpts {
             addr: self.addr.clone(),
             token: None,
+            ca_file: None,
         }
     }
 

@@ -64,6 +64,7 @@ async fn up_serves_until_sigterm() {
     let opts = ConnectOpts {
         addr: url.clone(),
         token: None,
+        ca_file: None,
     };
 
     // Wait until agent-runtime answers (migrations and auth-service's keys first): without a

@@ -13,14 +13,18 @@ use futures::future::BoxFuture;
 use jsonwebtoken::jwk::JwkSet;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::auth::{AUTH_SERVICE_URL_ENV, AuthError, JwksSource, MAX_JWKS_BYTES, parse_jwk_set};
+use service_kit::client::ClientTls;
+
+use crate::auth::{
+    AUTH_SERVICE_URL_ENV, AuthError, CA_FILE_ENV, JwksSource, MAX_JWKS_BYTES, parse_jwk_set,
+};
 
 /// A JWK Set fetched over gRPC from auth-service's `GetJwks` (its `keys_json` field is the RFC
 /// 7517 §5 document). The channel connects lazily and reconnects on its own, so a source built
 /// while auth-service is still starting (or later restarting) works once it answers.
 #[derive(Clone)]
 pub struct GrpcJwks {
-    /// `http://host:port`, without userinfo, path or query; shown in logs and errors.
+    /// `http(s)://host:port`, without userinfo, path or query; shown in logs and errors.
     shown: String,
     client: AuthServiceClient<Channel>,
 }
@@ -34,15 +38,24 @@ impl fmt::Debug for GrpcJwks {
 }
 
 impl GrpcJwks {
-    /// A source for auth-service at `url`: `http://host:port` (or a bare `host:port`). Each
-    /// connection attempt and each call is bounded by `timeout`.
+    /// A source for auth-service at `url`: `http://host:port` (or a bare `host:port`), or
+    /// `https://host:port` verified against the Mozilla roots. Each connection attempt and each
+    /// call is bounded by `timeout`.
     ///
     /// # Errors
     /// [`AuthError::Config`] naming `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL` when `url` is empty,
-    /// not a URI, or not plain `http://` (this build has no TLS client; put auth-service next to
-    /// agent-runtime on a trusted network, or set `AGENT_RUNTIME__AUTH__JWKS_URL` to its
-    /// `https://…/.well-known/jwks.json`).
+    /// not a URI, or neither `http://` nor `https://`.
     pub fn new(url: &str, timeout: Duration) -> Result<GrpcJwks, AuthError> {
+        GrpcJwks::with_tls(url, timeout, &ClientTls::default())
+    }
+
+    /// [`GrpcJwks::new`] whose `https://` connections trust `tls`'s CA file (only it, when
+    /// set) and present its client certificate, if any.
+    ///
+    /// # Errors
+    /// As [`GrpcJwks::new`]; a TLS file that cannot be used → [`AuthError::Config`] naming
+    /// `AGENT_RUNTIME__AUTH__CA_FILE` and the file.
+    pub fn with_tls(url: &str, timeout: Duration, tls: &ClientTls) -> Result<GrpcJwks, AuthError> {
         let url = url.trim();
         if url.is_empty() {
             return Err(AuthError::Config(format!(
@@ -59,15 +72,15 @@ impl GrpcJwks {
                 "{AUTH_SERVICE_URL_ENV} is not a valid URI ({e}); expected http://host:port"
             ))
         })?;
-        if !uri
-            .scheme_str()
-            .is_some_and(|s| s.eq_ignore_ascii_case("http"))
-        {
-            return Err(AuthError::Config(format!(
-                "{AUTH_SERVICE_URL_ENV} must be http://host:port (no TLS client in this build); \
-                 for https use AGENT_RUNTIME__AUTH__JWKS_URL=https://…/.well-known/jwks.json"
-            )));
-        }
+        let scheme = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => "http",
+            Some(s) if s.eq_ignore_ascii_case("https") => "https",
+            _ => {
+                return Err(AuthError::Config(format!(
+                    "{AUTH_SERVICE_URL_ENV} must be http://host:port or https://host:port"
+                )));
+            }
+        };
         let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
         let host_port = authority.rsplit('@').next().unwrap_or_default();
         if host_port.is_empty() {
@@ -75,9 +88,12 @@ impl GrpcJwks {
                 "{AUTH_SERVICE_URL_ENV} has no host; expected http://host:port"
             )));
         }
-        let shown = format!("http://{host_port}");
+        let shown = format!("{scheme}://{host_port}");
         let endpoint = Endpoint::from_shared(shown.clone())
-            .map_err(|e| AuthError::Config(format!("{AUTH_SERVICE_URL_ENV}: {e}")))?
+            .map_err(|e| AuthError::Config(format!("{AUTH_SERVICE_URL_ENV}: {e}")))?;
+        let endpoint = tls
+            .apply_to_endpoint(endpoint)
+            .map_err(|e| AuthError::Config(format!("{CA_FILE_ENV} / client certificate: {e}")))?
             .connect_timeout(timeout)
             .timeout(timeout)
             .tcp_nodelay(true);
@@ -114,7 +130,7 @@ impl JwksSource for GrpcJwks {
         })
     }
 
-    /// `http://host:port (codelab.auth.v1.AuthService/GetJwks)`.
+    /// `http(s)://host:port (codelab.auth.v1.AuthService/GetJwks)`.
     fn describe(&self) -> String {
         format!("{} (codelab.auth.v1.AuthService/GetJwks)", self.shown)
     }
@@ -126,9 +142,9 @@ mod tests {
 
     // Building the lazy channel spawns its worker, so these tests need a runtime.
     #[tokio::test]
-    async fn accepts_http_and_bare_host_port_only() {
+    async fn accepts_http_https_and_bare_host_port_only() {
         let t = Duration::from_secs(1);
-        for bad in ["", "  ", "https://auth:50052", "ftp://x", "http://"] {
+        for bad in ["", "  ", "ftp://x", "http://"] {
             let err = GrpcJwks::new(bad, t).expect_err(bad);
             assert!(
                 matches!(&err, AuthError::Config(m) if m.contains(AUTH_SERVICE_URL_ENV)),
@@ -139,6 +155,14 @@ mod tests {
         assert!(s.describe().starts_with("http://127.0.0.1:50052 "));
         let s = GrpcJwks::new("HTTP://user:pw@auth:50052/x?y", t).unwrap();
         assert!(s.describe().starts_with("http://auth:50052 "), "{s:?}");
+        let s = GrpcJwks::new("https://auth:50052", t).unwrap();
+        assert!(s.describe().starts_with("https://auth:50052 "), "{s:?}");
+        let missing = ClientTls::with_ca(Some("/nonexistent/ca.pem".into()));
+        let err = GrpcJwks::with_tls("https://auth:50052", t, &missing).unwrap_err();
+        assert!(
+            matches!(&err, AuthError::Config(m) if m.contains(CA_FILE_ENV) && m.contains("/nonexistent/ca.pem")),
+            "{err:?}"
+        );
     }
 
     #[tokio::test]

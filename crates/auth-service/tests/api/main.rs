@@ -17,5 +17,6 @@ mod keys;
 mod lockout;
 mod races;
 mod schema;
+mod tls;
 mod tokens;
 mod users;
