@@ -11,7 +11,7 @@ pub static MIGRATIONS: MigrationSet = db_core::migration_set!(
     "auth",
     [
         "2026-11-22-000000_auth_store",
-        "2026-12-07-000000_refresh_successor",
+        "2026-12-07-120000_refresh_successor",
     ]
 );
 

@@ -13,8 +13,9 @@ use std::io::{self, Write as _};
 /// The write error, e.g. [`io::ErrorKind::BrokenPipe`] when the reading end of a pipe closed.
 pub fn print(text: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(mark_stdout)
 }
 
 /// Writes `line` and a newline to stdout and flushes it.
@@ -23,18 +24,43 @@ pub fn print(text: &str) -> io::Result<()> {
 /// As [`print`].
 pub fn println(line: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(line.as_bytes())?;
-    out.write_all(b"\n")?;
-    out.flush()
+    out.write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(mark_stdout)
 }
 
-/// Whether `error` (or any of its causes) is a broken pipe: the process writing to stdout
-/// should stop quietly with success.
+/// Marks a broken pipe on stdout, so that [`is_broken_pipe`] tells it apart from a broken
+/// pipe anywhere else (a server closing a connection is a failure, not a reader that has seen
+/// enough).
+#[derive(Debug)]
+struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+fn mark_stdout(error: io::Error) -> io::Error {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        error
+    }
+}
+
+/// Whether `error` (or any of its causes) is a broken pipe on stdout, written by [`print`] or
+/// [`println`]: the process should stop quietly with success. A broken pipe of any other
+/// stream (a network connection the server closed) is not.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause
             .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            .and_then(io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<StdoutClosed>())
     })
 }
 
@@ -111,6 +137,15 @@ pub fn print_page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_broken_stdout_counts_as_the_reader_leaving() {
+        let stdout = anyhow::Error::from(mark_stdout(io::ErrorKind::BrokenPipe.into()));
+        assert!(is_broken_pipe(&stdout.context("printing")));
+        // A connection a server closed is a failure, whatever its error kind.
+        let network = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert!(!is_broken_pipe(&network.context("cannot connect")));
+    }
 
     #[test]
     fn table_aligns_columns_without_borders() {

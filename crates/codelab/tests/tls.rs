@@ -6,7 +6,7 @@ use std::process::Command;
 
 use db_core::Backend;
 use db_core::testing::TestDb;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use service_kit::testing::TestPki;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -75,6 +75,7 @@ async fn cli_commands_reach_tls_services_with_a_ca_file() {
         db_url: SecretString::from(db_url(&auth_db)),
         admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
         internal_client_secret: Some(SecretString::from("internal-secret-for-tests")),
+        key_encryption_key: Some(auth_service::kek::Keks::generate()),
         password: auth_service::passwords::PasswordSettings {
             memory_kib: 1024,
             iterations: 1,
@@ -188,9 +189,13 @@ async fn cli_commands_reach_tls_services_with_a_ca_file() {
 #[tokio::test]
 async fn config_check_warns_about_a_public_address_without_tls() {
     let warning = "AGENT_RUNTIME__GRPC_ADDR=0.0.0.0:50051 is not a loopback address and TLS is off";
+    let kek = auth_service::kek::Keks::generate();
     let out = codelab(
         &["config", "check", "--offline"],
-        &[("AGENT_RUNTIME__GRPC_ADDR", "0.0.0.0:50051")],
+        &[
+            ("AGENT_RUNTIME__GRPC_ADDR", "0.0.0.0:50051"),
+            ("AUTH_SERVICE__KEY_ENCRYPTION_KEY", kek.expose_secret()),
+        ],
     )
     .await;
     assert!(out.ok, "a warning, not a problem: {out:?}");

@@ -328,7 +328,10 @@ fn client_config(settings: &PgTlsSettings) -> Result<rustls::ClientConfig, DbErr
         .map_err(|e| DbError::Unavailable(format!("TLS setup: {e}")))?;
     let algorithms = provider.signature_verification_algorithms;
     let verifier: Arc<dyn ServerCertVerifier> = match (&settings.root_cert, settings.mode) {
-        (None, _) => Arc::new(NoCertificateCheck { algorithms }),
+        (None, _) => Arc::new(LibpqCheck {
+            roots: None,
+            algorithms,
+        }),
         (Some(root), mode) => {
             let roots = Arc::new(load_roots(root)?);
             if mode == PgSslMode::VerifyFull {
@@ -338,7 +341,10 @@ fn client_config(settings: &PgTlsSettings) -> Result<rustls::ClientConfig, DbErr
                         DbError::Url(UrlError::InvalidPostgres(format!("sslrootcert: {e}")))
                     })?
             } else {
-                Arc::new(ChainCheck { roots, algorithms })
+                Arc::new(LibpqCheck {
+                    roots: Some(roots),
+                    algorithms,
+                })
             }
         }
     };
@@ -385,58 +391,21 @@ fn load_roots(root: &PgRootCert) -> Result<RootCertStore, DbError> {
     Ok(roots)
 }
 
-/// `prefer`/`require` without `sslrootcert`: any certificate is accepted, as libpq accepts it
-/// (the traffic is encrypted, the server is not authenticated). The handshake's signatures are
-/// still checked, so the server holds the key of the certificate it shows.
+/// The certificate check of the modes below `verify-full`, as libpq does them:
+/// - `roots: None` (`prefer`/`require` without `sslrootcert`): any certificate is accepted (the
+///   traffic is encrypted, the server is not authenticated);
+/// - `roots: Some` (`verify-ca`, and `prefer`/`require` with `sslrootcert`): the certificate
+///   chains to a trusted CA and is valid now; the host name is not compared.
+///
+/// Either way the handshake's signatures are checked, so the server holds the key of the
+/// certificate it shows.
 #[derive(Debug)]
-struct NoCertificateCheck {
+struct LibpqCheck {
+    roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for NoCertificateCheck {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca` (and `prefer`/`require` with `sslrootcert`): the certificate chains to a trusted
-/// CA and is valid now; the host name is not compared.
-#[derive(Debug)]
-struct ChainCheck {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainCheck {
+impl ServerCertVerifier for LibpqCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -445,14 +414,16 @@ impl ServerCertVerifier for ChainCheck {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+            rustls::client::verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 

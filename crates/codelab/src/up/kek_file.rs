@@ -29,7 +29,7 @@ pub fn ensure(data_dir: &Path) -> anyhow::Result<PathBuf> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", path.display())),
     }
-    create_dir_private(data_dir)
+    db_core::owner_only::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
     let temporary = data_dir.join(format!(".{KEK_FILE}.{}.tmp", std::process::id()));
     let written = write_new(&temporary).and_then(|()| std::fs::hard_link(&temporary, &path));
@@ -45,33 +45,15 @@ pub fn ensure(data_dir: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Creates `path` (owner-only, never following a symlink at the last component) holding a
-/// new KEK, synced to disk.
+/// Creates `path` (owner-only, `O_EXCL`: never through a symlink) holding a new KEK, synced to
+/// disk.
 fn write_new(path: &Path) -> std::io::Result<()> {
     use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
+    let mut file = db_core::owner_only::create_new_file(path)?;
     let key = auth_service::kek::Keks::generate();
     file.write_all(key.expose_secret().as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()
-}
-
-fn create_dir_private(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt as _;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
 }
 
 #[cfg(test)]
