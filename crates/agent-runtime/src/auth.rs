@@ -203,8 +203,9 @@ impl Principal {
 
 /// The `AGENT_RUNTIME__AUTH__*` settings. Every field has a default
 /// (`#[serde(default)]`), so an empty section deserializes to
-/// [`AuthConfig::default`].
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+/// [`AuthConfig::default`]. `Debug` prints what `Serialize` does, so URLs show with their
+/// credentials redacted there too.
+#[derive(Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct AuthConfig {
     /// `AGENT_RUNTIME__AUTH__DISABLED`: turn authentication off; every
@@ -259,6 +260,15 @@ pub struct AuthConfig {
     /// `AGENT_RUNTIME__AUTH__CLIENT_KEY_FILE`: private key of
     /// `client_cert_file`. Default unset.
     pub client_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(value) => write!(f, "AuthConfig {value}"),
+            Err(_) => f.write_str("AuthConfig { .. }"),
+        }
+    }
 }
 
 impl AuthConfig {
@@ -1399,6 +1409,22 @@ mod tests {
     use tonic::metadata::{MetadataMap, MetadataValue};
 
     use super::*;
+
+    #[test]
+    fn debug_redacts_credentials_in_urls() {
+        let config = AuthConfig {
+            jwks_url: Some(
+                "https://reader:s3cret-pw@idp.example/jwks.json?access_token=tok-123".into(),
+            ),
+            auth_service_url: "https://svc:other-pw@auth.example:50052".into(),
+            ..AuthConfig::default()
+        };
+        let printed = format!("{config:?}");
+        for secret in ["s3cret-pw", "tok-123", "other-pw"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("idp.example"), "{printed}");
+    }
 
     // TEST-ONLY keys, see tests/fixtures/README.md.
     const RSA1_KEY: &str = include_str!("../tests/fixtures/rsa-1.key.pem");
