@@ -10,7 +10,6 @@
 
 use crate::error::{Error, Result};
 use crate::model::{self, AgentHistoryEntry, ApprovalStatus, FunctionCall, NewMessage, Role};
-use crate::tokenizer;
 use chrono::{DateTime, Utc};
 use codelab_proto::agent::v1 as pb;
 
@@ -338,7 +337,7 @@ pub fn message(index: usize, m: pb::Message, max_bytes: usize) -> Result<NewMess
             "is required for ROLE_TOOL messages",
         ));
     }
-    let mut new = NewMessage {
+    Ok(NewMessage {
         role,
         content: m.content,
         name: optional_name(&at("name"), &m.name)?,
@@ -347,11 +346,7 @@ pub fn message(index: usize, m: pb::Message, max_bytes: usize) -> Result<NewMess
         token_count: m.token_count,
         metadata_json: json_object(&at("metadata_json"), &m.metadata_json)?,
         timestamp: timestamp(&at("timestamp"), m.timestamp.as_ref())?,
-    };
-    if new.token_count == 0 {
-        new.token_count = tokenizer::count_message(&new);
-    }
-    Ok(new)
+    })
 }
 
 /// Validates a batch of incoming messages: at most `max` of them, each at most
@@ -680,13 +675,17 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tokens_are_counted_when_zero_and_kept_otherwise() {
-        let counted = message(0, msg(pb::Role::User), MAX).unwrap();
-        assert_eq!(counted.token_count, 1);
+    #[tokio::test]
+    async fn tokens_are_counted_when_zero_and_kept_otherwise() {
+        let counter = crate::tokenizer::Counter::new(1);
+        let sent = message(0, msg(pb::Role::User), MAX).unwrap();
+        assert_eq!(sent.token_count, 0, "validation counts nothing");
         let mut m = msg(pb::Role::User);
         m.token_count = 42;
-        assert_eq!(message(0, m, MAX).unwrap().token_count, 42);
+        let kept = message(1, m, MAX).unwrap();
+        let counted = counter.fill_missing(vec![sent, kept]).await.unwrap();
+        assert_eq!(counted[0].token_count, 1);
+        assert_eq!(counted[1].token_count, 42);
     }
 
     #[test]

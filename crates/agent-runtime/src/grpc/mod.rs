@@ -44,6 +44,8 @@ pub struct Shared {
     pub tokens: PageTokens,
     /// Request caps.
     pub limits: Limits,
+    /// Counts the tokens of messages sent without a count, off the async workers.
+    pub counter: crate::tokenizer::Counter,
 }
 
 impl Shared {

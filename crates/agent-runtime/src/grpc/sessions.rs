@@ -162,6 +162,7 @@ impl SessionService for SessionApi {
                 limits.max_messages_per_append,
                 limits.max_message_bytes,
             )?;
+            let messages = self.shared.counter.fill_missing(messages).await?;
             let appended = self
                 .shared
                 .store
@@ -296,6 +297,7 @@ impl SessionService for SessionApi {
                 limits.max_messages_per_save,
                 limits.max_message_bytes,
             )?;
+            let messages = self.shared.counter.fill_missing(messages).await?;
             let saved = self
                 .shared
                 .store
