@@ -419,7 +419,9 @@ impl Store {
                     resource: "agent context",
                     id: session_id.clone(),
                 })?;
-                let mut used = context.metadata_json.as_ref().map_or(0, |j| j.0.len());
+                let used = context.metadata_json.as_ref().map_or(0, |j| j.0.len());
+                let mut budget =
+                    super::ResponseBudget::new(budget, used, "page with ListAgentSwitches");
                 let mut switches = Vec::new();
                 let mut after = 0i64;
                 loop {
@@ -433,13 +435,7 @@ impl Store {
                         .await?;
                     let read = rows.len() as i64;
                     for row in rows {
-                        used = used.saturating_add(row.payload_bytes());
-                        if used > budget {
-                            return Err(Error::ResponseTooLarge {
-                                limit_bytes: budget,
-                                page_with: "page with ListAgentSwitches",
-                            });
-                        }
+                        budget.spend(row.payload_bytes())?;
                         after = row.id;
                         switches.push(row.into_switch());
                     }

@@ -426,7 +426,7 @@ impl Store {
                 let session = live_session!(c, &access, &session_id);
                 let mut messages =
                     Vec::with_capacity(session.message_count.clamp(0, super::READ_CHUNK) as usize);
-                let mut used = 0usize;
+                let mut budget = super::ResponseBudget::new(budget, 0, "page with ListMessages");
                 let mut after = 0i64;
                 loop {
                     let rows: Vec<MessageRow> = messages::table
@@ -439,13 +439,7 @@ impl Store {
                         .await?;
                     let read = rows.len() as i64;
                     for row in rows {
-                        used = used.saturating_add(row.payload_bytes());
-                        if used > budget {
-                            return Err(Error::ResponseTooLarge {
-                                limit_bytes: budget,
-                                page_with: "page with ListMessages",
-                            });
-                        }
+                        budget.spend(row.payload_bytes())?;
                         after = row.seq;
                         messages.push(row.into_message()?);
                     }

@@ -128,6 +128,37 @@ pub(crate) const PURGE_CHUNK: usize = 1_000;
 /// keyset pages on `seq` (or `id`), so memory holds one page beyond what is kept.
 pub(crate) const READ_CHUNK: i64 = 100;
 
+/// The bytes one whole-session answer may still carry ([`SessionLimits::max_response_bytes`]).
+pub(crate) struct ResponseBudget {
+    used: usize,
+    limit: usize,
+    /// What the client should use instead, e.g. `page with ListMessages`.
+    page_with: &'static str,
+}
+
+impl ResponseBudget {
+    /// A budget of `limit` bytes, of which `used` are already spent.
+    pub(crate) fn new(limit: usize, used: usize, page_with: &'static str) -> Self {
+        ResponseBudget {
+            used,
+            limit,
+            page_with,
+        }
+    }
+
+    /// Spends `bytes`; [`Error::ResponseTooLarge`] once the total passes the limit.
+    pub(crate) fn spend(&mut self, bytes: usize) -> crate::error::Result<()> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.limit {
+            return Err(Error::ResponseTooLarge {
+                limit_bytes: self.limit,
+                page_with: self.page_with,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Bounds on whole-session work (`AGENT_RUNTIME__LIMITS__MAX_SESSION_MESSAGES` and
 /// `…__MAX_RESPONSE_BYTES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -833,7 +833,7 @@ async fn restore_into_a_new_sqlite_file_is_all_or_nothing() {
 
 /// Writes `manifest` into backup folder `dir` with a matching `manifest.json.sha256`: a
 /// consistent backup with other contents, so checks past the checksum are what refuse it.
-fn write_signed_manifest(dir: &Path, manifest: &Manifest) {
+pub(crate) fn write_signed_manifest(dir: &Path, manifest: &Manifest) {
     use sha2::Digest as _;
     let bytes = serde_json::to_vec(manifest).unwrap();
     let sum: String = sha2::Sha256::digest(&bytes)

@@ -2,27 +2,12 @@
 //! (a decompression bomb: 96 MiB of `a` without a newline is a few kilobytes of zstd) is refused
 //! by verify, deep verify and restore with an error naming the limit, on both backends.
 
+use super::backups::write_signed_manifest;
 use super::*;
 use db_core::admin::backup::{Manifest, RestoreOptions, limits};
 use db_core::migrate;
 use db_core::testing::TestDb;
 use std::io::Read as _;
-
-/// Rewrites `manifest.json` and its checksum file: a consistent backup with other contents.
-fn write_signed_manifest(dir: &Path, manifest: &Manifest) {
-    use sha2::Digest as _;
-    let bytes = serde_json::to_vec(manifest).unwrap();
-    let sum: String = sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    std::fs::write(dir.join("manifest.json"), bytes).unwrap();
-    std::fs::write(
-        dir.join("manifest.json.sha256"),
-        format!("{sum}  manifest.json\n"),
-    )
-    .unwrap();
-}
 
 /// A copy of backup `from` in `to` whose `books` file is `content` (zstd), with the manifest's
 /// size and sha256 updated to match and `uncompressed_bytes` set to `claimed`.
