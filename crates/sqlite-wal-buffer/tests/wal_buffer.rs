@@ -246,7 +246,9 @@ fn frames_of_a_rolled_back_transaction_never_land_on_another_writers_commits() {
 fn a_reader_running_alongside_the_writer_never_sees_a_frame_before_it_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.db");
-    let mut w = open(&path, WRITER);
+    // The reader's first open may hold the WAL index lock for a moment (recovery): the writer
+    // waits for it as any connection of the service does.
+    let mut w = open(&path, &format!("{WRITER} PRAGMA busy_timeout = 5000;"));
     w.batch_execute(TABLE).unwrap();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
