@@ -8,6 +8,17 @@
 # (--with-original).
 #
 #   bash scripts/bench.sh [--with-original] [--duration SECS] [--seed N] [--soak SECS]
+#                         [--only tokens] [--rounds N]
+#
+# --only tokens runs just the token-counting comparison (below); --rounds N sets its rounds (5).
+#
+# The token-counting comparison, on SQLite with 8 clients, in alternating rounds: appends whose
+# messages carry a token count (as the original's benchmark sends) against appends the server
+# counts (what OpenAI-style clients send), with real assistant answers (MT-Bench GPT-4
+# reference answers) and with 2 KiB messages; tokens.tsv gives each round's ratio
+# server-counted / client-counted and the median. Then GetSession latency alone and while 4
+# clients append 1 MiB messages the server counts, and the tokenizer's CPU time per MiB on
+# adversarial input (examples/count_tokens.rs).
 #
 # --soak SECS adds an 8-client append run of SECS seconds on each backend, sampling
 # agent-runtime's RSS every 10 s (sqlite-soak-rss.tsv, postgres-soak-rss.tsv), to show memory
@@ -22,13 +33,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-with_original=0; duration=10; seed=200000; soak=0
+with_original=0; duration=10; seed=200000; soak=0; only=; rounds=5
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-original) with_original=1 ;;
     --duration) duration=$2; shift ;;
     --seed) seed=$2; shift ;;
     --soak) soak=$2; shift ;;
+    --only) only=$2; shift; [ "$only" = tokens ] || { echo "--only takes: tokens" >&2; exit 2; } ;;
+    --rounds) rounds=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -39,6 +52,7 @@ PG_BENCH=${PG_ADMIN%/*}/bench_codelab
 out=bench-results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
 cargo build --release -q -p codelab -p agent-runtime -p auth-service
+cargo build --release -q -p agent-runtime --example count_tokens
 bin=${CARGO_TARGET_DIR:-target}/release
 . scripts/bench-lib.sh
 
@@ -98,6 +112,55 @@ suite() { # $1 = backend label, $2 = url
   stop
 }
 
+tokens() { # $1 = SQLite url: server-counted against client-counted appends, alternating rounds
+  local answers=testdata/conversations/mt_bench_gpt4_reference.jsonl r kind first second
+  start sqlite-tokens "$1"
+  for r in $(seq 1 "$rounds"); do
+    for kind in answers 2k; do
+      local texts=(--messages-from "$answers") count=255
+      [ "$kind" = 2k ] && texts=(--message-size 2048) count=512
+      # Alternate which path goes first, so drift within a round favours neither.
+      if [ $((r % 2)) = 1 ]; then first=client; second=server; else first=server; second=client; fi
+      for path in "$first" "$second"; do
+        if [ "$path" = client ]; then
+          run "tokens-r$r-$kind-client" append --clients 8 "${texts[@]}" --token-count "$count"
+        else
+          run "tokens-r$r-$kind-server" append --clients 8 "${texts[@]}"
+        fi
+      done
+    done
+  done
+  # A one-row read alone, then while 4 clients append 1 MiB messages the server counts.
+  run tokens-session-alone session --clients 1 --seed-messages 1
+  "$bin/codelab" bench append --clients 4 --message-size 1048576 --addr "$addr" \
+    --duration "$((duration + 2))" --json >"$out/tokens-1mib-appends.json" &
+  local load=$!
+  run tokens-session-beside-1mib-appends session --clients 1 --seed-messages 1
+  wait "$load"
+  summarize tokens-1mib-appends "$out/tokens-1mib-appends.json"
+  stop
+  python3 - "$out/summary.tsv" <<'PY' | tee "$out/tokens.tsv"
+import re, statistics, sys
+rows = {}
+for line in open(sys.argv[1]).read().splitlines()[1:]:
+    f = line.split("\t")
+    rows[f[0]] = f
+print("texts\tround\tclient_ops\tserver_ops\tserver/client\tclient_p99_ms\tserver_p99_ms")
+for kind in ("answers", "2k"):
+    ratios = []
+    for label in sorted(l for l in rows if re.fullmatch(rf"tokens-r\d+-{kind}-client", l)):
+        r = label.split("-")[1]
+        c, s = rows[label], rows[f"tokens-{r}-{kind}-server"]
+        ratios.append(float(s[3]) / float(c[3]))
+        print(f"{kind}\t{r}\t{c[3]}\t{s[3]}\t{ratios[-1]:.2f}\t{c[5]}\t{s[5]}")
+    print(f"{kind}\tmedian\t\t\t{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
+for label in ("tokens-session-alone", "tokens-session-beside-1mib-appends"):
+    f = rows[label]
+    print(f"{label}: GetSession p50 {f[4]} ms, p99 {f[5]} ms")
+PY
+  "$bin/examples/count_tokens" | tee "$out/tokens-cpu.tsv"
+}
+
 soak() { # $1 = label (sqlite, postgres), $2 = url: 8-client appends for $soak seconds, RSS every 10 s
   start "$1-soak" "$2"
   "$bin/codelab" bench append --clients 8 --addr "$addr" --duration "$soak" --json >"$out/$1-soak.json" &
@@ -137,6 +200,8 @@ login() { # auth-service on a temporary SQLite file, rate limit off, password gr
 vacuum_url=
 printf 'label\tworkload\tclients\tops_per_sec\tp50_ms\tp99_ms\terrors\n' >"$out/summary.tsv"
 work=$(mktemp -d)
+tokens "sqlite:///$work/tokens.db"
+if [ "$only" = tokens ]; then rm -rf "$work"; echo "results in $out"; exit 0; fi
 suite sqlite "sqlite:///$work/agent_runtime.db"
 [ "$soak" -gt 0 ] && soak sqlite "sqlite:///$work/soak.db"
 login

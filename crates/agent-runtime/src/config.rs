@@ -35,6 +35,7 @@
 //! | `AGENT_RUNTIME__LIMITS__MAX_MESSAGES_PER_SAVE` | `100000` | messages in one SaveSession snapshot |
 //! | `AGENT_RUNTIME__LIMITS__MAX_SESSION_MESSAGES` | `100000` | messages one session holds; an append or SaveSession beyond it is `RESOURCE_EXHAUSTED` (`SESSION_TOO_LARGE`) |
 //! | `AGENT_RUNTIME__LIMITS__MAX_RESPONSE_BYTES` | `67108864` | text and JSON in one LoadSession/LoadAgentContext answer (64 MiB); beyond it `RESOURCE_EXHAUSTED` (`RESPONSE_TOO_LARGE`): page instead |
+//! | `AGENT_RUNTIME__TOKENIZER` | `cl100k_base` | encoding of messages sent without `token_count`: `cl100k_base`, `o200k_base` (GPT-4o family) or `none` (store 0) |
 //! | `AGENT_RUNTIME__PAGE_TOKEN_SECRET` | random per process | key signing page tokens; set the same on every replica |
 //! | `AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS` | `5000` | database probe period for grpc.health.v1 |
 //! | `AGENT_RUNTIME__SHUTDOWN_GRACE_SECS` | `30` | time in-flight RPCs get on shutdown |
@@ -71,6 +72,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Request limits.
     pub limits: Limits,
+    /// Encoding of messages sent without a token count.
+    pub tokenizer: crate::tokenizer::Encoding,
     /// Key for page tokens; random per process when unset.
     #[serde(serialize_with = "db_core::service::serialize_redacted")]
     pub page_token_secret: Option<SecretString>,
@@ -93,6 +96,7 @@ impl Default for Config {
             backup: database_admin::BackupSettings::default(),
             auth: AuthConfig::default(),
             limits: Limits::default(),
+            tokenizer: crate::tokenizer::Encoding::default(),
             page_token_secret: None,
             health_check_interval_ms: 5_000,
             shutdown_grace_secs: 30,

@@ -92,7 +92,7 @@ pub async fn serve(
         auth,
         tokens,
         limits: config.limits.clone(),
-        counter: crate::tokenizer::Counter::per_core(),
+        counter: crate::tokenizer::Counter::per_core(config.tokenizer),
     };
     let max = config.limits.max_request_bytes;
     let admin = database_admin::DatabaseOps::new(

@@ -466,7 +466,23 @@ async fn bench_smoke(db: TestDb) {
     let Command::Bench(bench::Command::Stats(opts)) = cli(&args).command else {
         unreachable!()
     };
-    let report = bench::stats::measure(opts).await.expect("bench stats");
+    let report = bench::stats::measure(opts, bench::stats::Read::Stats)
+        .await
+        .expect("bench stats");
+    assert!(
+        report.results[0].ops > 0 && report.results[0].error_count == 0,
+        "{report:?}"
+    );
+
+    let mut session_args = args;
+    session_args[1] = "session";
+    let Command::Bench(bench::Command::Session(opts)) = cli(&session_args).command else {
+        unreachable!()
+    };
+    let report = bench::stats::measure(opts, bench::stats::Read::Session)
+        .await
+        .expect("bench session");
+    assert_eq!(report.workload, "session");
     assert!(
         report.results[0].ops > 0 && report.results[0].error_count == 0,
         "{report:?}"

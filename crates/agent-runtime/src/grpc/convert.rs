@@ -677,7 +677,7 @@ mod tests {
 
     #[tokio::test]
     async fn tokens_are_counted_when_zero_and_kept_otherwise() {
-        let counter = crate::tokenizer::Counter::new(1);
+        let counter = crate::tokenizer::Counter::new(crate::tokenizer::Encoding::Cl100kBase, 1);
         let sent = message(0, msg(pb::Role::User), MAX).unwrap();
         assert_eq!(sent.token_count, 0, "validation counts nothing");
         let mut m = msg(pb::Role::User);

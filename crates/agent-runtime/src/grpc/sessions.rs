@@ -279,6 +279,7 @@ impl SessionService for SessionApi {
                 created_at: Some(convert::to_timestamp(stats.session.created_at)),
                 last_activity: Some(convert::to_timestamp(stats.session.last_activity)),
                 last_message_at: stats.last_message_at.map(convert::to_timestamp),
+                token_encoding: self.shared.counter.encoding().name().to_owned(),
             })
         })
     }

@@ -16,4 +16,5 @@ mod messages;
 mod schema;
 mod server;
 mod sessions;
+mod tokens;
 mod trust;

@@ -12,6 +12,7 @@
 //! | `append` | `AppendMessages` of one message to the client's own session (durable write) |
 //! | `list` | `ListMessages(page_size, page = P)` on a seeded session, for each `P` of `--pages` |
 //! | `stats` | `GetSessionStats` of the seeded session |
+//! | `session` | `GetSession` of the seeded session (one row): beside another load, how long a cheap read waits |
 //! | `mixed` | per client on its own session, a cycle of 6 appends, 3 reads of the newest 20 messages, 1 stats |
 //! | `login` | `AuthService.Token` (password grant) against auth-service, as one user |
 
@@ -45,6 +46,9 @@ pub enum Command {
     List(list::Opts),
     /// Read the counters of the large seeded session (`GetSessionStats`).
     Stats(stats::Opts),
+    /// Read the seeded session's row (`GetSession`); with `--seed-messages 1` beside another
+    /// workload, a probe of how long a cheap read waits behind it.
+    Session(stats::Opts),
     /// A running conversation: 60 % appends, 30 % reads of the newest page, 10 % stats.
     Mixed(mixed::Opts),
     /// Log in with the password grant against auth-service, as fast as it answers.
@@ -94,7 +98,8 @@ async fn run_here(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Append(opts) => append::run(opts).await,
         Command::List(opts) => list::run(opts).await,
-        Command::Stats(opts) => stats::run(opts).await,
+        Command::Stats(opts) => stats::run(opts, stats::Read::Stats).await,
+        Command::Session(opts) => stats::run(opts, stats::Read::Session).await,
         Command::Mixed(opts) => mixed::run(opts).await,
         Command::Login(opts) => login::run(opts).await,
     }
@@ -106,7 +111,7 @@ impl Command {
         match self {
             Command::Append(o) | Command::Mixed(o) => &o.common.run,
             Command::List(o) => &o.common.run,
-            Command::Stats(o) => &o.common.run,
+            Command::Stats(o) | Command::Session(o) => &o.common.run,
             Command::Login(o) => &o.run,
         }
     }

@@ -1,14 +1,16 @@
-//! `codelab bench stats`: `GetSessionStats` of the large seeded session (W3 of the Python
-//! benchmark, where the original scanned every message).
+//! `codelab bench stats` and `bench session`: one-row reads of a seeded session —
+//! `GetSessionStats` (W3 of the Python benchmark, where the original scanned every message) and
+//! `GetSession`. Run beside another workload, `bench session` measures how long a cheap read
+//! waits behind it.
 
-use codelab_proto::agent::v1::{GetSessionStatsRequest, SessionStats};
+use codelab_proto::agent::v1::{GetSessionRequest, GetSessionStatsRequest, Session, SessionStats};
 
 use super::report::{Report, Row};
 use super::runner::{self, Workload};
 use super::wire::{MethodPath, WireClient};
 use super::{CommonOpts, MessageOpts, MessageSource};
 
-/// Options of `bench stats`.
+/// Options of `bench stats` and `bench session`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Opts {
     /// Clients, duration, output.
@@ -23,27 +25,60 @@ pub struct Opts {
     pub seed_messages: u64,
 }
 
-/// Runs `bench stats` and prints the report.
+/// The one-row read each call makes.
+#[derive(Debug, Clone, Copy)]
+pub enum Read {
+    /// `GetSessionStats`: the session's counters.
+    Stats,
+    /// `GetSession`: the session row.
+    Session,
+}
+
+impl Read {
+    fn name(self) -> &'static str {
+        match self {
+            Read::Stats => "stats",
+            Read::Session => "session",
+        }
+    }
+}
+
+/// Runs `bench stats` (`read` = [`Read::Stats`]) or `bench session` and prints the report.
 ///
 /// # Errors
 /// See [`measure`].
-pub async fn run(opts: Opts) -> anyhow::Result<()> {
+pub async fn run(opts: Opts, read: Read) -> anyhow::Result<()> {
     let json = opts.common.run.json;
-    measure(opts).await?.print(json)
+    measure(opts, read).await?.print(json)
 }
 
-struct StatsClient {
+struct ReadClient {
     client: WireClient,
     method: MethodPath,
-    request: GetSessionStatsRequest,
+    read: Read,
+    session_id: String,
 }
 
-impl Workload for StatsClient {
+impl Workload for ReadClient {
     async fn call(&mut self) -> Result<(), tonic::Status> {
-        self.client
-            .unary::<_, SessionStats>(&self.method, &self.request)
-            .await
-            .map(|_| ())
+        let session_id = self.session_id.clone();
+        match self.read {
+            Read::Stats => self
+                .client
+                .unary::<_, SessionStats>(&self.method, &GetSessionStatsRequest { session_id })
+                .await
+                .map(|_| ()),
+            Read::Session => {
+                let request = GetSessionRequest {
+                    session_id,
+                    include_deleted: false,
+                };
+                self.client
+                    .unary::<_, Session>(&self.method, &request)
+                    .await
+                    .map(|_| ())
+            }
+        }
     }
 }
 
@@ -51,30 +86,32 @@ impl Workload for StatsClient {
 ///
 /// # Errors
 /// Invalid options, a non-loopback address, an unreachable server or a failed seeding.
-pub async fn measure(opts: Opts) -> anyhow::Result<Report> {
+pub async fn measure(opts: Opts, read: Read) -> anyhow::Result<Report> {
     let source = MessageSource::from_opts(&opts.messages)?;
     let connections = super::connect_clients(&opts.common).await?;
     let session_id = super::ensure_seeded(&connections.setup, opts.seed_messages, &source).await?;
-    let method = super::session_method("GetSessionStats")?;
+    let method = super::session_method(match read {
+        Read::Stats => "GetSessionStats",
+        Read::Session => "GetSession",
+    })?;
     let clients = connections
         .wire
         .into_iter()
-        .map(|client| StatsClient {
+        .map(|client| ReadClient {
             client,
             method: method.clone(),
-            request: GetSessionStatsRequest {
-                session_id: session_id.clone(),
-            },
+            read,
+            session_id: session_id.clone(),
         })
         .collect();
     let m = runner::drive(clients, opts.common.run.warmup, opts.common.run.duration).await;
     Ok(Report {
-        workload: "stats".into(),
+        workload: read.name().into(),
         addr: opts.common.connect.addr.clone(),
         clients: opts.common.run.clients,
         duration_s: opts.common.run.duration.as_secs_f64(),
         warmup_s: opts.common.run.warmup.as_secs_f64(),
         messages: format!("{} in {session_id}", source.describe()),
-        results: vec![Row::new("stats", &m)],
+        results: vec![Row::new(read.name(), &m)],
     })
 }
