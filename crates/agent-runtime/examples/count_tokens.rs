@@ -3,7 +3,7 @@
 //! adversarial inputs of 1 MiB (one character repeated, random Unicode). Prints a TSV: input,
 //! encoding, median and range of 5 rounds, in ms of the counting thread's CPU time.
 //!
-//! `cargo run --release -p agent-runtime --example count_tokens` (run by `scripts/bench.sh`).
+//! `cargo run --release -p agent-runtime --example count_tokens` (run by `scripts/bench/run.sh`).
 
 use agent_runtime::tokenizer::Encoding;
 use rustix::time::{ClockId, clock_gettime};

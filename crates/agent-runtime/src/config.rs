@@ -13,7 +13,6 @@
 //! | `AGENT_RUNTIME__DB__CONNECT_TIMEOUT_MS` | `5000` | connection setup limit |
 //! | `AGENT_RUNTIME__DB__BUSY_TIMEOUT_MS` | `5000` | SQLite lock wait |
 //! | `AGENT_RUNTIME__DB__SYNCHRONOUS` | `full` | SQLite `synchronous`: off, normal, full, extra |
-//! | `AGENT_RUNTIME__DB__WAL_WRITE_BUFFER` | `true` | SQLite at full/extra: each commit's WAL frames in one write |
 //! | `AGENT_RUNTIME__DB__STATEMENT_TIMEOUT_MS` | `30000` | PostgreSQL `statement_timeout` (0 = none) |
 //! | `AGENT_RUNTIME__DB__AUTO_MIGRATE` | `true` | apply pending migrations at start |
 //! | `AGENT_RUNTIME__BACKUP__DIR` | `backups` | folder of backups (DatabaseAdmin RPCs, scheduled backups) |

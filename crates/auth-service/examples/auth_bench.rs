@@ -1,6 +1,6 @@
 //! Benchmark of auth-service and of token verification in agent-runtime.
 //!
-//! Run: `cargo run --release -p auth-service --example auth_bench` (or `scripts/bench.sh
+//! Run: `cargo run --release -p auth-service --example auth_bench` (or `scripts/bench/run.sh
 //! auth`). Starts auth-service (OWASP argon2id parameters) and agent-runtime (trusting it through
 //! its HTTP JWK Set) on temporary SQLite files in this process, then measures:
 //!

@@ -200,10 +200,6 @@ pub struct PoolConfig {
     pub busy_timeout_ms: u64,
     /// SQLite `PRAGMA synchronous`.
     pub synchronous: SqliteSynchronous,
-    /// SQLite at `synchronous` full or extra: write each commit's WAL frames in one call
-    /// (`sqlite-wal-buffer`; see `wal_write_buffer_pragma`). On by default; off writes each
-    /// frame as SQLite does, header and page apart.
-    pub wal_write_buffer: bool,
     /// PostgreSQL `statement_timeout` in ms (0 = none).
     pub statement_timeout_ms: u64,
 }
@@ -216,7 +212,6 @@ impl Default for PoolConfig {
             connect_timeout_ms: 5_000,
             busy_timeout_ms: 5_000,
             synchronous: SqliteSynchronous::Full,
-            wal_write_buffer: true,
             statement_timeout_ms: 30_000,
         }
     }
@@ -318,7 +313,7 @@ impl Pool {
                 Inner::Postgres(build(manager, config.max_size, wait, create)?)
             }
             Backend::Sqlite => {
-                let mut pragmas = format!(
+                let pragmas = format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
                      PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
                      PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT_BYTES}; \
@@ -326,11 +321,6 @@ impl Pool {
                     config.busy_timeout_ms,
                     config.synchronous.pragma()
                 );
-                if config.wal_write_buffer
-                    && let Some(on) = wal_write_buffer_pragma(config.synchronous)
-                {
-                    pragmas.push_str(&on);
-                }
                 let patience = Duration::from_millis(config.busy_timeout_ms);
                 let mut manager_config = ManagerConfig::<SqliteConn>::default();
                 manager_config.custom_setup = Box::new(move |path| {
@@ -444,30 +434,6 @@ impl Pool {
         match &self.inner {
             Inner::Postgres(p) => p.close(),
             Inner::Sqlite { pool, .. } => pool.close(),
-        }
-    }
-}
-
-/// The pragma that turns on [`sqlite_wal_buffer`]'s WAL write buffer for a connection, after
-/// `synchronous` has been set: each commit's WAL frames reach the kernel in one `write` instead
-/// of two per frame (a header and a page); with eight clients `pwrite` had taken 27 % of the
-/// append writer's time (BENCHMARKS.md). Only with `synchronous` FULL or EXTRA, where SQLite
-/// syncs the WAL at every commit before other connections can see the frames (the crate's docs
-/// give the argument); `None` for OFF and NORMAL, or when the shim cannot be registered (then
-/// SQLite's own VFS serves as before, and a warning says so).
-fn wal_write_buffer_pragma(synchronous: SqliteSynchronous) -> Option<String> {
-    if !matches!(
-        synchronous,
-        SqliteSynchronous::Full | SqliteSynchronous::Extra
-    ) {
-        return None;
-    }
-    // Idempotent: registers once per process, then returns that outcome.
-    match sqlite_wal_buffer::register() {
-        Ok(()) => Some(format!(" PRAGMA {} = on;", sqlite_wal_buffer::PRAGMA)),
-        Err(e) => {
-            tracing::warn!(error = %e, "SQLite WAL write buffer unavailable; writing frames unbuffered");
-            None
         }
     }
 }
@@ -802,50 +768,6 @@ mod tests {
             assert!(
                 options.iter().any(|o| o == wanted),
                 "{wanted} missing from the bundled SQLite's compile options {options:?}"
-            );
-        }
-    }
-
-    /// Pool connections turn the WAL write buffer on exactly when it is configured on and
-    /// `synchronous` makes SQLite sync the WAL at every commit (see `wal_write_buffer_pragma`).
-    #[tokio::test]
-    async fn sqlite_pool_connections_buffer_the_wal_only_at_full_or_extra_sync() {
-        use super::{Pool, PoolConfig, SqliteSynchronous};
-        use diesel_async::RunQueryDsl;
-        /// SQLite names the column of a pragma the VFS answers after the answer.
-        #[derive(diesel::QueryableByName)]
-        struct On {
-            #[diesel(sql_type = diesel::sql_types::Text, column_name = "1")]
-            _on: String,
-        }
-        for (synchronous, wal_write_buffer, on) in [
-            (SqliteSynchronous::Full, true, true),
-            (SqliteSynchronous::Extra, true, true),
-            (SqliteSynchronous::Full, false, false),
-            (SqliteSynchronous::Normal, true, false),
-            (SqliteSynchronous::Off, true, false),
-        ] {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("pool.db");
-            let url = crate::DbUrl::parse(&format!("sqlite:///{}", path.display())).unwrap();
-            let config = PoolConfig {
-                synchronous,
-                wal_write_buffer,
-                ..PoolConfig::default()
-            };
-            let pool = Pool::connect(&url, &config).await.unwrap();
-            let mut conn = pool.get().await.unwrap();
-            // "1" is one row of a column named "1"; "0" fails to load as `On`; a process
-            // without the shim registered answers no row at all.
-            let answer = crate::with_connection!(conn, |c| {
-                diesel::sql_query("PRAGMA codelab_wal_write_buffer")
-                    .load::<On>(c)
-                    .await
-            });
-            assert_eq!(
-                answer.is_ok_and(|rows| rows.len() == 1),
-                on,
-                "synchronous = {synchronous:?}, wal_write_buffer = {wal_write_buffer}"
             );
         }
     }

@@ -26,8 +26,6 @@ pub struct DbSettings {
     pub busy_timeout_ms: u64,
     /// SQLite `synchronous`.
     pub synchronous: SqliteSynchronous,
-    /// SQLite at `synchronous` full or extra: each commit's WAL frames in one write.
-    pub wal_write_buffer: bool,
     /// PostgreSQL `statement_timeout`, in ms (0 = none).
     pub statement_timeout_ms: u64,
     /// Apply pending migrations at start.
@@ -43,7 +41,6 @@ impl Default for DbSettings {
             connect_timeout_ms: pool.connect_timeout_ms,
             busy_timeout_ms: pool.busy_timeout_ms,
             synchronous: pool.synchronous,
-            wal_write_buffer: pool.wal_write_buffer,
             statement_timeout_ms: pool.statement_timeout_ms,
             auto_migrate: true,
         }
@@ -59,7 +56,6 @@ impl DbSettings {
             connect_timeout_ms: self.connect_timeout_ms,
             busy_timeout_ms: self.busy_timeout_ms,
             synchronous: self.synchronous,
-            wal_write_buffer: self.wal_write_buffer,
             statement_timeout_ms: self.statement_timeout_ms,
         }
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Backup/restore benchmark of `codelab db` (BENCHMARKS.md, "Database backup and restore").
 #
-#   bash scripts/bench-db.sh [--messages N] [--content-bytes B] [--db EXISTING.db]
+#   bash scripts/bench/db.sh [--messages N] [--content-bytes B] [--db EXISTING.db]
 #
 # Builds a SQLite agent_runtime database of N messages (default 2,000,000 of 400 bytes, about
 # 1.3 GB) with the real migrations, then measures in one run:
@@ -11,7 +11,7 @@
 #   - `pg_dump -Fc` / `pg_restore` against `codelab db backup` / `restore` on that database,
 # each with wall time and peak RSS (GNU time). Results go to bench-results/db-<timestamp>/.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 messages=2000000; content=400; existing=
 while [ $# -gt 0 ]; do

@@ -18,7 +18,7 @@ result: `integrity_check`, `foreign_key_check`, the row count, the same index de
 no `OpenEphemeral` any more, an unknown role still refused. Uses the machine's Python
 `sqlite3` module (the system libsqlite3, not the one bundled into agent-runtime).
 
-    python3 scripts/bench-role-check-upgrade.py [--messages 1000000] [--dir /tmp]
+    python3 scripts/bench/role-check-upgrade.py [--messages 1000000] [--dir /tmp]
 """
 import argparse
 import os
@@ -27,7 +27,7 @@ import sqlite3
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIRST = os.path.join(
     ROOT, "crates/agent-runtime/migrations/sqlite/2026-11-21-000000_conversation_store/up.sql"
 )

@@ -8,7 +8,7 @@ Runs, with Python's sqlite3 (WAL, synchronous=FULL, one commit per row, 3,000 ro
   nolast       the same without touching last_activity (its four indexes stay untouched)
   insert_only  the message INSERT alone
 
-    python3 scripts/bench-schema-commit.py [--reps 2] [--rows 3000]
+    python3 scripts/bench/schema-commit.py [--reps 2] [--rows 3000]
 
 Prints commits per second for each; compare only figures of one run.
 """
@@ -18,7 +18,7 @@ import sqlite3
 import tempfile
 import time
 
-MIGRATION = (pathlib.Path(__file__).resolve().parent.parent / "crates/agent-runtime/migrations"
+MIGRATION = (pathlib.Path(__file__).resolve().parents[2] / "crates/agent-runtime/migrations"
              / "sqlite/2026-11-21-000000_conversation_store/up.sql")
 
 

@@ -7,7 +7,7 @@
 # the original Python implementation's benchmark and the raw driver limits of this machine
 # (--with-original).
 #
-#   bash scripts/bench.sh [--with-original] [--duration SECS] [--seed N] [--soak SECS]
+#   bash scripts/bench/run.sh [--with-original] [--duration SECS] [--seed N] [--soak SECS]
 #                         [--only tokens] [--rounds N]
 #
 # --only tokens runs just the token-counting comparison (below); --rounds N sets its rounds (5).
@@ -31,7 +31,7 @@
 # (postgres-vacuum.txt says so).
 # Results go to bench-results/<timestamp>/; summary.tsv has one line per measurement.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 with_original=0; duration=10; seed=200000; soak=0; only=; rounds=5
 while [ $# -gt 0 ]; do
@@ -54,7 +54,7 @@ mkdir -p "$out"
 cargo build --release -q -p codelab -p agent-runtime -p auth-service
 cargo build --release -q -p agent-runtime --example count_tokens
 bin=${CARGO_TARGET_DIR:-target}/release
-. scripts/bench-lib.sh
+. scripts/bench/lib.sh
 
 start() { # $1 = label, $2 = db url
   local t0 t1
@@ -236,4 +236,5 @@ if [ "$with_original" = 1 ]; then
 fi
 rm -rf "$work"
 column -t -s $'\t' "$out/summary.tsv"
+python3 scripts/bench/chart.py "$out"
 echo "results in $out"

@@ -18,7 +18,7 @@ WAL with synchronous=NORMAL, as its W1a always did) and on PostgreSQL:
 
 Targets (issue text): c8 >= 10x orig on each backend; on SQLite c8 >= 2x raw; c1 >= 50 % of raw.
 
-Run through scripts/bench-targets.sh, which builds the binaries, prepares the original's
+Run through scripts/bench/targets.sh, which builds the binaries, prepares the original's
 virtualenv and chooses the ports; this file needs:
   --bin DIR        directory of the release `agent-runtime` and `codelab` binaries
   --original DIR   ../shared/bench/original-python (bench_raw.py, bench_orm.py, agent_db.py)
@@ -259,7 +259,7 @@ def main():
              "DROP DATABASE IF EXISTS bench_codelab WITH (FORCE)", "CREATE DATABASE bench_codelab")
         servers["pg"] = Server(a.bin, a.port + 1, f"{base}/bench_codelab",
                                os.path.join(a.out, "postgres.server.log"))
-        # As scripts/bench.sh: where autovacuum is off, a VACUUM stands in for it before each run.
+        # As scripts/bench/run.sh: where autovacuum is off, a VACUUM stands in for it before each run.
         if psql_value(a.pg_admin, "SHOW autovacuum") == "off":
             vacuum = f"{base}/bench_codelab"
     rounds = []

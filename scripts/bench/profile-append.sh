@@ -6,7 +6,7 @@
 # functions that cost the most on the busiest one (the append writer); the raw callgrind files
 # stay in the output directory for `callgrind_annotate --inclusive=yes FILE`.
 #
-#   bash scripts/profile-append.sh [--clients N] [--duration SECS]
+#   bash scripts/bench/profile-append.sh [--clients N] [--duration SECS]
 #
 # Defaults: 1 client for 20 s (about 3,500 appends under valgrind). Needs valgrind
 # (Debian package `valgrind`, with `callgrind_annotate`); builds the release binaries with
@@ -16,7 +16,7 @@
 # (the load client's session set-up and clean-up are). Output goes to
 # bench-results/profile-<timestamp>/.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 clients=1; duration=20
 while [ $# -gt 0 ]; do
@@ -36,7 +36,7 @@ mkdir -p "$out/db"
 # CARGO_PROFILE_RELEASE_DEBUG).
 CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -q -p codelab -p agent-runtime -p auth-service
 bin=${CARGO_TARGET_DIR:-target}/release
-. scripts/bench-lib.sh
+. scripts/bench/lib.sh
 
 AGENT_RUNTIME__DB_URL="sqlite:///$PWD/$out/db/agent_runtime.db" AGENT_RUNTIME__AUTH__DISABLED=true \
   AGENT_RUNTIME__GRPC_ADDR=127.0.0.1:$port RUST_LOG=warn \
