@@ -36,7 +36,7 @@ pub use error::{DbError, classify};
 pub use pg_tls::{PgRootCert, PgSslMode, PgTlsSettings};
 pub use pool::{
     BlockingConn, DbConn, PgConn, Pool, PoolConfig, PoolStatus, SQLITE_JOURNAL_SIZE_LIMIT_BYTES,
-    SQLITE_WAL_AUTOCHECKPOINT_PAGES, SqliteConn, SqliteRuntime, SqliteSynchronous, detach, inline,
+    SqliteConn, SqliteRuntime, SqliteSynchronous, detach, inline,
 };
 pub use service::DbSettings;
 pub use url::{Backend, DbUrl, UrlError};

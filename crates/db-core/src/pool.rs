@@ -122,20 +122,9 @@ pub async fn sqlite_finish(c: &mut SqliteConn, commit: bool) -> diesel::QueryRes
 /// own: one large transaction (a retention purge, a restore, deleting a session of millions of
 /// messages) would leave a WAL of that size on disk until the service stops. With the limit,
 /// the first commit after the WAL restarts truncates it back to at most this size. Steady
-/// writes keep the WAL near the [`SQLITE_WAL_AUTOCHECKPOINT_PAGES`] mark (~40 MiB), below it.
+/// writes keep the WAL near SQLite's automatic checkpoint mark (1,000 pages, ~4 MiB).
 /// Source: <https://www.sqlite.org/pragma.html#pragma_journal_size_limit>.
 pub const SQLITE_JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
-
-/// SQLite `PRAGMA wal_autocheckpoint` of every pooled connection, in pages (10,000: a WAL of
-/// about 40 MiB at the 4 KiB page size, below [`SQLITE_JOURNAL_SIZE_LIMIT_BYTES`]).
-///
-/// A checkpoint copies every page written since the last one from the WAL into the database
-/// file and fsyncs both. Appends rewrite the same few pages (the session rows, the tails of the
-/// indexes) over and over, so checkpointing ten times less often than SQLite's default of 1,000
-/// pages copies each hot page ten times less often: +7 % appends with 8 clients, and a lower
-/// p99 with 1 and 8 clients, at the price of a longer stall per checkpoint (p99 with 32 clients
-/// 5.2 → 7.6 ms; BENCHMARKS.md). Source: <https://www.sqlite.org/wal.html#ckpt>.
-pub const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
 /// The synchronous connection the blocking body of [`split_transaction!`](crate::split_transaction)
 /// runs on (the embedded, single-writer backend's), for the one hot path that writes its
@@ -316,8 +305,7 @@ impl Pool {
                 let pragmas = format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; \
                      PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-                     PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT_BYTES}; \
-                     PRAGMA wal_autocheckpoint = {SQLITE_WAL_AUTOCHECKPOINT_PAGES};",
+                     PRAGMA journal_size_limit = {SQLITE_JOURNAL_SIZE_LIMIT_BYTES};",
                     config.busy_timeout_ms,
                     config.synchronous.pragma()
                 );
