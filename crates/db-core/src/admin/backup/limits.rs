@@ -10,7 +10,7 @@
 //!   field exists, and checked exactly at the end), or for an older manifest without it
 //!   [`LEGACY_RATIO`] times its compressed size (at least [`LEGACY_FLOOR_BYTES`]).
 
-use super::{Compression, TableEntry};
+use super::format::{Compression, TableEntry};
 use crate::admin::{AdminError, Result};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
