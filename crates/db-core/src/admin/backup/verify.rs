@@ -2,8 +2,8 @@
 //! file's rows within the limits of [`limits`](super::limits); deep, it also restores the
 //! backup into a scratch SQLite database and checks it there.
 
-use super::format::{MANIFEST, MANIFEST_SUM, Manifest};
-use super::limits::open_table;
+use super::format::{Compression, MANIFEST, MANIFEST_SUM, Manifest, TableEntry};
+use super::limits::Rows;
 use crate::DbUrl;
 use crate::admin::restore::{checks::check_restorable, sqlite};
 use crate::admin::schema;
@@ -26,9 +26,9 @@ pub struct VerifyReport {
 }
 
 /// Re-hashes `manifest.json` against `manifest.json.sha256` and every table file against the
-/// manifest; with `deep`, also restores it into
-/// a scratch SQLite database (migrated with `set`) and checks row counts, `integrity_check` and
-/// `foreign_key_check`.
+/// manifest, counting each file's rows within the limits in the same read; with `deep`, also
+/// restores it into a scratch SQLite database (migrated with `set`) and checks row counts,
+/// `integrity_check` and `foreign_key_check`.
 ///
 /// # Errors
 /// [`AdminError::BadBackup`] when there is no readable manifest. Problems with the files are
@@ -50,29 +50,8 @@ pub async fn verify(backup: &Path, set: Option<&MigrationSet>, deep: bool) -> Re
         }
     }
     for t in &manifest.tables {
-        let path = backup.join(&t.file);
-        match hash_file(&path) {
-            Err(e) => problems.push(format!("{}: {e}", t.file)),
-            Ok((bytes, _)) if bytes != t.bytes => problems.push(format!(
-                "{}: {bytes} bytes, manifest says {} (truncated or replaced)",
-                t.file, t.bytes
-            )),
-            Ok((_, sum)) if sum != t.sha256 => {
-                problems.push(format!("{}: sha256 mismatch (file changed)", t.file));
-            }
-            // The file is the one the manifest names: decompress it within the limits and
-            // count its rows (a consistent but crafted backup is refused here too).
-            Ok(_) => match open_table(backup, manifest.compression, t) {
-                Err(e) => problems.push(format!("{}: {e}", t.file)),
-                Ok(mut rows) => match rows.count() {
-                    Err(e) => problems.push(format!("{}: {e}", t.file)),
-                    Ok(n) if n != t.rows => problems.push(format!(
-                        "{}: {n} rows read, manifest says {}",
-                        t.file, t.rows
-                    )),
-                    Ok(_) => {}
-                },
-            },
+        if let Some(problem) = check_table(backup, manifest.compression, t) {
+            problems.push(problem);
         }
     }
     let mut ran_deep = false;
@@ -94,20 +73,93 @@ pub async fn verify(backup: &Path, set: Option<&MigrationSet>, deep: bool) -> Re
     })
 }
 
+/// Checks table file `t` in ONE read: its bytes are hashed as the decompressor reads them, and
+/// its rows counted within the limits of [`limits`](super::limits). What is wrong with it, if
+/// anything: a size or sha256 other than the manifest's first (the file is not the one the
+/// manifest names), then a file that does not decompress within the limits (a consistent but
+/// crafted backup), then a row count other than the manifest's.
+fn check_table(backup: &Path, compression: Compression, t: &TableEntry) -> Option<String> {
+    let path = backup.join(&t.file);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) => return Some(format!("{}: {e}", t.file)),
+    };
+    let mut hashed = HashReader::new(file);
+    let counted = match Rows::new(&mut hashed, compression, t) {
+        Err(e) => Err(AdminError::io(&path, e).to_string()),
+        Ok(mut rows) => rows.count().map_err(|e| e.to_string()),
+    };
+    let problem = match hashed.finish() {
+        Err(e) => format!("{}: {e}", t.file),
+        Ok((bytes, _)) if bytes != t.bytes => format!(
+            "{}: {bytes} bytes, manifest says {} (truncated or replaced)",
+            t.file, t.bytes
+        ),
+        Ok((_, sum)) if sum != t.sha256 => format!("{}: sha256 mismatch (file changed)", t.file),
+        Ok(_) => match counted {
+            Err(e) => format!("{}: {e}", t.file),
+            Ok(n) if n != t.rows => format!("{}: {n} rows read, manifest says {}", t.file, t.rows),
+            Ok(_) => return None,
+        },
+    };
+    Some(problem)
+}
+
+/// The size and sha256 (hex) of the file at `path`.
 fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
+    HashReader::new(std::fs::File::open(path)?).finish()
+}
+
+/// A reader counting and hashing the bytes that pass through it.
+struct HashReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    bytes: u64,
+    /// The first error of `inner` (a decompressor reading through this reader reports its own
+    /// failure; this one is the file's).
+    failed: Option<std::io::Error>,
+}
+
+impl<R: Read> HashReader<R> {
+    fn new(inner: R) -> HashReader<R> {
+        HashReader {
+            inner,
+            hasher: sha2::Sha256::new(),
+            bytes: 0,
+            failed: None,
         }
-        hasher.update(&buf[..k]);
-        n += k as u64;
     }
-    Ok((n, hex(&hasher.finalize())))
+
+    /// Reads what is left and returns the size and sha256 (hex) of everything `inner` yielded.
+    ///
+    /// # Errors
+    /// The first read error of `inner`, whenever it happened.
+    fn finish(mut self) -> std::io::Result<(u64, String)> {
+        let drained = std::io::copy(&mut self, &mut std::io::sink());
+        match (self.failed, drained) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(_)) => Ok((self.bytes, hex(&self.hasher.finalize()))),
+        }
+    }
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.hasher.update(&buf[..n]);
+                self.bytes += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() != std::io::ErrorKind::Interrupted && self.failed.is_none() {
+                    // The error itself goes to the caller; its text is kept for `finish`.
+                    self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
+                }
+                Err(e)
+            }
+        }
+    }
 }
 
 async fn deep_check(backup: &Path, manifest: &Manifest, set: &MigrationSet) -> Result<()> {
@@ -179,3 +231,6 @@ async fn deep_check(backup: &Path, manifest: &Manifest, set: &MigrationSet) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
