@@ -50,7 +50,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// A service's migrations, one list per backend, oldest first. Build it with
-/// [`migration_set!`]; both lists hold the same versions.
+/// [`migration_set!`](crate::migration_set!); both lists hold the same versions.
 pub struct MigrationSet {
     /// Short name of the database (`agent_runtime`, `auth`); also seeds the advisory lock key
     /// and is written into backup manifests.

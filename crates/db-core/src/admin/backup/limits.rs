@@ -2,7 +2,7 @@
 //! hold a huge row in memory or decompress without end.
 //!
 //! A few kilobytes of zstd or gzip expand to gigabytes (a run of one byte compresses more than
-//! 1,000:1), so every read of a table file goes through [`Rows`]:
+//! 1,000:1), so every read of a table file goes through `Rows`:
 //!
 //! - one row (one line) is at most [`MAX_ROW_BYTES`]; a longer one is refused after reading
 //!   `MAX_ROW_BYTES + 1` bytes of it, never more;

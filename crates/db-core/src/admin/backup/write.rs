@@ -46,7 +46,7 @@ pub struct BackupInfo {
 /// Backs up the database at `url` (named `set.name`) into a new folder under `opts.dir`.
 ///
 /// # Errors
-/// [`DbError::Unavailable`] for a wrong URL, missing file or locked database; [`AdminError::Io`]
+/// [`DbError::Unavailable`](crate::DbError::Unavailable) for a wrong URL, missing file or locked database; [`AdminError::Io`]
 /// when the folder cannot be written (a full disk: the partial folder is removed).
 pub async fn backup(
     url: &DbUrl,
@@ -286,12 +286,7 @@ async fn export_table(
                      ORDER BY {pk} LIMIT {PAGE_ROWS}"
                 ))
                 .await?;
-            let w = enc.writer();
-            for r in &page {
-                w.write_all(r.line.as_bytes()).map_err(io)?;
-                w.write_all(b"\n").map_err(io)?;
-                plain += r.line.len() as u64 + 1;
-            }
+            plain += write_lines(&mut enc, page.iter().map(|r| r.line.as_str())).map_err(io)?;
             rows += page.len() as u64;
             progress.advance(page.len() as u64);
             match page.last() {
@@ -322,12 +317,7 @@ async fn export_table(
                     "SELECT {expr} AS line FROM {t} ORDER BY {order} LIMIT {PAGE_ROWS} OFFSET {offset}"
                 ))
                 .await?;
-            let w = enc.writer();
-            for r in &page {
-                w.write_all(r.line.as_bytes()).map_err(io)?;
-                w.write_all(b"\n").map_err(io)?;
-                plain += r.line.len() as u64 + 1;
-            }
+            plain += write_lines(&mut enc, page.iter().map(|r| r.line.as_str())).map_err(io)?;
             rows += page.len() as u64;
             progress.advance(page.len() as u64);
             if (page.len() as i64) < PAGE_ROWS {
@@ -346,6 +336,22 @@ async fn export_table(
         uncompressed_bytes: Some(plain),
         sha256: hex(&sink.hasher.finalize()),
     })
+}
+
+/// Writes `lines` to `enc`, each followed by a newline; returns the bytes written before
+/// compression.
+fn write_lines<'l>(
+    enc: &mut Encoder,
+    lines: impl Iterator<Item = &'l str>,
+) -> std::io::Result<u64> {
+    let w = enc.writer();
+    let mut plain = 0;
+    for line in lines {
+        w.write_all(line.as_bytes())?;
+        w.write_all(b"\n")?;
+        plain += line.len() as u64 + 1;
+    }
+    Ok(plain)
 }
 
 fn sanitize(name: &str) -> String {
