@@ -9,6 +9,8 @@
 //! connection, so a failure leaves the database as it was.
 
 pub mod backup;
+mod copy;
+mod restore;
 pub mod schema;
 
 use crate::direct::{Direct, ident};

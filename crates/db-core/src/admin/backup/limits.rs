@@ -2,7 +2,7 @@
 //! hold a huge row in memory or decompress without end.
 //!
 //! A few kilobytes of zstd or gzip expand to gigabytes (a run of one byte compresses more than
-//! 1,000:1), so every read of a table file goes through [`Rows`]:
+//! 1,000:1), so every read of a table file goes through `Rows`:
 //!
 //! - one row (one line) is at most [`MAX_ROW_BYTES`]; a longer one is refused after reading
 //!   `MAX_ROW_BYTES + 1` bytes of it, never more;
@@ -10,7 +10,7 @@
 //!   field exists, and checked exactly at the end), or for an older manifest without it
 //!   [`LEGACY_RATIO`] times its compressed size (at least [`LEGACY_FLOOR_BYTES`]).
 
-use super::{Compression, TableEntry};
+use super::format::{Compression, TableEntry};
 use crate::admin::{AdminError, Result};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -29,8 +29,9 @@ pub const LEGACY_RATIO: u64 = 1024;
 pub const LEGACY_FLOOR_BYTES: u64 = 64 << 20;
 
 /// The rows of one table file, decompressed, read line by line within the limits above.
-pub(crate) struct Rows {
-    inner: BufReader<Box<dyn Read + Send>>,
+/// `'a`: how long the compressed bytes' reader lives (`'static` for a file of its own).
+pub(crate) struct Rows<'a> {
+    inner: BufReader<Box<dyn Read + Send + 'a>>,
     /// Decompressed bytes read so far.
     read: u64,
     /// Most decompressed bytes allowed.
@@ -48,29 +49,43 @@ pub(crate) fn open_table(
     backup: &Path,
     compression: Compression,
     entry: &TableEntry,
-) -> Result<Rows> {
+) -> Result<Rows<'static>> {
     let path = backup.join(&entry.file);
     let f = std::fs::File::open(&path).map_err(|e| AdminError::io(&path, e))?;
-    let reader: Box<dyn Read + Send> = match compression {
-        Compression::Zstd => Box::new(zstd::Decoder::new(f).map_err(|e| AdminError::io(&path, e))?),
-        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(BufReader::new(f))),
-        Compression::None => Box::new(f),
-    };
-    let limit = entry.uncompressed_bytes.unwrap_or_else(|| {
-        entry
-            .bytes
-            .saturating_mul(LEGACY_RATIO)
-            .max(LEGACY_FLOOR_BYTES)
-    });
-    Ok(Rows {
-        inner: BufReader::with_capacity(1 << 20, reader),
-        read: 0,
-        limit,
-        exact: entry.uncompressed_bytes,
-    })
+    Rows::new(f, compression, entry).map_err(|e| AdminError::io(&path, e))
 }
 
-impl Rows {
+impl<'a> Rows<'a> {
+    /// The decompressed rows of table `entry` whose file's bytes `file` yields, buffered by
+    /// 1 MiB and bounded (see the module doc). Whatever `file` wraps sees the bytes as they are
+    /// decompressed (verify hashes them on the way).
+    ///
+    /// # Errors
+    /// The decompressor's error when it cannot be set up.
+    pub(crate) fn new(
+        file: impl Read + Send + 'a,
+        compression: Compression,
+        entry: &TableEntry,
+    ) -> std::io::Result<Rows<'a>> {
+        let reader: Box<dyn Read + Send + 'a> = match compression {
+            Compression::Zstd => Box::new(zstd::Decoder::new(file)?),
+            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(BufReader::new(file))),
+            Compression::None => Box::new(file),
+        };
+        let limit = entry.uncompressed_bytes.unwrap_or_else(|| {
+            entry
+                .bytes
+                .saturating_mul(LEGACY_RATIO)
+                .max(LEGACY_FLOOR_BYTES)
+        });
+        Ok(Rows {
+            inner: BufReader::with_capacity(1 << 20, reader),
+            read: 0,
+            limit,
+            exact: entry.uncompressed_bytes,
+        })
+    }
+
     /// Reads the next row into `line` (appended, newline included, as
     /// [`BufRead::read_until`]); returns its length, 0 at the end of the file.
     ///

@@ -15,13 +15,12 @@
 //! Identity columns take the backup's values: COPY FROM always writes the given values, like
 //! `INSERT … OVERRIDING SYSTEM VALUE` (same manual page).
 
-use super::{
-    Manifest, check_target_columns, migrations_to_apply, open_table, reset_sequences_sql,
-    secondary_indexes_sql,
-};
+use super::checks::{check_target_columns, migrations_to_apply};
+use crate::admin::backup::format::Manifest;
+use crate::admin::backup::limits::open_table;
 use crate::admin::schema::{self, Schema};
 use crate::admin::{AdminError, Progress, Result};
-use crate::direct::ident;
+use crate::direct::{ident, literal};
 use crate::migrate::{LEDGER_DDL, MigrationSet, apply_sql};
 use crate::{Backend, DbError, DbUrl};
 use futures::SinkExt as _;
@@ -223,7 +222,7 @@ async fn load_in_transaction(
     // Secondary indexes are dropped and rebuilt after the load, as pg_restore does.
     let mut rebuild = Vec::new();
     for t in &manifest.tables {
-        let sql = secondary_indexes_sql(Backend::Postgres, &t.name);
+        let sql = secondary_indexes_sql(&t.name);
         for row in client.query(&sql, &[]).await.map_err(server_error)? {
             let name: String = row.get(0);
             let create: String = row.get(1);
@@ -315,6 +314,38 @@ async fn load_in_transaction(
         added.map_err(|e| bad(format!("foreign key {name}: {}", describe(&e))))?;
     }
     Ok(())
+}
+
+/// The query listing `table`'s indexes that back no constraint as `(name, create)` rows.
+fn secondary_indexes_sql(table: &str) -> String {
+    format!(
+        "SELECT i.relname::text AS name, pg_get_indexdef(ix.indexrelid) AS \"create\" \
+         FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid \
+         JOIN pg_class t ON t.oid = ix.indrelid \
+         WHERE t.relname = {} AND t.relnamespace = current_schema()::regnamespace \
+         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid)",
+        literal(table)
+    )
+}
+
+/// Statements setting every sequence owned by an integer column of `table` past the column's
+/// maximum (so the next generated id follows the restored ones).
+fn reset_sequences_sql(table: &schema::Table) -> Vec<String> {
+    table
+        .columns
+        .iter()
+        .filter(|c| c.data_type.contains("int"))
+        .map(|c| {
+            format!(
+                "SELECT setval(s, COALESCE((SELECT max({col}) FROM {t}), 0) + 1, false) \
+                 FROM pg_get_serial_sequence({tl}, {cl}) AS s WHERE s IS NOT NULL",
+                col = ident(&c.name),
+                t = ident(&table.name),
+                tl = literal(&ident(&table.name)),
+                cl = literal(&c.name),
+            )
+        })
+        .collect()
 }
 
 /// Appends backup row `text` (a JSON array of `width` values) to `out` as one COPY text row.
@@ -410,89 +441,4 @@ fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn row(text: &str, width: usize) -> String {
-        let mut out = Vec::new();
-        push_copy_row(&mut out, text, width).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn values_are_written_as_postgres_text() {
-        assert_eq!(
-            row(
-                r#"[1, -2.5, null, true, false, "x", 12345678901234567890123]"#,
-                7
-            ),
-            "1\t-2.5\t\\N\ttrue\tfalse\tx\t12345678901234567890123\n"
-        );
-        assert_eq!(
-            row(
-                r#"["tab\there", "new\nline", "back\\slash", "cr\r", "ünï ✓", ""]"#,
-                6
-            ),
-            "tab\\there\tnew\\nline\tback\\\\slash\tcr\\r\tünï ✓\t\n"
-        );
-        assert_eq!(
-            row(r#"["{\"a\": [1, \"b\"]}", {"k": "v\tw"}, [1,2]]"#, 3),
-            "{\"a\": [1, \"b\"]}\t{\"k\": \"v\\\\tw\"}\t[1,2]\n"
-        );
-        assert_eq!(row(r#"["\\N"]"#, 1), "\\\\N\n", "the text \\N is not NULL");
-    }
-
-    #[test]
-    fn malformed_rows_are_described() {
-        let mut out = Vec::new();
-        assert!(
-            push_copy_row(&mut out, "[1, 2]", 3)
-                .unwrap_err()
-                .contains("2 values")
-        );
-        assert!(push_copy_row(&mut out, "{\"a\": 1}", 1).is_err());
-        assert!(push_copy_row(&mut out, "[1, 2", 2).is_err());
-        assert!(out.is_empty(), "nothing written for a bad row");
-    }
-
-    /// A decoder of one COPY text field, for the round-trip property below.
-    fn decode_field(field: &str) -> Option<String> {
-        if field == "\\N" {
-            return None;
-        }
-        let mut out = String::new();
-        let mut chars = field.chars();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next() {
-                    Some('t') => out.push('\t'),
-                    Some('n') => out.push('\n'),
-                    Some('r') => out.push('\r'),
-                    Some('\\') => out.push('\\'),
-                    other => panic!("unexpected escape {other:?}"),
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        Some(out)
-    }
-
-    proptest! {
-        /// Any strings survive encoding: splitting the row on tabs and decoding each field
-        /// gives back exactly the values (so a tab or newline inside a value never splits it).
-        #[test]
-        fn strings_round_trip(values in proptest::collection::vec(proptest::option::of("\\PC*|[\\t\\n\\r\\\\]{0,5}"), 1..6)) {
-            let json = serde_json::to_string(&values).unwrap();
-            let text = row(&json, values.len());
-            let fields: Vec<Option<String>> = text
-                .strip_suffix('\n')
-                .unwrap()
-                .split('\t')
-                .map(decode_field)
-                .collect();
-            prop_assert_eq!(fields, values);
-        }
-    }
-}
+mod tests;
