@@ -95,7 +95,7 @@ pub struct Caller {
 impl Caller {
     /// Whether the token carries `api:admin`.
     pub fn is_admin(&self) -> bool {
-        self.scopes.contains("api:admin")
+        self.scopes.contains(access_token::Scope::Admin.as_str())
     }
 
     /// Who, for audit details: the username, else the client.
