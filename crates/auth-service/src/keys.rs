@@ -13,20 +13,24 @@
 //!
 //! Private keys are stored sealed under the key-encryption key ([`crate::kek`]); only the
 //! signing key is opened, in memory, when the keys are loaded.
+//!
+//! The claims ([`AccessClaims`]) and the checks of a token's signature and registered claims
+//! are the `access_token` crate's, which agent-runtime verifies with too.
 
 use crate::error::{Error, Result};
 use crate::kek::Keks;
 use crate::model::{Audit, AuditEvent, RequestContext};
 use crate::store::{KeyRecord, NewKey, Reseal, Store};
+pub use access_token::AccessClaims;
+use access_token::{AuthError, KeySet, MAX_TOKEN_BYTES, Rules, VerifyingKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use db_core::timestamp::now;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey};
 use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
 use rsa::traits::PublicKeyParts as _;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -40,35 +44,6 @@ pub const ON_DEMAND_RELOAD_TIMEOUT: Duration = Duration::from_secs(2);
 /// RSA modulus size of generated keys, bits (RFC 7518 §3.3: at least 2048).
 pub const RSA_BITS: usize = 2048;
 
-/// Claims of an access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccessClaims {
-    /// Issuer.
-    pub iss: String,
-    /// Subject: the user id, or the client id for client_credentials tokens.
-    pub sub: String,
-    /// Audience.
-    pub aud: String,
-    /// Expiry, seconds since the epoch.
-    pub exp: i64,
-    /// Issued at, seconds since the epoch.
-    pub iat: i64,
-    /// Not before, seconds since the epoch.
-    pub nbf: i64,
-    /// Unique token id (UUIDv7).
-    pub jti: String,
-    /// Client the token was issued to (RFC 8693 §4.3).
-    pub client_id: String,
-    /// Space-separated scopes (RFC 8693 §4.2).
-    pub scope: String,
-    /// Always `access`: refresh tokens are opaque, and verifiers refuse other types.
-    #[serde(rename = "type")]
-    pub token_type: String,
-    /// Username, for display (absent for client_credentials tokens).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-}
-
 struct Signing {
     kid: String,
     key: EncodingKey,
@@ -76,7 +51,7 @@ struct Signing {
 
 struct KeyState {
     signing: Signing,
-    verifying: HashMap<String, DecodingKey>,
+    verifying: KeySet,
     jwks_json: String,
     kids: Vec<String>,
 }
@@ -86,9 +61,8 @@ struct KeyState {
 pub struct KeyRing {
     store: Store,
     keks: Keks,
-    issuer: String,
-    audience: String,
-    leeway_secs: u64,
+    /// Issuer, audience and leeway of the tokens signed and verified.
+    rules: Rules,
     refresh: Duration,
     state: Arc<RwLock<Arc<KeyState>>>,
     /// When the keys were last read from the database. Held across an on-demand reload, so
@@ -99,7 +73,7 @@ pub struct KeyRing {
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyRing")
-            .field("issuer", &self.issuer)
+            .field("issuer", &self.rules.issuer)
             .field("kids", &self.state().kids)
             .finish_non_exhaustive()
     }
@@ -134,9 +108,11 @@ impl KeyRing {
         Ok(KeyRing {
             store,
             keks,
-            issuer,
-            audience,
-            leeway_secs,
+            rules: Rules {
+                issuer,
+                audience,
+                leeway_secs,
+            },
             refresh,
             state: Arc::new(RwLock::new(Arc::new(state))),
             loaded_at: Arc::new(tokio::sync::Mutex::new(Instant::now())),
@@ -247,7 +223,7 @@ impl KeyRing {
         let key = generate_key(&self.keks).await?;
         let kid = key.kid.clone();
         let lifetime = self.store.max_access_token_lifetime().await?.max(900);
-        let keep = lifetime + self.refresh.as_secs() as i64 + self.leeway_secs as i64 + 60;
+        let keep = lifetime + self.refresh.as_secs() as i64 + self.rules.leeway_secs as i64 + 60;
         let publish_until = now() + chrono::Duration::seconds(keep);
         let audit = Audit::new(AuditEvent::SigningKeyRotated, true, context)
             .detail("kid", kid.clone())
@@ -269,21 +245,19 @@ impl KeyRing {
     /// `Internal` if signing fails (not expected).
     pub fn sign(&self, claims: &AccessClaims) -> Result<String> {
         let state = self.state();
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(state.signing.kid.clone());
-        header.typ = Some("at+jwt".to_owned());
-        jsonwebtoken::encode(&header, claims, &state.signing.key)
+        claims
+            .sign_rs256(&state.signing.kid, &state.signing.key)
             .map_err(|e| Error::Internal(format!("signing an access token: {e}")))
     }
 
     /// Issuer of the tokens.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.rules.issuer
     }
 
     /// Audience of the tokens.
     pub fn audience(&self) -> &str {
-        &self.audience
+        &self.rules.audience
     }
 
     /// Verifies one of this service's access tokens: RS256 only, a published `kid`, `iss`,
@@ -297,7 +271,7 @@ impl KeyRing {
     pub async fn verify(&self, token: &str) -> Result<AccessClaims> {
         let invalid =
             |reason: &'static str, message: String| Error::Unauthenticated { reason, message };
-        if token.len() > 16 * 1024 {
+        if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("INVALID_TOKEN", "token too long".to_owned()));
         }
         let header = jsonwebtoken::decode_header(token)
@@ -310,41 +284,30 @@ impl KeyRing {
         }
         let kid = header.kid.unwrap_or_default();
         let mut state = self.state();
-        if !state.verifying.contains_key(&kid) && !kid.is_empty() && kid.len() <= 128 {
+        if state.verifying.find(&kid).is_none() && !kid.is_empty() && kid.len() <= 128 {
             self.reload_if_stale().await;
             state = self.state();
         }
         let key = state
             .verifying
-            .get(&kid)
+            .find(&kid)
             .ok_or_else(|| invalid("UNKNOWN_KEY", "token signed with an unknown key".to_owned()))?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = self.leeway_secs;
-        validation.validate_nbf = true;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.kind() {
-                ErrorKind::ExpiredSignature => invalid("TOKEN_EXPIRED", "token expired".to_owned()),
-                ErrorKind::ImmatureSignature => {
-                    invalid("TOKEN_NOT_YET_VALID", "token not yet valid".to_owned())
-                }
-                ErrorKind::InvalidIssuer => invalid("WRONG_ISSUER", "wrong issuer".to_owned()),
-                ErrorKind::InvalidAudience => {
-                    invalid("WRONG_AUDIENCE", "wrong audience".to_owned())
-                }
-                _ => invalid("INVALID_TOKEN", "invalid token".to_owned()),
+        let claims: AccessClaims = self.rules.decode(token, key).map_err(|e| match e {
+            AuthError::Expired => invalid("TOKEN_EXPIRED", "token expired".to_owned()),
+            AuthError::NotYetValid => {
+                invalid("TOKEN_NOT_YET_VALID", "token not yet valid".to_owned())
             }
+            AuthError::WrongIssuer => invalid("WRONG_ISSUER", "wrong issuer".to_owned()),
+            AuthError::WrongAudience => invalid("WRONG_AUDIENCE", "wrong audience".to_owned()),
+            _ => invalid("INVALID_TOKEN", "invalid token".to_owned()),
         })?;
-        if data.claims.token_type != "access" {
+        if !claims.is_access() {
             return Err(invalid(
                 "WRONG_TOKEN_TYPE",
                 "not an access token".to_owned(),
             ));
         }
-        Ok(data.claims)
+        Ok(claims)
     }
 }
 
@@ -365,7 +328,7 @@ fn build_state(records: &[KeyRecord], keks: &Keks) -> Result<KeyState> {
             ))
         })?,
     };
-    let mut verifying = HashMap::new();
+    let mut verifying = Vec::new();
     let mut jwks = Vec::new();
     let mut kids = Vec::new();
     // The signing key first, then the others newest first.
@@ -374,22 +337,27 @@ fn build_state(records: &[KeyRecord], keks: &Keks) -> Result<KeyState> {
         let jwk: serde_json::Value = serde_json::from_str(&record.public_jwk).map_err(|e| {
             Error::Internal(format!("stored JWK of {} does not parse: {e}", record.kid))
         })?;
-        let (Some(n), Some(e)) = (jwk["n"].as_str(), jwk["e"].as_str()) else {
+        if jwk["n"].as_str().is_none() || jwk["e"].as_str().is_none() {
             return Err(Error::Internal(format!(
                 "stored JWK of {} lacks n or e",
                 record.kid
             )));
-        };
-        let key = DecodingKey::from_rsa_components(n, e).map_err(|err| {
-            Error::Internal(format!("stored JWK of {} is unusable: {err}", record.kid))
-        })?;
-        verifying.insert(record.kid.clone(), key);
+        }
+        let mut key = serde_json::from_value::<Jwk>(jwk.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|jwk| VerifyingKey::from_jwk(&jwk))
+            .map_err(|err| {
+                Error::Internal(format!("stored JWK of {} is unusable: {err}", record.kid))
+            })?;
+        // Looked up by the row's kid, whatever the JWK says.
+        key.kid = Some(record.kid.clone());
+        verifying.push(key);
         jwks.push(jwk);
         kids.push(record.kid.clone());
     }
     Ok(KeyState {
         signing,
-        verifying,
+        verifying: KeySet::new(verifying),
         jwks_json: serde_json::json!({ "keys": jwks }).to_string(),
         kids,
     })

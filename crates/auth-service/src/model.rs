@@ -7,7 +7,7 @@ use std::fmt;
 /// The scopes codelab knows (API.md): reads, writes, administration, and `api:approve`
 /// (agent-runtime: resolving a pending approval one's own `sub` requested; give it to people,
 /// never to agents).
-pub const KNOWN_SCOPES: [&str; 4] = ["api:read", "api:write", "api:admin", "api:approve"];
+pub const KNOWN_SCOPES: [&str; 4] = access_token::Scope::NAMES;
 
 /// Scopes a new user or client gets when none are given.
 pub const DEFAULT_SCOPES: &str = "api:read api:write";

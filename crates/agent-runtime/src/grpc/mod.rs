@@ -7,15 +7,12 @@
 //!
 //! [`limit::SizeLimited`] wraps every service the server registers with the request size limit.
 //!
-//! [`jwks`] is the one client here: it fetches auth-service's JWK Set for [`crate::auth`].
-//!
 //! Invariant: prost and tonic types stop here; the store never sees them.
 
 pub mod admin;
 mod agents;
 mod approvals;
 pub mod convert;
-pub mod jwks;
 pub mod limit;
 mod sessions;
 pub mod status;

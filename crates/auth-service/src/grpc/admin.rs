@@ -3,6 +3,7 @@
 
 use crate::grpc::Shared;
 use crate::store::Retention;
+use access_token::Scope;
 use tonic::{Request, Status};
 
 /// Audit entries are kept at least this many days whatever `CleanupData.days` says: a short
@@ -43,7 +44,7 @@ pub fn retention(days: u32) -> Retention {
 impl database_admin::ServiceHooks for AdminHooks {
     async fn authorize(&self, request: &Request<()>) -> Result<(), Status> {
         self.shared
-            .caller_with(request, "api:admin")
+            .caller_with(request, Scope::Admin)
             .await
             .map(|_| ())
             .map_err(Status::from)

@@ -2,6 +2,7 @@
 
 use super::{Shared, convert, rpc};
 use crate::oauth::TokenRequest;
+use access_token::Scope;
 use codelab_proto::auth::v1 as pb;
 use codelab_proto::auth::v1::auth_service_server::AuthService;
 use tonic::{Request, Response, Status};
@@ -111,7 +112,7 @@ impl AuthService for AuthApi {
         request: Request<pb::RotateSigningKeyRequest>,
     ) -> Result<Response<pb::RotateSigningKeyResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, "api:admin").await?;
+            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
             let context = self.shared.context(&request);
             let (kid, published_kids) = self
                 .shared

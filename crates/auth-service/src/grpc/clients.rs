@@ -4,6 +4,7 @@ use super::{Shared, convert, rpc};
 use crate::error::{Error, Result};
 use crate::model::{Audit, AuditEvent, ClientUpdate, DEFAULT_SCOPES, GrantType, NewClient, Scopes};
 use crate::oauth::random_token;
+use access_token::Scope;
 use codelab_proto::auth::v1 as pb;
 use codelab_proto::auth::v1::client_service_server::ClientService;
 use secrecy::SecretString;
@@ -51,7 +52,7 @@ impl ClientService for ClientApi {
         request: Request<pb::CreateClientRequest>,
     ) -> Result<Response<pb::CreateClientResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, "api:admin").await?;
+            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
             let context = self.shared.context(&request);
             let req = request.into_inner();
             let client_id = if req.client_id.is_empty() {
@@ -128,7 +129,7 @@ impl ClientService for ClientApi {
         request: Request<pb::ListClientsRequest>,
     ) -> Result<Response<pb::ListClientsResponse>, Status> {
         rpc!(async {
-            self.shared.caller_with(&request, "api:admin").await?;
+            self.shared.caller_with(&request, Scope::Admin).await?;
             let req = request.into_inner();
             let page_size = convert::page_size(req.page_size)?;
             let after = convert::decode_page_token("clients", &req.page_token)?;
@@ -148,7 +149,7 @@ impl ClientService for ClientApi {
         request: Request<pb::GetClientRequest>,
     ) -> Result<Response<pb::Client>, Status> {
         rpc!(async {
-            self.shared.caller_with(&request, "api:admin").await?;
+            self.shared.caller_with(&request, Scope::Admin).await?;
             let id = required_id(&request.get_ref().client_id)?;
             let client = self
                 .shared
@@ -165,7 +166,7 @@ impl ClientService for ClientApi {
         request: Request<pb::UpdateClientRequest>,
     ) -> Result<Response<pb::UpdateClientResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, "api:admin").await?;
+            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
             let context = self.shared.context(&request);
             let req = request.into_inner();
             let id = required_id(&req.client_id)?;
@@ -258,7 +259,7 @@ impl ClientService for ClientApi {
         request: Request<pb::DeleteClientRequest>,
     ) -> Result<Response<pb::DeleteClientResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, "api:admin").await?;
+            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
             let context = self.shared.context(&request);
             let id = required_id(&request.get_ref().client_id)?;
             if id == caller.client_id {

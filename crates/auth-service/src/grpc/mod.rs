@@ -21,6 +21,7 @@ use crate::model::RequestContext;
 use crate::oauth::{Caller, OAuth};
 use crate::passwords::Passwords;
 use crate::store::Store;
+use access_token::{AuthError, Scope, bearer};
 pub use address::AddressSource;
 use std::time::Instant;
 use tonic::{Request, Response, Status};
@@ -50,27 +51,19 @@ impl Shared {
     /// # Errors
     /// `Unauthenticated` (`MISSING_TOKEN`, `MALFORMED_AUTHORIZATION`, or the token's problem).
     pub async fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
-        let mut values = request.metadata().get_all("authorization").iter();
-        let Some(value) = values.next() else {
-            return Err(Error::Unauthenticated {
-                reason: "MISSING_TOKEN",
-                message: "missing `authorization` metadata; expected `Bearer <access token>`"
-                    .to_owned(),
-            });
-        };
-        let malformed = || Error::Unauthenticated {
-            reason: "MALFORMED_AUTHORIZATION",
-            message: "`authorization` must be `Bearer <access token>`".to_owned(),
-        };
-        if values.next().is_some() {
-            return Err(malformed());
-        }
-        let value = value.to_str().map_err(|_| malformed())?;
-        let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
-        let token = token.trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-            return Err(malformed());
-        }
+        let values = request.metadata().get_all("authorization");
+        let token = bearer::from_authorization(values.iter().map(|v| v.as_encoded_bytes()))
+            .map_err(|e| match e {
+                AuthError::MissingToken => Error::Unauthenticated {
+                    reason: "MISSING_TOKEN",
+                    message: "missing `authorization` metadata; expected `Bearer <access token>`"
+                        .to_owned(),
+                },
+                _ => Error::Unauthenticated {
+                    reason: "MALFORMED_AUTHORIZATION",
+                    message: "`authorization` must be `Bearer <access token>`".to_owned(),
+                },
+            })?;
         self.oauth.caller(token).await
     }
 
@@ -78,14 +71,10 @@ impl Shared {
     ///
     /// # Errors
     /// As [`Shared::caller`]; `PermissionDenied` without the scope.
-    pub async fn caller_with<T>(
-        &self,
-        request: &Request<T>,
-        scope: &'static str,
-    ) -> Result<Caller> {
+    pub async fn caller_with<T>(&self, request: &Request<T>, scope: Scope) -> Result<Caller> {
         let caller = self.caller(request).await?;
-        if !caller.scopes.contains(scope) {
-            return Err(Error::PermissionDenied(scope));
+        if !caller.scopes.contains(scope.as_str()) {
+            return Err(Error::PermissionDenied(scope.as_str()));
         }
         Ok(caller)
     }

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::model::{Audit, AuditEvent, DEFAULT_SCOPES, NewUser, Scopes, UserUpdate};
 use crate::oauth::Caller;
 use crate::store::UserRecord;
+use access_token::Scope;
 use codelab_proto::auth::v1 as pb;
 use codelab_proto::auth::v1::user_service_server::UserService;
 use tonic::{Request, Response, Status};
@@ -71,7 +72,7 @@ impl UserService for UserApi {
                     None
                 }
             } else {
-                Some(self.shared.caller_with(&request, "api:admin").await?)
+                Some(self.shared.caller_with(&request, Scope::Admin).await?)
             };
             let admin = caller.as_ref().is_some_and(Caller::is_admin);
             let context = self.shared.context(&request);
@@ -84,7 +85,7 @@ impl UserService for UserApi {
             } else if admin {
                 convert::scopes("scopes", &req.scopes)?
             } else {
-                return Err(Error::PermissionDenied("api:admin"));
+                return Err(Error::PermissionDenied(Scope::Admin.as_str()));
             };
             let new = NewUser {
                 username: username.clone(),
@@ -136,7 +137,7 @@ impl UserService for UserApi {
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
         rpc!(async {
-            self.shared.caller_with(&request, "api:admin").await?;
+            self.shared.caller_with(&request, Scope::Admin).await?;
             let req = request.into_inner();
             let page_size = convert::page_size(req.page_size)?;
             let after = convert::decode_page_token("users", &req.page_token)?;
@@ -161,7 +162,7 @@ impl UserService for UserApi {
             let req = request.into_inner();
             let user = self.visible_user(&caller, &req.user_id).await?;
             if (req.scopes.is_some() || req.is_verified.is_some()) && !caller.is_admin() {
-                return Err(Error::PermissionDenied("api:admin"));
+                return Err(Error::PermissionDenied(Scope::Admin.as_str()));
             }
             let email = req.email.as_deref().map(convert::email).transpose()?;
             if user.user_id == caller.sub && email.as_ref().is_some_and(|e| *e != user.email) {
@@ -239,7 +240,7 @@ impl UserService for UserApi {
         request: Request<pb::DisableUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, "api:admin").await?;
+            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
             let context = self.shared.context(&request);
             let req = request.into_inner();
             if req.user_id.is_empty() {
@@ -271,7 +272,7 @@ impl UserService for UserApi {
         request: Request<pb::UnlockUserRequest>,
     ) -> Result<Response<pb::UnlockUserResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, "api:admin").await?;
+            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
             let context = self.shared.context(&request);
             let req = request.into_inner();
             if req.user_id.is_empty() {
@@ -298,7 +299,7 @@ impl UserService for UserApi {
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, "api:admin").await?;
+            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
             let context = self.shared.context(&request);
             let req = request.into_inner();
             if req.user_id.is_empty() {

@@ -2,22 +2,20 @@
 //!
 //! This is the default key source of agent-runtime: with no `AGENT_RUNTIME__AUTH__JWKS_URL`,
 //! it trusts the auth-service at `AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL`. The prost types of
-//! the auth contract stay in this module; [`crate::auth`] only sees a [`JwkSet`].
+//! the auth contract stay in this file; the rest of [`crate::auth`] only sees a [`JwkSet`].
 
 use std::fmt;
 use std::time::Duration;
 
+use access_token::{AuthError, JwkSet, MAX_JWKS_BYTES, parse_jwk_set};
 use codelab_proto::auth::v1::GetJwksRequest;
 use codelab_proto::auth::v1::auth_service_client::AuthServiceClient;
 use futures::future::BoxFuture;
-use jsonwebtoken::jwk::JwkSet;
+use service_kit::client::ClientTls;
 use tonic::transport::{Channel, Endpoint};
 
-use service_kit::client::ClientTls;
-
-use crate::auth::{
-    AUTH_SERVICE_URL_ENV, AuthError, CA_FILE_ENV, JwksSource, MAX_JWKS_BYTES, parse_jwk_set,
-};
+use super::JwksSource;
+use crate::auth::config::{AUTH_SERVICE_URL_ENV, CA_FILE_ENV};
 
 /// A JWK Set fetched over gRPC from auth-service's `GetJwks` (its `keys_json` field is the RFC
 /// 7517 §5 document). The channel connects lazily and reconnects on its own, so a source built
@@ -133,53 +131,5 @@ impl JwksSource for GrpcJwks {
     /// `http(s)://host:port (codelab.auth.v1.AuthService/GetJwks)`.
     fn describe(&self) -> String {
         format!("{} (codelab.auth.v1.AuthService/GetJwks)", self.shown)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Building the lazy channel spawns its worker, so these tests need a runtime.
-    #[tokio::test]
-    async fn accepts_http_https_and_bare_host_port_only() {
-        let t = Duration::from_secs(1);
-        for bad in ["", "  ", "ftp://x", "http://"] {
-            let err = GrpcJwks::new(bad, t).expect_err(bad);
-            assert!(
-                matches!(&err, AuthError::Config(m) if m.contains(AUTH_SERVICE_URL_ENV)),
-                "{bad}: {err:?}"
-            );
-        }
-        let s = GrpcJwks::new("127.0.0.1:50052", t).unwrap();
-        assert!(s.describe().starts_with("http://127.0.0.1:50052 "));
-        let s = GrpcJwks::new("HTTP://user:pw@auth:50052/x?y", t).unwrap();
-        assert!(s.describe().starts_with("http://auth:50052 "), "{s:?}");
-        let s = GrpcJwks::new("https://auth:50052", t).unwrap();
-        assert!(s.describe().starts_with("https://auth:50052 "), "{s:?}");
-        let missing = ClientTls::with_ca(Some("/nonexistent/ca.pem".into()));
-        let err = GrpcJwks::with_tls("https://auth:50052", t, &missing).unwrap_err();
-        assert!(
-            matches!(&err, AuthError::Config(m) if m.contains(CA_FILE_ENV) && m.contains("/nonexistent/ca.pem")),
-            "{err:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn nobody_listening_is_unavailable() {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let source = GrpcJwks::new(
-            &format!("http://127.0.0.1:{port}"),
-            Duration::from_millis(500),
-        )
-        .unwrap();
-        let err = source.fetch().await.unwrap_err();
-        assert!(
-            matches!(&err, AuthError::JwksUnavailable(m) if m.contains(&port.to_string())),
-            "{err:?}"
-        );
     }
 }
