@@ -22,7 +22,7 @@ pub(crate) enum Direct {
 
 /// Runs `$body` with `$c` bound to the concrete connection (compiled once per backend);
 /// `$direct` is a `&mut Direct`.
-macro_rules! on_conn {
+macro_rules! on_direct {
     ($direct:expr, |$c:ident| $body:expr) => {
         match $direct {
             $crate::direct::Direct::Postgres(__c) => {
@@ -113,7 +113,7 @@ impl Direct {
 
     /// Runs one or more statements without results.
     pub(crate) async fn exec(&mut self, sql: &str) -> Result<(), DbError> {
-        on_conn!(self, |c| c.batch_execute(sql).await.map_err(DbError::from))
+        on_direct!(self, |c| c.batch_execute(sql).await.map_err(DbError::from))
     }
 
     /// Runs a query and loads every row.
@@ -121,7 +121,7 @@ impl Direct {
     where
         T: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
     {
-        on_conn!(self, |c| diesel::sql_query(sql)
+        on_direct!(self, |c| diesel::sql_query(sql)
             .load::<T>(c)
             .await
             .map_err(DbError::from))
@@ -131,7 +131,7 @@ impl Direct {
     /// `{p}` in `sql`); returns the affected row count.
     pub(crate) async fn exec_text(&mut self, sql: &str, arg: String) -> Result<usize, DbError> {
         let sql = sql.replace("{p}", self.placeholder());
-        on_conn!(self, |c| diesel::sql_query(&sql)
+        on_direct!(self, |c| diesel::sql_query(&sql)
             .bind::<diesel::sql_types::Text, _>(arg)
             .execute(c)
             .await

@@ -5,7 +5,8 @@
 //!   ([`PgTlsSettings`]; rustls).
 //! - [`Pool`] pools connections to SQLite (default, embedded) or PostgreSQL (production) behind
 //!   one type; [`transaction!`], [`read_transaction!`] and [`with_connection!`] let service code
-//!   write each query body once and compile it for both backends.
+//!   write each query body once and compile it for both backends; a query function called from
+//!   such a body takes `&mut impl` [`Conn`] and writes its statements once with [`on_conn!`].
 //! - [`migrate`] is the migration engine: status, up/down to a target, redo, checksums, lock.
 //! - [`admin`] is the admin engine: stats, health, drift, backup/verify/restore/copy, retention.
 //! - [`service`] holds what both services share at start and stop: the `…__DB__*` settings,
@@ -17,6 +18,7 @@
 //! Invariant: this crate knows nothing of prost, tonic or either service's tables.
 
 pub mod admin;
+mod conn;
 mod direct;
 mod error;
 pub mod metrics;
@@ -32,6 +34,7 @@ pub mod testing;
 pub mod timestamp;
 mod url;
 
+pub use conn::{AnyConn, Conn, insert_rows};
 pub use error::{DbError, classify};
 pub use pg_tls::{PgRootCert, PgSslMode, PgTlsSettings};
 pub use pool::{

@@ -1,23 +1,58 @@
 //! The session-counter UPDATE that every append and pop runs, as a statement both backends
-//! keep prepared.
+//! keep prepared, and PostgreSQL's whole append as one statement.
 //!
 //! Diesel never caches the prepared statement of an `UPDATE` built with its DSL (a changeset
 //! may turn out empty at run time, so `UpdateStatement` marks itself unsafe to cache). On the
 //! append path that means SQLite parses and plans the statement on every call, and PostgreSQL
 //! pays an extra round trip (Parse/Describe) plus planning on every call. [`BumpSession`]
 //! writes the same statement by hand with a fixed text per [`BumpTarget`] variant, and
-//! [`Shaped`] (through [`with_shape!`]) gives each text a type of its own, so diesel's
-//! statement cache keeps it on both backends, found by type without building the text.
+//! [`Shaped`] gives each text a type of its own, so diesel's statement cache keeps it on both
+//! backends, found by type without building the text. [`BumpSession::returning_row`] and
+//! [`BumpSession::execute_blocking`] run it.
+//!
+//! The SQL is hand-written in `update_session.sql` and `append_in_one_statement.sql`, next to
+//! this file: each `?` there is one bound value, bound in order by the `walk_ast` below.
 
-use super::{Counters, NewMessageRow};
+use super::rows::{Counters, NewMessageRow, SessionRow};
 use crate::schema::sessions;
 use db_core::sql_types::{Json, JsonText};
 use db_core::timestamp::DbTimestamp;
+use db_core::{BlockingConn, Conn};
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, HasSqlType, Integer, Nullable, Text, Timestamp};
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::{OptionalExtension, QueryResult};
+
+/// The counter UPDATE up to its `WHERE`: nine `?`, bound in order to the six counter deltas
+/// (`message_count`, `total_tokens`, user, assistant, system, tool), `last_activity`,
+/// `last_message_at` and the title an untitled session takes.
+const UPDATE_SESSION: &str = include_str!("update_session.sql");
+
+/// [`BumpAndInsert`]: `{update}` is the [`BumpSession`] with `RETURNING`, `{messages}` one
+/// [`MESSAGE_FROM_UPDATE`] per message joined by `UNION ALL`, `{columns}` [`COLUMNS`].
+const APPEND_IN_ONE_STATEMENT: &str = include_str!("append_in_one_statement.sql");
+
+/// One message of [`BumpAndInsert`], its `session_db_id` and `seq` taken from the updated
+/// session `s`; the `?` are bound in order to the distance from the call's last message, role,
+/// content, name, tool_call_id, tool_calls, token_count, metadata_json and timestamp.
+const MESSAGE_FROM_UPDATE: &str = "SELECT s.id, s.message_count - ?, ?, ?, ?, ?, ?, ?, ?, ? FROM s";
+
+/// Hand-written SQL pushed piece by piece: [`Pieces::push`] pushes the text up to its next `?`
+/// (or to its end), and the caller then binds that `?`'s value.
+struct Pieces(std::str::Split<'static, char>);
+
+impl Pieces {
+    fn of(sql: &'static str) -> Pieces {
+        Pieces(sql.trim_end().split('?'))
+    }
+
+    fn push<DB: Backend>(&mut self, out: &mut AstPass<'_, '_, DB>) {
+        if let Some(piece) = self.0.next() {
+            out.push_sql(piece);
+        }
+    }
+}
 
 /// Which session row a [`BumpSession`] updates.
 #[derive(Debug, Clone, Copy)]
@@ -104,25 +139,26 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         let d = &self.delta;
-        out.push_sql("UPDATE sessions SET message_count = message_count + ");
-        out.push_bind_param::<BigInt, _>(&d.count)?;
-        out.push_sql(", total_tokens = total_tokens + ");
-        out.push_bind_param::<BigInt, _>(&d.tokens)?;
-        out.push_sql(", user_messages = user_messages + ");
-        out.push_bind_param::<BigInt, _>(&d.user)?;
-        out.push_sql(", assistant_messages = assistant_messages + ");
-        out.push_bind_param::<BigInt, _>(&d.assistant)?;
-        out.push_sql(", system_messages = system_messages + ");
-        out.push_bind_param::<BigInt, _>(&d.system)?;
-        out.push_sql(", tool_messages = tool_messages + ");
-        out.push_bind_param::<BigInt, _>(&d.tool)?;
-        out.push_sql(", last_activity = ");
+        let mut sql = Pieces::of(UPDATE_SESSION);
+        for delta in [
+            &d.count,
+            &d.tokens,
+            &d.user,
+            &d.assistant,
+            &d.system,
+            &d.tool,
+        ] {
+            sql.push(&mut out);
+            out.push_bind_param::<BigInt, _>(delta)?;
+        }
+        sql.push(&mut out);
         out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(", last_message_at = ");
+        sql.push(&mut out);
         out.push_bind_param::<Nullable<Timestamp>, _>(&self.last_ts)?;
-        out.push_sql(", title = CASE WHEN title = '' THEN ");
+        sql.push(&mut out);
         out.push_bind_param::<Text, _>(self.title)?;
-        out.push_sql(" ELSE title END WHERE ");
+        sql.push(&mut out);
+        out.push_sql(" WHERE ");
         match &self.target {
             BumpTarget::Live(id) => {
                 out.push_sql("session_id = ");
@@ -150,24 +186,6 @@ where
     }
 }
 
-/// Makes `$statement` a query that returns a `sessions` row and runs with `RunQueryDsl`, cached
-/// by its SQL text (diesel's `StatementCacheKey::Sql`: no static query id), so each distinct
-/// text keeps one prepared statement per connection.
-macro_rules! session_statement {
-    ($statement:ident) => {
-        impl QueryId for $statement<'_> {
-            type QueryId = ();
-            const HAS_STATIC_QUERY_ID: bool = false;
-        }
-
-        impl Query for $statement<'_> {
-            type SqlType = sessions::SqlType;
-        }
-
-        impl<Conn> RunQueryDsl<Conn> for $statement<'_> {}
-    };
-}
-
 impl BumpSession<'_> {
     /// Which of the six SQL texts this statement has: the target variant (`Live` 0,
     /// `LiveOwnedBy` 1, `Row` 2) times two, plus one with `RETURNING`. The text depends on
@@ -186,9 +204,10 @@ impl BumpSession<'_> {
 /// [`BumpSession::shape`]. diesel then keys its cached prepared statement by the type
 /// (`StatementCacheKey::Type`) and reuses it without building the text and hashing it on every
 /// run, as it must for a statement without a static query id (measured at ~15 % of the SQLite
-/// append writer's instructions, BENCHMARKS.md). Build it with [`with_shape!`], which picks the
-/// type from the value; `walk_ast` refuses a value of another shape, so a wrong pairing is an
-/// error, never another text's cached statement.
+/// append writer's instructions, BENCHMARKS.md). [`BumpSession::returning_row`] and
+/// [`BumpSession::execute_blocking`] pick the type from the value's target; `walk_ast` refuses
+/// a value of another shape, so a wrong pairing is an error, never another text's cached
+/// statement.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Shaped<'a, const SHAPE: u8>(pub BumpSession<'a>);
 
@@ -205,7 +224,7 @@ impl<const SHAPE: u8> Query for Shaped<'_, SHAPE> {
     type SqlType = sessions::SqlType;
 }
 
-impl<Conn, const SHAPE: u8> RunQueryDsl<Conn> for Shaped<'_, SHAPE> {}
+impl<Conn, const SHAPE: u8> diesel::RunQueryDsl<Conn> for Shaped<'_, SHAPE> {}
 
 impl<DB, const SHAPE: u8> QueryFragment<DB> for Shaped<'_, SHAPE>
 where
@@ -226,29 +245,41 @@ where
     }
 }
 
-/// Evaluates `$run` with `$q` bound to `$bump` (a [`BumpSession`]) as the [`Shaped`] of its
-/// own shape, so the statement runs from diesel's statement cache by type. `$run` is expanded
-/// once per shape and may `.await`.
-macro_rules! with_shape {
-    ($bump:expr, |$q:ident| $run:expr) => {{
-        let bump: $crate::store::bump::BumpSession<'_> = $bump;
-        // 5 last: `shape` has no other value, and `Shaped` refuses a mismatch anyway.
-        $crate::store::bump::with_shape!(@arms bump, $q, $run, [0, 1, 2, 3, 4], 5)
-    }};
-    (@arms $bump:ident, $q:ident, $run:expr, [$($shape:literal),*], $last:literal) => {
-        match $bump.shape() {
-            $($shape => {
-                let $q = $crate::store::bump::Shaped::<$shape>($bump);
-                $run
-            })*
-            _ => {
-                let $q = $crate::store::bump::Shaped::<$last>($bump);
-                $run
-            }
+impl BumpSession<'_> {
+    /// Runs this UPDATE with `RETURNING` on `c` (either backend, inside the caller's
+    /// transaction): the updated session row, or `None` when it matched nothing. The
+    /// statement comes from diesel's statement cache by type: the [`Shaped`] of its target's
+    /// variant (shapes 1, 3, 5, see [`BumpSession::shape`]).
+    pub(crate) async fn returning_row(self, c: &mut impl Conn) -> QueryResult<Option<SessionRow>> {
+        use diesel_async::RunQueryDsl;
+        let bump = BumpSession {
+            returning: true,
+            ..self
+        };
+        db_core::on_conn!(c, |c| match bump.target {
+            BumpTarget::Live(_) => Shaped::<1>(bump).get_result::<SessionRow>(c).await,
+            BumpTarget::LiveOwnedBy { .. } => Shaped::<3>(bump).get_result(c).await,
+            BumpTarget::Row(_) => Shaped::<5>(bump).get_result(c).await,
+        })
+        .optional()
+    }
+
+    /// Runs this UPDATE without `RETURNING` on SQLite's synchronous connection (inside the
+    /// caller's transaction): the rows updated, 1, or 0 when it matched nothing. From diesel's
+    /// statement cache by type (shapes 0, 2, 4).
+    pub(crate) fn execute_blocking(self, c: &mut BlockingConn) -> QueryResult<usize> {
+        use diesel::RunQueryDsl;
+        let bump = BumpSession {
+            returning: false,
+            ..self
+        };
+        match bump.target {
+            BumpTarget::Live(_) => Shaped::<0>(bump).execute(c),
+            BumpTarget::LiveOwnedBy { .. } => Shaped::<2>(bump).execute(c),
+            BumpTarget::Row(_) => Shaped::<4>(bump).execute(c),
         }
-    };
+    }
 }
-pub(crate) use with_shape;
 
 /// One job's whole append as one statement, for PostgreSQL: the [`BumpSession`] UPDATE in a
 /// data-modifying `WITH`, and the INSERT of the job's messages taking `session_db_id` and `seq`
@@ -257,7 +288,7 @@ pub(crate) use with_shape;
 /// session row, or no row (having inserted nothing) when the UPDATE matched nothing.
 ///
 /// SQLite has no data-modifying `WITH`: never run this there (the SQLite append runs
-/// [`BumpSession`] and single-row INSERTs, inline in one synchronous transaction, instead).
+/// [`BumpSession`] and single-row INSERTs in one synchronous transaction instead).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BumpAndInsert<'a> {
     /// The counter UPDATE; `bump.delta.count` must equal `rows.len()`.
@@ -287,228 +318,61 @@ where
                 "BumpAndInsert needs the UPDATE's RETURNING row".into(),
             ));
         }
-        out.push_sql("WITH s AS (");
+        let (before_update, rest) = split_at_marker(APPEND_IN_ONE_STATEMENT, "{update}")?;
+        let (before_messages, rest) = split_at_marker(rest, "{messages}")?;
+        let (before_columns, after_columns) = split_at_marker(rest, "{columns}")?;
+        out.push_sql(before_update);
         self.bump.walk_ast(out.reborrow())?;
-        out.push_sql(
-            "), m AS (INSERT INTO messages (session_db_id, seq, role, content, name, \
-            tool_call_id, tool_calls, token_count, metadata_json, timestamp) ",
-        );
+        out.push_sql(before_messages);
         for (i, row) in self.rows.iter().enumerate() {
             if i > 0 {
                 out.push_sql(" UNION ALL ");
             }
-            out.push_sql("SELECT s.id, s.message_count - ");
+            let mut sql = Pieces::of(MESSAGE_FROM_UPDATE);
+            sql.push(&mut out);
             out.push_bind_param::<BigInt, _>(&row.seq)?;
-            out.push_sql(", ");
+            sql.push(&mut out);
             out.push_bind_param::<Text, _>(row.role)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.content)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.name)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&row.tool_call_id)?;
-            out.push_sql(", ");
+            for text in [&row.content, &row.name, &row.tool_call_id] {
+                sql.push(&mut out);
+                out.push_bind_param::<Nullable<Text>, _>(text)?;
+            }
+            sql.push(&mut out);
             out.push_bind_param::<Nullable<Json>, _>(&row.tool_calls)?;
-            out.push_sql(", ");
+            sql.push(&mut out);
             out.push_bind_param::<Integer, _>(&row.token_count)?;
-            out.push_sql(", ");
+            sql.push(&mut out);
             out.push_bind_param::<Nullable<Json>, _>(&row.metadata_json)?;
-            out.push_sql(", ");
+            sql.push(&mut out);
             out.push_bind_param::<Timestamp, _>(&row.timestamp)?;
-            out.push_sql(" FROM s");
+            sql.push(&mut out);
         }
-        out.push_sql(") SELECT ");
+        out.push_sql(before_columns);
         out.push_sql(COLUMNS);
-        out.push_sql(" FROM s");
+        out.push_sql(after_columns.trim_end());
         Ok(())
     }
 }
 
-// One cached text per target variant and message count.
-session_statement!(BumpAndInsert);
+/// `sql` cut around `marker`: the text before it and the text after it.
+fn split_at_marker<'a>(sql: &'a str, marker: &str) -> QueryResult<(&'a str, &'a str)> {
+    sql.split_once(marker).ok_or_else(|| {
+        diesel::result::Error::QueryBuilderError(format!("no {marker} in the SQL template").into())
+    })
+}
+
+// Cached by its SQL text (diesel's `StatementCacheKey::Sql`, no static query id): one prepared
+// statement per target variant and message count.
+impl QueryId for BumpAndInsert<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for BumpAndInsert<'_> {
+    type SqlType = sessions::SqlType;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for BumpAndInsert<'_> {}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use db_core::testing::{diesel_column_order, sqlite_sql};
-    use diesel::prelude::*;
-
-    /// The hand-written column list names the columns of `sessions::all_columns` in schema
-    /// order, the order `SessionRow` loads them in.
-    #[test]
-    fn returning_lists_every_column_in_schema_order() {
-        let columns = diesel_column_order(sessions::table.select(sessions::all_columns));
-        let listed: Vec<&str> = COLUMNS.split(", ").collect();
-        assert_eq!(columns, listed);
-    }
-
-    /// A counter UPDATE of `target` with zero deltas and title `t`, `RETURNING` the row.
-    fn bump(target: BumpTarget<'_>) -> BumpSession<'_> {
-        BumpSession {
-            target,
-            delta: Counters::default(),
-            title: "t",
-            at: DbTimestamp::default(),
-            last_ts: None,
-            count_at_most: i64::MAX,
-            returning: true,
-        }
-    }
-
-    /// Each target variant has its own text, and every value is a bind parameter.
-    #[test]
-    fn each_target_has_its_own_text_with_binds() {
-        let live = sqlite_sql(&bump(BumpTarget::Live("s")));
-        let owned = sqlite_sql(&bump(BumpTarget::LiveOwnedBy {
-            session_id: "s",
-            owner: "o",
-        }));
-        let row = sqlite_sql(&bump(BumpTarget::Row(7)));
-        assert!(
-            live.ends_with(&format!(
-                "WHERE session_id = ? AND deleted_at IS NULL AND message_count <= ? RETURNING \
-                 {COLUMNS}"
-            )),
-            "{live}"
-        );
-        assert!(
-            owned.contains(
-                "WHERE session_id = ? AND deleted_at IS NULL AND owner = ? AND message_count <= ? \
-                 RETURNING"
-            ),
-            "{owned}"
-        );
-        assert!(
-            row.contains(" WHERE id = ? AND message_count <= ? RETURNING"),
-            "{row}"
-        );
-        assert_eq!(
-            [&live, &owned, &row].map(|s| s.matches('?').count()),
-            [11, 12, 11]
-        );
-        assert!(
-            !live.contains("'s'") && !row.contains('7'),
-            "values must be binds"
-        );
-    }
-
-    /// One target of each variant.
-    const TARGETS: [BumpTarget<'static>; 3] = [
-        BumpTarget::Live("s"),
-        BumpTarget::LiveOwnedBy {
-            session_id: "s",
-            owner: "o",
-        },
-        BumpTarget::Row(7),
-    ];
-
-    /// Without `RETURNING` the statement is the same text cut where `RETURNING` began; the
-    /// one-statement append refuses an UPDATE without it.
-    #[test]
-    fn without_returning_the_update_is_the_same_text_cut_before_it() {
-        for target in TARGETS {
-            let with = bump(target);
-            let without = BumpSession {
-                returning: false,
-                ..with
-            };
-            let (with, without) = (sqlite_sql(&with), sqlite_sql(&without));
-            assert!(!without.contains("RETURNING"), "{without}");
-            assert_eq!(with, format!("{without} RETURNING {COLUMNS}"));
-        }
-        let statement = BumpAndInsert {
-            bump: BumpSession {
-                returning: false,
-                ..bump(BumpTarget::Live("s"))
-            },
-            rows: &[],
-        };
-        // Building its SQL fails (`sqlite_sql` panics on a query builder error).
-        let built = std::panic::catch_unwind(|| sqlite_sql(&statement));
-        assert!(built.is_err(), "built {:?}", built.ok());
-    }
-
-    /// Every shape names one text: the six (target, RETURNING) pairs get six shapes, each
-    /// [`Shaped`] builds exactly its value's text and has a static query id of its own, and a
-    /// value run under another shape is refused instead of reusing that shape's statement.
-    #[test]
-    fn each_shape_has_one_text_and_its_own_static_id() {
-        use diesel::query_builder::QueryId;
-        use std::any::TypeId;
-        let mut seen = Vec::new();
-        for target in TARGETS {
-            for returning in [false, true] {
-                let value = BumpSession {
-                    returning,
-                    ..bump(target)
-                };
-                let text = sqlite_sql(&value);
-                let shaped = with_shape!(value, |q| (sqlite_sql(&q), q.0.shape()));
-                assert_eq!(shaped, (text.clone(), value.shape()));
-                seen.push((value.shape(), text));
-            }
-        }
-        let shapes: Vec<u8> = seen.iter().map(|(shape, _)| *shape).collect();
-        assert_eq!(shapes, [0, 1, 2, 3, 4, 5]);
-        let texts: std::collections::BTreeSet<&String> = seen.iter().map(|(_, t)| t).collect();
-        assert_eq!(texts.len(), 6, "six distinct texts");
-        let ids = [
-            Shaped::<0>::query_id(),
-            Shaped::<1>::query_id(),
-            Shaped::<2>::query_id(),
-            Shaped::<3>::query_id(),
-            Shaped::<4>::query_id(),
-            Shaped::<5>::query_id(),
-        ];
-        assert!(ids.iter().all(Option::is_some), "{ids:?}");
-        let distinct: std::collections::BTreeSet<Option<TypeId>> = ids.into_iter().collect();
-        assert_eq!(distinct.len(), 6);
-
-        let row = bump(BumpTarget::Row(7));
-        let mismatched = Shaped::<0>(row);
-        let built = std::panic::catch_unwind(|| sqlite_sql(&mismatched));
-        assert!(built.is_err(), "built {:?}", built.ok());
-    }
-
-    /// The one-statement append updates the session first and inserts one SELECT per message
-    /// from the row the UPDATE returned, every value bound.
-    #[test]
-    fn bump_and_insert_inserts_from_the_updated_row() {
-        let row = |seq| NewMessageRow {
-            session_db_id: 0,
-            seq,
-            role: "user",
-            content: Some("hello".into()),
-            name: None,
-            tool_call_id: None,
-            tool_calls: None,
-            token_count: 3,
-            metadata_json: None,
-            timestamp: DbTimestamp::default(),
-        };
-        let rows = [row(1), row(0)];
-        let statement = BumpAndInsert {
-            bump: bump(BumpTarget::Live("s")),
-            rows: &rows,
-        };
-        let sql = sqlite_sql(&statement);
-        assert!(sql.starts_with("WITH s AS (UPDATE sessions SET "), "{sql}");
-        assert!(sql.contains(" RETURNING id, session_id,"), "{sql}");
-        assert!(
-            sql.contains("), m AS (INSERT INTO messages (session_db_id, seq, role,"),
-            "{sql}"
-        );
-        assert_eq!(
-            sql.matches("SELECT s.id, s.message_count - ?").count(),
-            2,
-            "{sql}"
-        );
-        assert_eq!(sql.matches(" UNION ALL ").count(), 1, "{sql}");
-        assert!(
-            sql.ends_with(&format!(") SELECT {COLUMNS} FROM s")),
-            "{sql}"
-        );
-        assert_eq!(sql.matches('?').count(), 11 + 2 * 9, "{sql}");
-        assert!(!sql.contains("hello"), "values must be binds");
-    }
-}
+mod tests;
