@@ -11,7 +11,8 @@
 //! [`DbConn::sqlite_write`], the one way to run synchronous Diesel code on a pooled SQLite
 //! connection.
 
-use crate::pool::{BlockingConn, PgConn, SqliteConn};
+use crate::pool::{BlockingConn, PgConn};
+use crate::sqlite_conn::SqliteConn;
 use crate::{DbConn, DbError};
 use diesel::query_builder::{InsertStatement, QueryFragment, QueryId};
 use diesel::{Insertable, Table};
@@ -113,17 +114,6 @@ where
                 })
                 .await
         }
-    }
-}
-
-impl crate::Pool {
-    /// Checks out a connection whose SQLite work runs on the thread that polls it.
-    /// TEMPORARY: runs as `get`, inline only inside `db_core::inline`.
-    ///
-    /// # Errors
-    /// As [`Pool::get`](crate::Pool::get).
-    pub async fn get_inline(&self) -> Result<DbConn, DbError> {
-        self.get().await
     }
 }
 

@@ -5,8 +5,9 @@
 //! use it hold one transaction across many awaits and file writes, and dropping the connection
 //! (on error or cancellation) rolls back whatever is open and releases session locks.
 
-use crate::pool::{PgConn, SqliteConn};
+use crate::pool::PgConn;
 use crate::{Backend, DbError, DbUrl, Pool};
+use crate::{PooledSqlite, SqliteConn};
 use diesel::QueryableByName;
 use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
@@ -17,7 +18,7 @@ pub(crate) enum Direct {
     Postgres(Box<PgConn>),
     Sqlite(Box<SqliteConn>),
     /// An in-memory SQLite database exists only inside its pool's one connection.
-    SqlitePooled(diesel_async::pooled_connection::deadpool::Object<SqliteConn>),
+    SqlitePooled(PooledSqlite),
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection (compiled once per backend);
@@ -30,11 +31,11 @@ macro_rules! on_direct {
                 $body
             }
             $crate::direct::Direct::Sqlite(__c) => {
-                let $c: &mut $crate::pool::SqliteConn = &mut **__c;
+                let $c: &mut $crate::SqliteConn = &mut **__c;
                 $body
             }
             $crate::direct::Direct::SqlitePooled(__c) => {
-                let $c: &mut $crate::pool::SqliteConn = &mut **__c;
+                let $c: &mut $crate::SqliteConn = &mut **__c;
                 $body
             }
         }

@@ -29,6 +29,7 @@ mod pool;
 pub mod redact;
 pub mod service;
 pub mod sql_types;
+mod sqlite_conn;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timestamp;
@@ -39,17 +40,16 @@ pub use error::{DbError, classify};
 pub use pg_tls::{PgRootCert, PgSslMode, PgTlsSettings};
 pub use pool::{
     BlockingConn, DbConn, PgConn, Pool, PoolConfig, PoolStatus, SQLITE_JOURNAL_SIZE_LIMIT_BYTES,
-    SQLITE_WAL_AUTOCHECKPOINT_PAGES, SqliteConn, SqliteRuntime, SqliteSynchronous, detach, inline,
+    SQLITE_WAL_AUTOCHECKPOINT_PAGES, SqliteSynchronous, detach,
 };
 pub use service::DbSettings;
+pub use sqlite_conn::{PooledSqlite, SqliteConn, SqliteRuntime};
 pub use url::{Backend, DbUrl, UrlError};
 
 /// Re-exports used by the query macros, so service crates name one dependency path.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::pool::{
-        AnyConn, PgConn, SqliteConn, any_conn, run_inline, sqlite_begin_immediate, sqlite_finish,
-    };
-    pub use diesel::RunQueryDsl as SyncRunQueryDsl;
-    pub use diesel_async::{AsyncConnection, RunQueryDsl};
+    pub use crate::pool::{PgConn, sqlite_begin_immediate, sqlite_finish};
+    pub use crate::sqlite_conn::SqliteConn;
+    pub use diesel_async::AsyncConnection;
 }

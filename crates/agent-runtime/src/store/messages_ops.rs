@@ -75,7 +75,7 @@ impl Store {
         let pool = self.pool.clone();
         // At most 1,000 rows of one session from an index: read inline (no blocking-pool hop
         // per statement on SQLite).
-        db_core::detach(db_core::inline(async move {
+        db_core::detach(async move {
             let mut conn = pool.get_inline().await?;
             db_core::read_transaction!(conn, |c| {
                 let session = live_session(c, &access, &session_id).await?;
@@ -131,7 +131,7 @@ impl Store {
                     next_after,
                 })
             })
-        }))
+        })
         .await
     }
 

@@ -75,7 +75,7 @@ impl Store {
     ) -> Result<Session> {
         let pool = self.pool.clone();
         // One indexed row: read inline (no blocking-pool hop on SQLite).
-        db_core::detach(db_core::inline(async move {
+        db_core::detach(async move {
             let mut conn = pool.get_inline().await?;
             let row = db_core::with_connection!(conn, |c| session_by_key(c, &session_id).await?);
             let row = check_visible(row, &access, &session_id)?;
@@ -83,7 +83,7 @@ impl Store {
                 return Err(Error::session_not_found(&session_id));
             }
             Ok(row.into_session())
-        }))
+        })
         .await
     }
 
@@ -223,7 +223,7 @@ impl Store {
     pub async fn session_stats(&self, access: Access, session_id: String) -> Result<SessionStats> {
         let pool = self.pool.clone();
         // One indexed row: read inline (no blocking-pool hop on SQLite).
-        db_core::detach(db_core::inline(async move {
+        db_core::detach(async move {
             let mut conn = pool.get_inline().await?;
             let row = db_core::with_connection!(conn, |c| {
                 live_session(c, &access, &session_id).await?
@@ -235,7 +235,7 @@ impl Store {
                 messages_by_role,
                 session: row.into_session(),
             })
-        }))
+        })
         .await
     }
 }

@@ -99,7 +99,7 @@ fn spawn_sqlite_writer(pool: Pool, mut rx: mpsc::Receiver<Call>) {
         while let Some(first) = rx.blocking_recv() {
             let batch = fill_batch(first, &mut rx);
             let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                runtime.block_on(db_core::inline(write_batch(&pool, batch)))
+                runtime.block_on(write_batch(&pool, batch))
             }));
             if written.is_err() {
                 tracing::error!(
