@@ -5,8 +5,9 @@
 //! use it hold one transaction across many awaits and file writes, and dropping the connection
 //! (on error or cancellation) rolls back whatever is open and releases session locks.
 
-use crate::pool::{PgConn, SqliteConn};
+use crate::pool::PgConn;
 use crate::{Backend, DbError, DbUrl, Pool};
+use crate::{PooledSqlite, SqliteConn};
 use diesel::QueryableByName;
 use diesel::pg::Pg;
 use diesel::sqlite::Sqlite;
@@ -17,12 +18,12 @@ pub(crate) enum Direct {
     Postgres(Box<PgConn>),
     Sqlite(Box<SqliteConn>),
     /// An in-memory SQLite database exists only inside its pool's one connection.
-    SqlitePooled(diesel_async::pooled_connection::deadpool::Object<SqliteConn>),
+    SqlitePooled(PooledSqlite),
 }
 
 /// Runs `$body` with `$c` bound to the concrete connection (compiled once per backend);
 /// `$direct` is a `&mut Direct`.
-macro_rules! on_conn {
+macro_rules! on_direct {
     ($direct:expr, |$c:ident| $body:expr) => {
         match $direct {
             $crate::direct::Direct::Postgres(__c) => {
@@ -30,11 +31,11 @@ macro_rules! on_conn {
                 $body
             }
             $crate::direct::Direct::Sqlite(__c) => {
-                let $c: &mut $crate::pool::SqliteConn = &mut **__c;
+                let $c: &mut $crate::SqliteConn = &mut **__c;
                 $body
             }
             $crate::direct::Direct::SqlitePooled(__c) => {
-                let $c: &mut $crate::pool::SqliteConn = &mut **__c;
+                let $c: &mut $crate::SqliteConn = &mut **__c;
                 $body
             }
         }
@@ -113,7 +114,7 @@ impl Direct {
 
     /// Runs one or more statements without results.
     pub(crate) async fn exec(&mut self, sql: &str) -> Result<(), DbError> {
-        on_conn!(self, |c| c.batch_execute(sql).await.map_err(DbError::from))
+        on_direct!(self, |c| c.batch_execute(sql).await.map_err(DbError::from))
     }
 
     /// Runs a query and loads every row.
@@ -121,7 +122,7 @@ impl Direct {
     where
         T: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
     {
-        on_conn!(self, |c| diesel::sql_query(sql)
+        on_direct!(self, |c| diesel::sql_query(sql)
             .load::<T>(c)
             .await
             .map_err(DbError::from))
@@ -131,7 +132,7 @@ impl Direct {
     /// `{p}` in `sql`); returns the affected row count.
     pub(crate) async fn exec_text(&mut self, sql: &str, arg: String) -> Result<usize, DbError> {
         let sql = sql.replace("{p}", self.placeholder());
-        on_conn!(self, |c| diesel::sql_query(&sql)
+        on_direct!(self, |c| diesel::sql_query(&sql)
             .bind::<diesel::sql_types::Text, _>(arg)
             .execute(c)
             .await

@@ -1,98 +1,17 @@
 //! One connection pool type over both backends, and the macros that run one query body on
 //! whichever backend the pool holds.
 
-use crate::{Backend, DbError, DbUrl};
+use crate::sqlite_conn::{PooledSqlite, SqliteManager};
+use crate::{Backend, DbError, DbUrl, SqliteConn};
 use diesel::SqliteConnection;
-use diesel_async::pooled_connection::deadpool::{Object, Pool as Deadpool};
+use diesel_async::pooled_connection::deadpool::Pool as Deadpool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures::FutureExt as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The async SQLite connection: diesel's `SqliteConnection`, its statements run on tokio's
-/// blocking pool, or on the calling thread inside [`run_inline`] / [`inline`] (see
-/// [`SqliteRuntime`]).
-pub type SqliteConn = SyncConnectionWrapper<SqliteConnection, SqliteRuntime>;
-
-/// Where [`SqliteConn`] runs its blocking work (diesel-async's `SpawnBlocking`).
-///
-/// By default every statement is a hop to tokio's blocking pool and back: a thread wake-up
-/// each way, which on a small machine costs more than a cached statement. Inside
-/// [`run_inline`] (and [`inline`], for a whole operation) the work runs at once on the calling
-/// thread instead: [`split_transaction!`](crate::split_transaction) uses it for its bounded
-/// hot-path transactions, services for short bounded reads and for work on a thread of its own
-/// (agent-runtime's append writer). A panic in inline work becomes an error of that call, as it
-/// does on the pool.
-#[derive(Debug)]
-pub enum SqliteRuntime {
-    /// Tokio's blocking pool of the runtime the connection was opened on.
-    Blocking(tokio::runtime::Handle),
-    /// Opened outside any runtime: everything runs on the calling thread.
-    Inline,
-}
-
-thread_local! {
-    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs `f` (which starts SQLite work and returns its future) so that the work runs on this
-/// thread, to completion, before `f` returns, instead of on the blocking pool. It blocks the
-/// caller's async worker for as long as the work takes (fsync included).
-#[doc(hidden)]
-pub fn run_inline<T>(f: impl FnOnce() -> T) -> T {
-    /// Puts the flag back however `f` ends, a panic included.
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            INLINE.set(self.0);
-        }
-    }
-    let _restore = Restore(INLINE.replace(true));
-    f()
-}
-
-/// Runs `operation` with every piece of SQLite work it starts done at once on the thread that
-/// polls it (as [`run_inline`] does for one call), instead of a hop to the blocking pool and
-/// back per statement. For short reads of bounded size (one row, one page), since the caller's
-/// async worker is blocked while each statement runs, or for an operation driven by
-/// `Handle::block_on` on a thread that is no runtime worker. PostgreSQL work is unaffected.
-pub async fn inline<F: std::future::Future>(operation: F) -> F::Output {
-    let mut operation = std::pin::pin!(operation);
-    std::future::poll_fn(|cx| run_inline(|| operation.as_mut().poll(cx))).await
-}
-
-impl diesel_async::sync_connection_wrapper::SpawnBlocking for SqliteRuntime {
-    fn spawn_blocking<'a, R>(
-        &mut self,
-        task: impl FnOnce() -> R + Send + 'static,
-    ) -> futures::future::BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>>
-    where
-        R: Send + 'static,
-    {
-        match self {
-            SqliteRuntime::Blocking(handle) if !INLINE.get() => {
-                let task = handle.spawn_blocking(task);
-                async move { task.await.map_err(Into::into) }.boxed()
-            }
-            _ => {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task))
-                    .map_err(|_| "SQLite work panicked".into());
-                futures::future::ready(outcome).boxed()
-            }
-        }
-    }
-
-    fn get_runtime() -> Self {
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => SqliteRuntime::Blocking(handle),
-            Err(_) => SqliteRuntime::Inline,
-        }
-    }
-}
 
 /// `BEGIN IMMEDIATE` on `c`: the start of [`transaction!`](crate::transaction) on SQLite
 /// (diesel-async's own `immediate_transaction` exists only for its default runtime).
@@ -126,9 +45,9 @@ pub async fn sqlite_finish(c: &mut SqliteConn, commit: bool) -> diesel::QueryRes
 /// Source: <https://www.sqlite.org/pragma.html#pragma_journal_size_limit>.
 pub const SQLITE_JOURNAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The synchronous connection the blocking body of [`split_transaction!`](crate::split_transaction)
-/// runs on (the embedded, single-writer backend's), for the one hot path that writes its
-/// statements a second time as synchronous Diesel calls. Service code names it only there.
+/// The synchronous SQLite connection behind a [`SqliteConn`], as
+/// [`DbConn::sqlite_write`] hands it out: for the one hot path that writes its statements as
+/// synchronous Diesel calls (agent-runtime's append batch). Service code names it only there.
 pub type BlockingConn = SqliteConnection;
 /// The async PostgreSQL connection (tokio-postgres underneath; no libpq).
 pub type PgConn = AsyncPgConnection;
@@ -213,7 +132,7 @@ enum Inner {
     /// of colliding on the database lock, where SQLite's busy handler would put them to sleep
     /// for milliseconds at a time.
     Sqlite {
-        pool: Deadpool<SqliteConn>,
+        pool: deadpool::managed::Pool<SqliteManager>,
         writer: Arc<tokio::sync::Mutex<()>>,
     },
 }
@@ -242,9 +161,9 @@ impl std::fmt::Debug for Pool {
 #[allow(clippy::large_enum_variant)]
 pub enum DbConn {
     /// A PostgreSQL connection.
-    Postgres(Object<PgConn>),
+    Postgres(diesel_async::pooled_connection::deadpool::Object<PgConn>),
     /// A SQLite connection, with the pool's writer lock (taken by `transaction!`).
-    Sqlite(Object<SqliteConn>, Arc<tokio::sync::Mutex<()>>),
+    Sqlite(PooledSqlite, Arc<tokio::sync::Mutex<()>>),
 }
 
 /// Pool occupancy, for health output and metrics.
@@ -309,26 +228,11 @@ impl Pool {
                     config.busy_timeout_ms,
                     config.synchronous.pragma()
                 );
-                let patience = Duration::from_millis(config.busy_timeout_ms);
-                let mut manager_config = ManagerConfig::<SqliteConn>::default();
-                manager_config.custom_setup = Box::new(move |path| {
-                    let path = path.to_owned();
-                    let pragmas = pragmas.clone();
-                    async move {
-                        let mut conn = SqliteConn::establish(&path).await?;
-                        sqlite_setup(&mut conn, &pragmas, patience)
-                            .await
-                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                        Ok(conn)
-                    }
-                    .boxed()
-                });
-                // A local file cannot go away under us: skip the round trip on checkout.
-                manager_config.recycling_method = RecyclingMethod::Fast;
-                let manager = AsyncDieselConnectionManager::new_with_config(
-                    url.connection_string(),
-                    manager_config,
-                );
+                let manager = SqliteManager {
+                    path: url.connection_string(),
+                    pragmas,
+                    patience: Duration::from_millis(config.busy_timeout_ms),
+                };
                 let max = if matches!(url, DbUrl::SqliteMemory) {
                     1
                 } else {
@@ -356,15 +260,35 @@ impl Pool {
         Ok(pool)
     }
 
-    /// Checks a connection out of the pool.
+    /// Checks a connection out of the pool. A SQLite connection runs each statement on tokio's
+    /// blocking pool (a hop there and back), so the caller's async worker stays free.
     ///
     /// # Errors
     /// [`DbError::Unavailable`] when the database is unreachable or every connection stays
     /// busy for `wait_timeout_ms`.
     pub async fn get(&self) -> Result<DbConn, DbError> {
+        self.checkout(false).await
+    }
+
+    /// Checks a connection out of the pool whose SQLite statements run at once on the thread
+    /// that polls it, without a hop to the blocking pool and back: for short reads of bounded
+    /// size (one row, one page), since the caller's async worker is blocked while each
+    /// statement runs, and for work on a thread of its own (agent-runtime's append writer).
+    /// The same as [`Pool::get`] for PostgreSQL.
+    ///
+    /// # Errors
+    /// As [`Pool::get`].
+    pub async fn get_inline(&self) -> Result<DbConn, DbError> {
+        self.checkout(true).await
+    }
+
+    /// A connection of the pool; SQLite's runs its work on the caller's thread when `inline`.
+    async fn checkout(&self, inline: bool) -> Result<DbConn, DbError> {
         Ok(match &self.inner {
             Inner::Postgres(p) => DbConn::Postgres(p.get().await?),
-            Inner::Sqlite { pool, writer } => DbConn::Sqlite(pool.get().await?, writer.clone()),
+            Inner::Sqlite { pool, writer } => {
+                DbConn::Sqlite(PooledSqlite::new(pool.get().await?, inline), writer.clone())
+            }
         })
     }
 
@@ -451,16 +375,13 @@ pub(crate) async fn sqlite_setup(
     }
 }
 
-fn build<C>(
-    manager: AsyncDieselConnectionManager<C>,
+fn build<M: deadpool::managed::Manager>(
+    manager: M,
     max_size: usize,
     wait: Option<Duration>,
     create: Option<Duration>,
-) -> Result<Deadpool<C>, DbError>
-where
-    AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C>,
-{
-    Deadpool::builder(manager)
+) -> Result<deadpool::managed::Pool<M>, DbError> {
+    deadpool::managed::Pool::builder(manager)
         .max_size(max_size.max(1))
         // The most recently used connection first: its page cache (SQLite) or backend's caches
         // (PostgreSQL) are warm. Taken in turn (deadpool's default FIFO), every SQLite write
@@ -542,53 +463,6 @@ macro_rules! transaction {
     };
 }
 
-/// Runs a read-write transaction whose body is written once per execution model: async for
-/// PostgreSQL, synchronous for SQLite, where the whole body (`BEGIN IMMEDIATE`, every
-/// statement, `COMMIT` and its fsync) runs at once on the calling thread ([`run_inline`]),
-/// without a hop to the blocking pool and back.
-///
-/// Use it only on hot paths of several statements whose work is bounded: under
-/// [`transaction!`](crate::transaction) each SQLite statement is a hop of its own (a thread
-/// wake-up there and back), which costs more than the statement, while here the caller's async
-/// worker is blocked for the whole transaction. Both bodies evaluate to `Result<T, E>` with
-/// `E: From<diesel::result::Error>`; an `Err` rolls back. The SQLite body sees
-/// `&mut` [`BlockingConn`] and must use diesel's synchronous `RunQueryDsl`; it must be
-/// `Send + 'static`. Same writer lock as `transaction!`. A panic in the SQLite body becomes
-/// an `Err` (diesel's `UnableToSendCommand`), as on the blocking pool.
-///
-/// ```ignore
-/// let mut conn = pool.get().await?;
-/// let n = db_core::split_transaction!(conn,
-///     postgres: |c| diesel::delete(t::table).execute(c).await,
-///     sqlite: |c| diesel::RunQueryDsl::execute(diesel::delete(t::table), c))?;
-/// ```
-#[macro_export]
-macro_rules! split_transaction {
-    ($conn:expr, postgres: |$pc:ident| $pbody:expr, sqlite: |$sc:ident| $sbody:expr $(,)?) => {
-        match $conn {
-            $crate::DbConn::Postgres(ref mut __conn) => {
-                $crate::__private::AsyncConnection::transaction(&mut **__conn, async move |$pc| {
-                    $pbody
-                })
-                .await
-            }
-            $crate::DbConn::Sqlite(ref mut __conn, ref __writer) => {
-                let _writer = __writer.lock().await;
-                match $crate::__private::run_inline(|| {
-                    __conn.spawn_blocking(move |__inner| {
-                        Ok(__inner.immediate_transaction(|$sc| $sbody))
-                    })
-                })
-                .await
-                {
-                    Ok(result) => result,
-                    Err(e) => Err(e.into()),
-                }
-            }
-        }
-    };
-}
-
 /// Runs `body` in a read-only snapshot: PostgreSQL `REPEATABLE READ READ ONLY`, SQLite a
 /// deferred transaction (one WAL snapshot). Use it when one answer reads several queries (a
 /// page and its total). Same body rules as [`transaction!`](crate::transaction).
@@ -638,89 +512,9 @@ macro_rules! with_connection {
     };
 }
 
-/// A connection of either backend, as seen inside a query body.
-#[doc(hidden)]
-pub enum AnyConn<'a> {
-    Postgres(&'a mut PgConn),
-    Sqlite(&'a mut SqliteConn),
-}
-
-/// Which backend the connection `c` of a query body is (the body is compiled once per backend;
-/// this lets a macro pick the statement form a backend supports).
-#[doc(hidden)]
-pub fn any_conn<C: std::any::Any>(c: &mut C) -> AnyConn<'_> {
-    let any = c as &mut dyn std::any::Any;
-    if any.is::<PgConn>() {
-        AnyConn::Postgres(
-            any.downcast_mut::<PgConn>()
-                .expect("checked with is::<PgConn>"),
-        )
-    } else {
-        AnyConn::Sqlite(
-            any.downcast_mut::<SqliteConn>()
-                .expect("a pool connection is PgConn or SqliteConn"),
-        )
-    }
-}
-
-/// Inserts `$rows` (a `Vec` of `Insertable` structs, `'static` and `Send`) into `$table` as
-/// multi-row INSERTs of at most `$chunk` rows, on either backend. Evaluates to a
-/// `QueryResult<()>`.
-///
-/// PostgreSQL gets `INSERT … VALUES (…), (…)` through diesel-async (one round trip per chunk).
-/// diesel-async cannot build multi-row INSERTs for SQLite; there all rows are inserted in one
-/// hop to the blocking thread that owns the connection, with one cached single-row statement
-/// (`$chunk` is not needed: nothing crosses a network). Inside the caller's transaction either
-/// way.
-#[macro_export]
-macro_rules! insert_batch {
-    ($c:expr, $table:expr, $rows:expr, $chunk:expr) => {{
-        let rows = $rows;
-        let chunk: usize = $chunk;
-        match $crate::__private::any_conn($c) {
-            $crate::__private::AnyConn::Postgres(pg) => {
-                let mut result = Ok(());
-                for part in rows.chunks(chunk) {
-                    if let Err(e) = $crate::__private::RunQueryDsl::execute(
-                        diesel::insert_into($table).values(part),
-                        pg,
-                    )
-                    .await
-                    {
-                        result = Err(e);
-                        break;
-                    }
-                }
-                result
-            }
-            $crate::__private::AnyConn::Sqlite(sqlite) => {
-                sqlite
-                    .spawn_blocking(move |conn| {
-                        // One prepared single-row INSERT, reused from the statement cache for
-                        // every row: cheaper than parsing a fresh multi-row statement (those
-                        // are never cached) each time.
-                        for row in &rows {
-                            $crate::__private::SyncRunQueryDsl::execute(
-                                diesel::insert_into($table).values(row),
-                                conn,
-                            )?;
-                        }
-                        Ok(())
-                    })
-                    .await
-            }
-        }
-    }};
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{SqliteConn, run_inline};
-    use diesel_async::AsyncConnection;
-
-    async fn connection() -> SqliteConn {
-        SqliteConn::establish(":memory:").await.unwrap()
-    }
+    use super::{DbConn, Pool, PoolConfig, SqliteConn};
 
     /// The bundled SQLite syncs a commit with fdatasync(2), not fsync(2): `.cargo/config.toml`
     /// passes `HAVE_FDATASYNC` to libsqlite3-sys's build (see the comment there). This checks
@@ -760,74 +554,98 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn work_runs_on_the_blocking_pool_except_inline() {
-        let mut conn = connection().await;
-        let here = std::thread::current().id();
-        let pooled = conn
+    /// A pool over one in-memory SQLite database (one connection).
+    async fn memory_pool() -> Pool {
+        Pool::connect(&crate::DbUrl::SqliteMemory, &PoolConfig::default())
+            .await
+            .unwrap()
+    }
+
+    /// The SQLite connection of `conn`.
+    fn sqlite(conn: &mut DbConn) -> &mut SqliteConn {
+        match conn {
+            DbConn::Sqlite(c, _) => c,
+            DbConn::Postgres(_) => unreachable!("a SQLite pool"),
+        }
+    }
+
+    /// The thread one piece of blocking work of `conn` ran on.
+    async fn thread_of(conn: &mut DbConn) -> std::thread::ThreadId {
+        sqlite(conn)
             .spawn_blocking(|_| Ok(std::thread::current().id()))
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_runs_on_the_blocking_pool_except_inline() {
+        let pool = memory_pool().await;
+        let here = std::thread::current().id();
+        let mut conn = pool.get().await.unwrap();
         assert_ne!(
-            pooled, here,
-            "outside run_inline the work hops to the blocking pool"
-        );
-        let inline = run_inline(|| conn.spawn_blocking(|_| Ok(std::thread::current().id())));
-        assert_eq!(
-            inline.await.unwrap(),
+            thread_of(&mut conn).await,
             here,
-            "inside run_inline it runs on the caller"
+            "a connection from get hops to the blocking pool"
+        );
+        drop(conn);
+        let mut conn = pool.get_inline().await.unwrap();
+        assert_eq!(
+            thread_of(&mut conn).await,
+            here,
+            "a connection from get_inline runs on the caller"
         );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn inline_runs_every_statement_of_an_operation_on_the_polling_thread() {
-        let mut conn = connection().await;
-        let (here, first, second) = super::inline(async {
-            let here = std::thread::current().id();
-            let first = conn
-                .spawn_blocking(|_| Ok(std::thread::current().id()))
-                .await;
-            let second = conn
-                .spawn_blocking(|_| Ok(std::thread::current().id()))
-                .await;
-            (here, first.unwrap(), second.unwrap())
-        })
-        .await;
+        let pool = memory_pool().await;
+        let here = std::thread::current().id();
+        let mut conn = pool.get_inline().await.unwrap();
+        let first = thread_of(&mut conn).await;
+        let second = thread_of(&mut conn).await;
         assert_eq!(first, here);
         assert_eq!(second, here);
-        let after = conn
-            .spawn_blocking(|_| Ok(std::thread::current().id()))
-            .await
-            .unwrap();
+        drop(conn);
+        let mut conn = pool.get().await.unwrap();
         assert_ne!(
-            after,
+            thread_of(&mut conn).await,
             std::thread::current().id(),
-            "outside inline: the blocking pool"
+            "checked out with get: the blocking pool"
         );
     }
 
     #[tokio::test]
     async fn a_panic_in_inline_work_is_an_error_and_the_connection_still_works() {
-        let mut conn = connection().await;
-        let failed =
-            run_inline(|| conn.spawn_blocking(|_| -> diesel::QueryResult<()> { panic!("boom") }))
-                .await;
+        let pool = memory_pool().await;
+        let mut conn = pool.get_inline().await.unwrap();
+        let failed = sqlite(&mut conn)
+            .spawn_blocking(|_| -> diesel::QueryResult<()> { panic!("boom") })
+            .await;
         let err = failed.expect_err("the panic must come back as an error");
         assert!(err.to_string().contains("panicked"), "{err}");
-        let answer: i32 = conn.spawn_blocking(|_| Ok(42)).await.unwrap();
+        let answer: i32 = sqlite(&mut conn).spawn_blocking(|_| Ok(42)).await.unwrap();
         assert_eq!(answer, 42);
     }
 
-    #[test]
-    fn run_inline_puts_the_flag_back_after_a_panic() {
-        let panicked = std::panic::catch_unwind(|| run_inline(|| panic!("boom")));
+    /// Where a connection runs its work is set at each checkout: an inline checkout, even one
+    /// whose work panicked, leaves nothing behind for the next checkout of the same connection.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_kind_of_a_connection_is_its_checkouts() {
+        let pool = memory_pool().await;
+        let mut conn = pool.get_inline().await.unwrap();
+        let panicked = sqlite(&mut conn)
+            .spawn_blocking(|_| -> diesel::QueryResult<()> { panic!("boom") })
+            .await;
         assert!(panicked.is_err());
-        assert!(
-            !super::INLINE.get(),
-            "later work on this thread must not run inline"
+        drop(conn);
+        let mut conn = pool.get().await.unwrap();
+        assert_ne!(
+            thread_of(&mut conn).await,
+            std::thread::current().id(),
+            "later work on this connection must not run inline"
         );
-        assert!(run_inline(|| super::INLINE.get()));
-        assert!(!super::INLINE.get());
+        drop(conn);
+        let mut conn = pool.get_inline().await.unwrap();
+        assert_eq!(thread_of(&mut conn).await, std::thread::current().id());
     }
 }

@@ -1,12 +1,16 @@
 //! Agent contexts and agent switches: which agent is in charge of a session, and the history of
 //! hand-overs.
 
-use super::{Store, now, utc};
+use super::Store;
+use super::limits::{READ_CHUNK, ResponseBudget};
+use super::queries::{INSERT_CHUNK, live_session, touch_session};
 use crate::error::{Error, Result};
 use crate::model::{Access, AgentContext, AgentHistoryEntry, AgentSwitch};
 use crate::schema::{agent_contexts, agent_switches};
 use chrono::NaiveDateTime;
+use db_core::Conn;
 use db_core::sql_types::JsonText;
+use db_core::timestamp::{naive, now, utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -92,72 +96,67 @@ pub(crate) struct NewAgentSwitchRow {
     pub metadata_json: Option<JsonText>,
 }
 
-/// The agent context row of session row `$db_id`, if any.
-macro_rules! context_of {
-    ($c:expr, $db_id:expr) => {{
-        let row: Option<AgentContextRow> = agent_contexts::table
-            .filter(agent_contexts::session_db_id.eq($db_id))
+/// The agent context row of session row `db_id`, if any.
+async fn context_of(c: &mut impl Conn, db_id: i64) -> Result<Option<AgentContextRow>> {
+    let row = db_core::on_conn!(c, |c| {
+        agent_contexts::table
+            .filter(agent_contexts::session_db_id.eq(db_id))
             .select(AgentContextRow::as_select())
-            .first($c)
+            .first(c)
             .await
-            .optional()?;
-        row
-    }};
+            .optional()
+    })?;
+    Ok(row)
 }
 
-/// Copies session `$from`'s agent context and switches to session `$to` (both row ids).
-macro_rules! copy_agent_context {
-    ($c:expr, $from:expr, $to:expr) => {{
-        use $crate::schema::{agent_contexts, agent_switches};
-        use $crate::store::agents::{AgentContextRow, NewAgentContextRow};
-        let source: Option<AgentContextRow> = agent_contexts::table
-            .filter(agent_contexts::session_db_id.eq($from))
-            .select(AgentContextRow::as_select())
-            .first($c)
+/// Copies session row `from`'s agent context and switches to session row `to`, inside the
+/// caller's transaction.
+pub(super) async fn copy_agent_context(c: &mut impl Conn, from: i64, to: i64) -> Result<()> {
+    let Some(source) = context_of(c, from).await? else {
+        return Ok(());
+    };
+    let copy = NewAgentContextRow {
+        session_db_id: to,
+        current_agent: source.current_agent,
+        created_at: source.created_at,
+        updated_at: source.updated_at,
+        switch_count: source.switch_count,
+        metadata_json: source.metadata_json,
+    };
+    db_core::on_conn!(c, |c| {
+        let copy_id: i64 = diesel::insert_into(agent_contexts::table)
+            .values(copy)
+            .returning(agent_contexts::id)
+            .get_result(c)
+            .await?;
+        // Copied inside the database (INSERT … SELECT, in id order so the copies keep the
+        // history's order): no switch passes through this process.
+        let copied = agent_switches::table
+            .filter(agent_switches::context_db_id.eq(source.id))
+            .order(agent_switches::id.asc())
+            .select((
+                copy_id.into_sql::<diesel::sql_types::BigInt>(),
+                agent_switches::from_agent,
+                agent_switches::to_agent,
+                agent_switches::switched_at,
+                agent_switches::reason,
+                agent_switches::metadata_json,
+            ));
+        diesel::insert_into(agent_switches::table)
+            .values(copied)
+            .into_columns((
+                agent_switches::context_db_id,
+                agent_switches::from_agent,
+                agent_switches::to_agent,
+                agent_switches::switched_at,
+                agent_switches::reason,
+                agent_switches::metadata_json,
+            ))
+            .execute(c)
             .await
-            .optional()?;
-        if let Some(source) = source {
-            let copy_id: i64 = diesel::insert_into(agent_contexts::table)
-                .values(NewAgentContextRow {
-                    session_db_id: $to,
-                    current_agent: source.current_agent,
-                    created_at: source.created_at,
-                    updated_at: source.updated_at,
-                    switch_count: source.switch_count,
-                    metadata_json: source.metadata_json,
-                })
-                .returning(agent_contexts::id)
-                .get_result($c)
-                .await?;
-            // Copied inside the database (INSERT … SELECT, in id order so the copies keep
-            // the history's order): no switch passes through this process.
-            let copied = agent_switches::table
-                .filter(agent_switches::context_db_id.eq(source.id))
-                .order(agent_switches::id.asc())
-                .select((
-                    copy_id.into_sql::<diesel::sql_types::BigInt>(),
-                    agent_switches::from_agent,
-                    agent_switches::to_agent,
-                    agent_switches::switched_at,
-                    agent_switches::reason,
-                    agent_switches::metadata_json,
-                ));
-            diesel::insert_into(agent_switches::table)
-                .values(copied)
-                .into_columns((
-                    agent_switches::context_db_id,
-                    agent_switches::from_agent,
-                    agent_switches::to_agent,
-                    agent_switches::switched_at,
-                    agent_switches::reason,
-                    agent_switches::metadata_json,
-                ))
-                .execute($c)
-                .await?;
-        }
-    }};
+    })?;
+    Ok(())
 }
-pub(crate) use copy_agent_context;
 
 /// What SwitchAgent asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,11 +185,13 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
-                let session = live_session!(c, &access, &session_id);
-                let context = context_of!(c, session.id).ok_or_else(|| Error::NotFound {
-                    resource: "agent context",
-                    id: session_id.clone(),
-                })?;
+                let session = live_session(c, &access, &session_id).await?;
+                let context = context_of(c, session.id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        resource: "agent context",
+                        id: session_id.clone(),
+                    })?;
                 Ok::<_, Error>(context.into_context(session.session_id))
             })
         })
@@ -214,9 +215,9 @@ impl Store {
             let mut conn = pool.get().await?;
             db_core::transaction!(conn, |c| {
                 let at = now();
-                let session = live_session!(c, &access, &session_id);
-                touch_session!(c, session.id, at);
-                let existing = context_of!(c, session.id);
+                let session = live_session(c, &access, &session_id).await?;
+                touch_session(c, session.id, at).await?;
+                let existing = context_of(c, session.id).await?;
                 let current = existing.as_ref().map_or("", |x| x.current_agent.as_str());
                 if let Some(expected) = &request.expected_current_agent
                     && expected != current
@@ -293,8 +294,8 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
-                let session = live_session!(c, &access, &session_id);
-                let Some(context) = context_of!(c, session.id) else {
+                let session = live_session(c, &access, &session_id).await?;
+                let Some(context) = context_of(c, session.id).await? else {
                     return Ok::<_, Error>((Vec::new(), None));
                 };
                 let mut q = agent_switches::table
@@ -342,11 +343,11 @@ impl Store {
             let mut conn = pool.get().await?;
             db_core::transaction!(conn, |c| {
                 let at = now();
-                let session = live_session!(c, &access, &session_id);
-                touch_session!(c, session.id, at);
+                let session = live_session(c, &access, &session_id).await?;
+                touch_session(c, session.id, at).await?;
                 let switch_count = i32::try_from(history.len())
                     .map_err(|_| Error::invalid("agent_history", "too many entries"))?;
-                let context: AgentContextRow = match context_of!(c, session.id) {
+                let context: AgentContextRow = match context_of(c, session.id).await? {
                     None => {
                         diesel::insert_into(agent_contexts::table)
                             .values(NewAgentContextRow {
@@ -385,12 +386,18 @@ impl Store {
                         context_db_id: context.id,
                         from_agent: h.from_agent,
                         to_agent: h.to_agent,
-                        switched_at: h.timestamp.map(super::naive).unwrap_or(at),
+                        switched_at: h.timestamp.map(naive).unwrap_or(at),
                         reason: h.reason,
                         metadata_json: h.metadata_json.map(JsonText),
                     })
                     .collect();
-                db_core::insert_batch!(c, agent_switches::table, rows, super::INSERT_CHUNK)?;
+                db_core::insert_rows::<_, NewAgentSwitchRow>(
+                    c,
+                    agent_switches::table,
+                    rows,
+                    INSERT_CHUNK,
+                )
+                .await?;
                 Ok::<_, Error>(context.into_context(session.session_id))
             })
         })
@@ -398,7 +405,7 @@ impl Store {
     }
 
     /// Old-client snapshot read: the context and its switches, oldest first, read
-    /// [`READ_CHUNK`](super::READ_CHUNK) at a time in one snapshot.
+    /// [`READ_CHUNK`](READ_CHUNK) at a time in one snapshot.
     ///
     /// # Errors
     /// `NotFound` for the session or a session without context; `ResponseTooLarge` as soon as
@@ -414,14 +421,15 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
-                let session = live_session!(c, &access, &session_id);
-                let context = context_of!(c, session.id).ok_or_else(|| Error::NotFound {
-                    resource: "agent context",
-                    id: session_id.clone(),
-                })?;
+                let session = live_session(c, &access, &session_id).await?;
+                let context = context_of(c, session.id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound {
+                        resource: "agent context",
+                        id: session_id.clone(),
+                    })?;
                 let used = context.metadata_json.as_ref().map_or(0, |j| j.0.len());
-                let mut budget =
-                    super::ResponseBudget::new(budget, used, "page with ListAgentSwitches");
+                let mut budget = ResponseBudget::new(budget, used, "page with ListAgentSwitches");
                 let mut switches = Vec::new();
                 let mut after = 0i64;
                 loop {
@@ -429,7 +437,7 @@ impl Store {
                         .filter(agent_switches::context_db_id.eq(context.id))
                         .filter(agent_switches::id.gt(after))
                         .order(agent_switches::id.asc())
-                        .limit(super::READ_CHUNK)
+                        .limit(READ_CHUNK)
                         .select(AgentSwitchRow::as_select())
                         .load(c)
                         .await?;
@@ -439,7 +447,7 @@ impl Store {
                         after = row.id;
                         switches.push(row.into_switch());
                     }
-                    if read < super::READ_CHUNK {
+                    if read < READ_CHUNK {
                         break;
                     }
                 }

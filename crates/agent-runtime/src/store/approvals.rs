@@ -1,11 +1,14 @@
 //! Pending approvals: human-in-the-loop decisions on tool calls.
 
-use super::{SessionRow, Store, already_exists_on_conflict, check_visible, now, utc};
+use super::Store;
+use super::queries::{already_exists_on_conflict, live_session, touch_session};
+use super::rows::{SessionRow, check_visible};
 use crate::error::{Error, Result};
 use crate::model::{Access, ApprovalStatus, NewApproval, PendingApproval};
 use crate::schema::{pending_approvals, sessions};
 use chrono::NaiveDateTime;
 use db_core::sql_types::JsonText;
+use db_core::timestamp::{now, utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -82,8 +85,8 @@ impl Store {
             let mut conn = pool.get().await?;
             db_core::transaction!(conn, |c| {
                 let at = now();
-                let session = live_session!(c, &access, &session_id);
-                touch_session!(c, session.id, at);
+                let session = live_session(c, &access, &session_id).await?;
+                touch_session(c, session.id, at).await?;
                 let call_id = new.call_id.clone();
                 let row: ApprovalRow = diesel::insert_into(pending_approvals::table)
                     .values(NewApprovalRow {
@@ -124,7 +127,7 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
-                let session = live_session!(c, &access, &session_id);
+                let session = live_session(c, &access, &session_id).await?;
                 let mut q = pending_approvals::table
                     .filter(pending_approvals::session_db_id.eq(session.id))
                     .select(ApprovalRow::as_select())

@@ -282,7 +282,7 @@ pub async fn drift(url: &DbUrl, set: &MigrationSet) -> Result<Vec<Difference>> {
     let expected = match url.backend() {
         Backend::Sqlite => {
             let mut scratch = Direct::Sqlite(Box::new(
-                <crate::pool::SqliteConn as diesel_async::AsyncConnection>::establish(":memory:")
+                <crate::SqliteConn as diesel_async::AsyncConnection>::establish(":memory:")
                     .await
                     .map_err(|e| DbError::Unavailable(e.to_string()))?,
             ));
@@ -328,7 +328,7 @@ pub async fn drift(url: &DbUrl, set: &MigrationSet) -> Result<Vec<Difference>> {
 /// A migration that does not apply to an empty SQLite database.
 pub(crate) async fn tables_of(set: &MigrationSet) -> Result<std::collections::BTreeSet<String>> {
     let mut scratch = Direct::Sqlite(Box::new(
-        <crate::pool::SqliteConn as diesel_async::AsyncConnection>::establish(":memory:")
+        <crate::SqliteConn as diesel_async::AsyncConnection>::establish(":memory:")
             .await
             .map_err(|e| DbError::Unavailable(e.to_string()))?,
     ));
