@@ -40,11 +40,7 @@ pub use error::{DbError, classify};
 pub use pg_tls::{PgRootCert, PgSslMode, PgTlsSettings};
 pub use pool::{
     BlockingConn, DbConn, PgConn, Pool, PoolConfig, PoolStatus, SQLITE_JOURNAL_SIZE_LIMIT_BYTES,
-<<<<<<< HEAD
-    SqliteConn, SqliteRuntime, SqliteSynchronous, detach, inline,
-=======
-    SQLITE_WAL_AUTOCHECKPOINT_PAGES, SqliteSynchronous, detach,
->>>>>>> wt/append
+    SqliteSynchronous, detach,
 };
 pub use service::DbSettings;
 pub use sqlite_conn::{PooledSqlite, SqliteConn, SqliteRuntime};
