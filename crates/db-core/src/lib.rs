@@ -24,6 +24,7 @@ mod error;
 pub mod metrics;
 pub mod migrate;
 pub mod owner_only;
+pub mod page;
 mod pg_tls;
 mod pool;
 pub mod redact;

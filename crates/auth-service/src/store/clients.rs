@@ -167,12 +167,7 @@ impl Store {
             }
             let mut rows: Vec<ClientRecord> = q.load(c).await?;
             let total: i64 = oauth_clients::table.count().get_result(c).await?;
-            let next = if rows.len() as i64 > page_size {
-                rows.truncate(page_size as usize);
-                rows.last().map(|r| r.id)
-            } else {
-                None
-            };
+            let next = db_core::page::cut_page(&mut rows, page_size, |r| r.id);
             Ok((
                 rows.iter().map(ClientRecord::to_client).collect(),
                 next,
