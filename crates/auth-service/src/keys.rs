@@ -395,8 +395,6 @@ async fn generate_key(keks: &Keks) -> Result<NewKey> {
             private_key_pem: sealed,
             public_jwk: jwk.to_string(),
             created_at,
-            retired_at: None,
-            publish_until: None,
         })
     })
     .await

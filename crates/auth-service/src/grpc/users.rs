@@ -2,7 +2,9 @@
 
 use super::{Shared, convert, rpc};
 use crate::error::{Error, Result};
-use crate::model::{Audit, AuditEvent, DEFAULT_SCOPES, NewUser, Scopes, UserUpdate};
+use crate::model::{
+    Audit, AuditEvent, DEFAULT_SCOPES, NewUser, RequestContext, Scopes, UserUpdate,
+};
 use crate::oauth::Caller;
 use crate::store::UserRecord;
 use access_token::Scope;
@@ -45,6 +47,71 @@ impl UserApi {
             .await?
             .ok_or_else(|| Error::not_found("user", id))
     }
+
+    /// Opens a request on one user. Returns the caller (holding api:admin when `admin_only`,
+    /// and then the request must name the user), where the call came from, the request, and
+    /// the user it names as [`UserApi::visible_user`] finds it.
+    async fn on_user<T: NamesUser>(
+        &self,
+        request: Request<T>,
+        admin_only: bool,
+    ) -> Result<(Caller, RequestContext, T, UserRecord)> {
+        let caller = if admin_only {
+            self.shared.caller_with(&request, Scope::Admin).await?
+        } else {
+            self.shared.caller(&request).await?
+        };
+        let context = self.shared.context(&request);
+        let req = request.into_inner();
+        if admin_only {
+            require_user_id(req.user_id())?;
+        }
+        let user = self.visible_user(&caller, req.user_id()).await?;
+        Ok((caller, context, req, user))
+    }
+}
+
+/// A request whose `user_id` names the user it acts on (empty = the caller).
+trait NamesUser {
+    fn user_id(&self) -> &str;
+}
+
+macro_rules! names_user {
+    ($($request:ty),* $(,)?) => {
+        $(impl NamesUser for $request {
+            fn user_id(&self) -> &str {
+                &self.user_id
+            }
+        })*
+    };
+}
+
+names_user!(
+    pb::UpdateUserRequest,
+    pb::ChangePasswordRequest,
+    pb::DisableUserRequest,
+    pb::UnlockUserRequest,
+    pb::DeleteUserRequest,
+);
+
+/// Refuses an empty `user_id` where the request must name its user.
+fn require_user_id(user_id: &str) -> Result<()> {
+    if user_id.is_empty() {
+        return Err(Error::invalid("user_id", "is required"));
+    }
+    Ok(())
+}
+
+/// The audit entry of `caller` acting on `user` (successfully) with `event`.
+fn acting_on(
+    event: AuditEvent,
+    context: &RequestContext,
+    caller: &Caller,
+    user: &UserRecord,
+) -> Audit {
+    Audit::new(event, true, context)
+        .user(Some(user.id), user.username.clone())
+        .detail("by", caller.name())
 }
 
 /// Refuses an administrator acting on their own account where that would lock them out.
@@ -123,9 +190,7 @@ impl UserService for UserApi {
         rpc!(async {
             let caller = self.shared.caller(&request).await?;
             let req = request.into_inner();
-            if req.user_id.is_empty() {
-                return Err(Error::invalid("user_id", "is required"));
-            }
+            require_user_id(&req.user_id)?;
             Ok(convert::user(
                 self.visible_user(&caller, &req.user_id).await?.to_user(),
             ))
@@ -157,10 +222,7 @@ impl UserService for UserApi {
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         rpc!(async {
-            let caller = self.shared.caller(&request).await?;
-            let context = self.shared.context(&request);
-            let req = request.into_inner();
-            let user = self.visible_user(&caller, &req.user_id).await?;
+            let (caller, context, req, user) = self.on_user(request, false).await?;
             if (req.scopes.is_some() || req.is_verified.is_some()) && !caller.is_admin() {
                 return Err(Error::PermissionDenied(Scope::Admin.as_str()));
             }
@@ -190,9 +252,7 @@ impl UserService for UserApi {
                     .transpose()?,
                 is_verified: req.is_verified,
             };
-            let audit = Audit::new(AuditEvent::UserUpdated, true, &context)
-                .user(Some(user.id), user.username.clone())
-                .detail("by", caller.name());
+            let audit = acting_on(AuditEvent::UserUpdated, &context, &caller, &user);
             Ok(convert::user(
                 self.shared
                     .store
@@ -207,10 +267,7 @@ impl UserService for UserApi {
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller(&request).await?;
-            let context = self.shared.context(&request);
-            let req = request.into_inner();
-            let user = self.visible_user(&caller, &req.user_id).await?;
+            let (caller, context, req, user) = self.on_user(request, false).await?;
             let new = convert::new_password("new_password", &req.new_password)?;
             if user.user_id == caller.sub {
                 let current = convert::secret(req.current_password);
@@ -225,9 +282,7 @@ impl UserService for UserApi {
                     .await?;
             }
             let hash = self.shared.passwords.hash(&new).await?;
-            let audit = Audit::new(AuditEvent::PasswordChanged, true, &context)
-                .user(Some(user.id), user.username.clone())
-                .detail("by", caller.name());
+            let audit = acting_on(AuditEvent::PasswordChanged, &context, &caller, &user);
             let revoked = self.shared.store.set_password(user.id, hash, audit).await?;
             Ok(pb::ChangePasswordResponse {
                 revoked_refresh_tokens: revoked,
@@ -240,13 +295,7 @@ impl UserService for UserApi {
         request: Request<pb::DisableUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
-            let context = self.shared.context(&request);
-            let req = request.into_inner();
-            if req.user_id.is_empty() {
-                return Err(Error::invalid("user_id", "is required"));
-            }
-            let user = self.visible_user(&caller, &req.user_id).await?;
+            let (caller, context, req, user) = self.on_user(request, true).await?;
             if !req.enable {
                 not_self(&caller, &user, "disable")?;
             }
@@ -255,9 +304,7 @@ impl UserService for UserApi {
             } else {
                 AuditEvent::UserDisabled
             };
-            let audit = Audit::new(event, true, &context)
-                .user(Some(user.id), user.username.clone())
-                .detail("by", caller.name());
+            let audit = acting_on(event, &context, &caller, &user);
             Ok(convert::user(
                 self.shared
                     .store
@@ -272,16 +319,8 @@ impl UserService for UserApi {
         request: Request<pb::UnlockUserRequest>,
     ) -> Result<Response<pb::UnlockUserResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
-            let context = self.shared.context(&request);
-            let req = request.into_inner();
-            if req.user_id.is_empty() {
-                return Err(Error::invalid("user_id", "is required"));
-            }
-            let user = self.visible_user(&caller, &req.user_id).await?;
-            let audit = Audit::new(AuditEvent::UserUnlocked, true, &context)
-                .user(Some(user.id), user.username.clone())
-                .detail("by", caller.name());
+            let (caller, context, _, user) = self.on_user(request, true).await?;
+            let audit = acting_on(AuditEvent::UserUnlocked, &context, &caller, &user);
             let (was_locked, cleared_failures) = self
                 .shared
                 .store
@@ -299,13 +338,7 @@ impl UserService for UserApi {
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller_with(&request, Scope::Admin).await?;
-            let context = self.shared.context(&request);
-            let req = request.into_inner();
-            if req.user_id.is_empty() {
-                return Err(Error::invalid("user_id", "is required"));
-            }
-            let user = self.visible_user(&caller, &req.user_id).await?;
+            let (caller, context, _, user) = self.on_user(request, true).await?;
             not_self(&caller, &user, "delete")?;
             let audit = Audit::new(AuditEvent::UserDeleted, true, &context)
                 .user(None, user.username.clone())

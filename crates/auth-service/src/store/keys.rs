@@ -46,10 +46,10 @@ impl std::fmt::Debug for KeyRecord {
     }
 }
 
-/// A key to store.
+/// A key to store. A new key is neither retired nor leaving the JWK Set: `retired_at` and
+/// `publish_until` start NULL.
 #[derive(Clone, Insertable)]
 #[diesel(table_name = signing_keys)]
-#[diesel(treat_none_as_default_value = false)]
 pub struct NewKey {
     /// Key id.
     pub kid: String,
@@ -61,10 +61,6 @@ pub struct NewKey {
     pub public_jwk: String,
     /// Creation time.
     pub created_at: NaiveDateTime,
-    /// `None` for a new key.
-    pub retired_at: Option<NaiveDateTime>,
-    /// `None` for a new key.
-    pub publish_until: Option<NaiveDateTime>,
 }
 
 /// Which rows [`Store::seal_signing_keys`] rewrites.

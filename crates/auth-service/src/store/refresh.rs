@@ -72,6 +72,8 @@ pub struct NewRefreshToken {
     pub lifetime_secs: i64,
 }
 
+/// A token to store. A new token is neither rotated nor revoked and has no successor yet:
+/// those columns start NULL.
 #[derive(Insertable)]
 #[diesel(table_name = refresh_tokens)]
 #[diesel(treat_none_as_default_value = false)]
@@ -84,10 +86,6 @@ struct NewRefreshRow {
     scope: String,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
-    rotated_at: Option<NaiveDateTime>,
-    revoked_at: Option<NaiveDateTime>,
-    revoked_reason: Option<String>,
-    successor_sealed: Option<String>,
 }
 
 /// What a refresh attempt came to.
@@ -157,10 +155,6 @@ impl Store {
                         scope: t.scope.to_string(),
                         created_at: at,
                         expires_at: at + Duration::seconds(t.lifetime_secs),
-                        rotated_at: None,
-                        revoked_at: None,
-                        revoked_reason: None,
-                        successor_sealed: None,
                     })
                     .execute(c)
                     .await?;
@@ -276,10 +270,6 @@ impl Store {
                         scope: token.scope.clone(),
                         created_at: at,
                         expires_at: token.expires_at,
-                        rotated_at: None,
-                        revoked_at: None,
-                        revoked_reason: None,
-                        successor_sealed: None,
                     })
                     .execute(c)
                     .await?;

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::model::{Audit, NewUser, Scopes, User, UserUpdate};
 use crate::schema::{refresh_tokens, users};
 use chrono::NaiveDateTime;
+use db_core::Conn;
 use db_core::timestamp::{now, utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -89,6 +90,58 @@ fn user_conflict(
     }
 }
 
+/// How [`find_user`] looks a user up.
+enum UserKey {
+    /// By lower-case username.
+    Username(String),
+    /// By public id.
+    PublicId(String),
+}
+
+/// The user `key` names, if any.
+async fn find_user(c: &mut impl Conn, key: UserKey) -> Result<Option<UserRecord>> {
+    let row = db_core::on_conn!(c, |c| {
+        let q = users::table.select(UserRecord::as_select()).into_boxed();
+        let q = match &key {
+            UserKey::Username(username) => q.filter(users::username.eq(username)),
+            UserKey::PublicId(user_id) => q.filter(users::user_id.eq(user_id)),
+        };
+        q.first(c).await.optional()
+    })?;
+    Ok(row)
+}
+
+/// Writes `audit` about the user of `row` (with its row id) and returns the user.
+async fn audited(c: &mut impl Conn, row: UserRecord, mut audit: Audit) -> Result<User> {
+    audit.user_db_id = Some(row.id);
+    db_core::on_conn!(c, |c| audit!(c, audit));
+    Ok(row.to_user())
+}
+
+/// Revokes every live refresh token of user row `user` at `at` for `reason`; returns how
+/// many.
+async fn revoke_tokens_of(
+    c: &mut impl Conn,
+    user: i64,
+    at: NaiveDateTime,
+    reason: &'static str,
+) -> Result<usize> {
+    let revoked = db_core::on_conn!(c, |c| {
+        diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::user_id.eq(user))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set((
+            refresh_tokens::revoked_at.eq(at),
+            refresh_tokens::revoked_reason.eq(reason),
+        ))
+        .execute(c)
+        .await
+    })?;
+    Ok(revoked)
+}
+
 impl Store {
     /// Creates a user with a new UUIDv7 id and writes `audit` with it.
     ///
@@ -116,10 +169,7 @@ impl Store {
                 .get_result(c)
                 .await
                 .map_err(on_conflict)?;
-            let mut audit = audit;
-            audit.user_db_id = Some(row.id);
-            audit!(c, audit);
-            Ok(row.to_user())
+            audited(c, row, audit).await
         })
     }
 
@@ -128,14 +178,7 @@ impl Store {
     /// # Errors
     /// Database errors only.
     pub async fn user_by_username(&self, username: String) -> Result<Option<UserRecord>> {
-        read_op!(self, |c| {
-            Ok(users::table
-                .filter(users::username.eq(username))
-                .select(UserRecord::as_select())
-                .first(c)
-                .await
-                .optional()?)
-        })
+        read_op!(self, |c| find_user(c, UserKey::Username(username)).await)
     }
 
     /// The stored password hash of an existing user chosen by `username` (a name no user has):
@@ -183,14 +226,7 @@ impl Store {
     /// # Errors
     /// Database errors only.
     pub async fn user_by_id(&self, user_id: String) -> Result<Option<UserRecord>> {
-        read_op!(self, |c| {
-            Ok(users::table
-                .filter(users::user_id.eq(user_id))
-                .select(UserRecord::as_select())
-                .first(c)
-                .await
-                .optional()?)
-        })
+        read_op!(self, |c| find_user(c, UserKey::PublicId(user_id)).await)
     }
 
     /// Users in creation order, `page_size` after row `after_id`, with the total count.
@@ -214,12 +250,7 @@ impl Store {
             }
             let mut rows: Vec<UserRecord> = q.load(c).await?;
             let total: i64 = users::table.count().get_result(c).await?;
-            let next = if rows.len() as i64 > page_size {
-                rows.truncate(page_size as usize);
-                rows.last().map(|r| r.id)
-            } else {
-                None
-            };
+            let next = db_core::page::cut_page(&mut rows, page_size, |r| r.id);
             Ok((rows.iter().map(UserRecord::to_user).collect(), next, total))
         })
     }
@@ -236,12 +267,8 @@ impl Store {
     ) -> Result<User> {
         write_op!(self, |c| {
             let at = now();
-            let row: UserRecord = users::table
-                .filter(users::user_id.eq(&user_id))
-                .select(UserRecord::as_select())
-                .first(c)
-                .await
-                .optional()?
+            let row = find_user(c, UserKey::PublicId(user_id.clone()))
+                .await?
                 .ok_or_else(|| Error::not_found("user", &user_id))?;
             let email = update.email.clone().unwrap_or(row.email.clone());
             let scopes = update
@@ -261,10 +288,7 @@ impl Store {
                 .get_result(c)
                 .await
                 .map_err(on_conflict)?;
-            let mut audit = audit;
-            audit.user_db_id = Some(row.id);
-            audit!(c, audit);
-            Ok(row.to_user())
+            audited(c, row, audit).await
         })
     }
 
@@ -287,17 +311,7 @@ impl Store {
             if n == 0 {
                 return Err(Error::not_found("user", id.to_string()));
             }
-            let revoked = diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::user_id.eq(id))
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set((
-                refresh_tokens::revoked_at.eq(at),
-                refresh_tokens::revoked_reason.eq("password_changed"),
-            ))
-            .execute(c)
-            .await?;
+            let revoked = revoke_tokens_of(c, id, at, "password_changed").await?;
             audit!(c, audit.detail("revoked_refresh_tokens", revoked));
             Ok(revoked as i64)
         })
@@ -343,22 +357,10 @@ impl Store {
                 .ok_or_else(|| Error::not_found("user", &user_id))?;
             let mut revoked = 0;
             if !active {
-                revoked = diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::user_id.eq(row.id))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set((
-                    refresh_tokens::revoked_at.eq(at),
-                    refresh_tokens::revoked_reason.eq("user_disabled"),
-                ))
-                .execute(c)
-                .await?;
+                revoked = revoke_tokens_of(c, row.id, at, "user_disabled").await?;
             }
-            let mut audit = audit.detail("revoked_refresh_tokens", revoked);
-            audit.user_db_id = Some(row.id);
-            audit!(c, audit);
-            Ok(row.to_user())
+            let audit = audit.detail("revoked_refresh_tokens", revoked);
+            audited(c, row, audit).await
         })
     }
 
