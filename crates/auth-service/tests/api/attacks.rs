@@ -93,10 +93,8 @@ async fn one_address_is_rate_limited_others_are_not(backend: Backend) {
 /// Signs `claims` with the service's own current key (read from its database and opened with
 /// the test KEK), `kid` set.
 async fn sign_with_service_key(app: &TestApp, claims: serde_json::Value) -> String {
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+    let keys = crate::fixtures::store(app)
         .await
-        .unwrap();
-    let keys = auth_service::store::Store::new(pool)
         .published_keys()
         .await
         .unwrap();

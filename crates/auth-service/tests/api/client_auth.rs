@@ -3,13 +3,13 @@
 //! confidential-client secrets are stored as SHA-256 (no argon2 per check).
 
 use crate::backend_tests;
+use crate::fixtures::*;
 use crate::helpers::*;
 use auth_service::store::Store;
 use codelab_proto::auth::v1 as pb;
 use db_core::Backend;
 use secrecy::SecretString;
 use tonic::Code;
-use tonic_types::StatusExt as _;
 
 backend_tests!(
     wrong_client_secrets_lock_the_client_until_its_secret_is_rotated,
@@ -18,13 +18,6 @@ backend_tests!(
     client_secrets_are_sha256_and_old_argon2_secrets_are_upgraded,
     unknown_users_cost_the_work_of_a_stored_hash,
 );
-
-async fn store(app: &TestApp) -> Store {
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
-        .await
-        .unwrap();
-    Store::new(pool)
-}
 
 /// A confidential client allowed client_credentials; returns its secret.
 async fn confidential(app: &TestApp, client_id: &str) -> String {
@@ -42,37 +35,12 @@ async fn confidential(app: &TestApp, client_id: &str) -> String {
         .client_secret
 }
 
-fn credentials(client_id: &str, secret: &str) -> pb::TokenRequest {
-    pb::TokenRequest {
-        grant_type: "client_credentials".into(),
-        client_id: client_id.into(),
-        client_secret: secret.into(),
-        ..Default::default()
-    }
-}
-
 async fn wrong_client_secrets_lock_the_client_until_its_secret_is_rotated(backend: Backend) {
     let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
     let secret = confidential(&app, "batch-job").await;
     // Twenty guesses at once, each from its own address: only the client limit (5) applies.
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let mut auth = app.auth_from(&format!("10.1.0.{}", i + 1));
-        tasks.push(tokio::spawn(async move {
-            auth.token(credentials("batch-job", "wrong-secret-guess"))
-                .await
-                .map(|_| ())
-        }));
-    }
-    let (mut wrong, mut locked) = (0, 0);
-    for t in tasks {
-        let status = t.await.unwrap().expect_err("no guess can succeed");
-        match status.code() {
-            Code::Unauthenticated => wrong += 1,
-            Code::ResourceExhausted => locked += 1,
-            other => panic!("unexpected {other:?}: {status:?}"),
-        }
-    }
+    let guess = credentials("batch-job", "wrong-secret-guess");
+    let (wrong, locked) = twenty_parallel_guesses(&app, "10.1.0", guess).await;
     assert_eq!((wrong, locked), (5, 15), "exactly the limit is checked");
     assert_eq!(app.audit("client_auth_failed").await.len(), 5);
     let lockouts = app.audit("lockout").await;
@@ -86,13 +54,7 @@ async fn wrong_client_secrets_lock_the_client_until_its_secret_is_rotated(backen
         Code::ResourceExhausted,
         "TOO_MANY_ATTEMPTS",
     );
-    let delay = status
-        .get_error_details()
-        .retry_info()
-        .unwrap()
-        .retry_delay
-        .unwrap();
-    assert!(delay.as_secs() > 800 && delay.as_secs() <= 900, "{delay:?}");
+    assert_retry_after_the_lockout(&status);
     // Other clients are not affected.
     app.auth_from("10.9.9.9")
         .token(credentials("codelab-internal", INTERNAL_SECRET))
@@ -227,24 +189,8 @@ async fn unknown_users_cost_the_work_of_a_stored_hash(backend: Backend) {
     let mut stored = std::collections::BTreeSet::new();
     for i in 0..3 {
         let hash = bcrypt::hash(format!("imported-{i}"), 4).unwrap();
-        stored.insert(hash.clone());
-        store
-            .create_user(
-                auth_service::model::NewUser {
-                    username: format!("imported{i}"),
-                    email: None,
-                    password_hash: hash,
-                    scopes: auth_service::model::Scopes::parse("api:read").unwrap(),
-                    is_verified: true,
-                },
-                auth_service::model::Audit::new(
-                    auth_service::model::AuditEvent::UserCreated,
-                    true,
-                    &Default::default(),
-                ),
-            )
-            .await
-            .unwrap();
+        insert_user_with_hash(&store, &format!("imported{i}"), &hash).await;
+        stored.insert(hash);
     }
     let admin = store
         .user_by_username("admin".into())

@@ -219,13 +219,19 @@ async fn the_kek_rotates(backend: Backend) {
     assert_eq!(kid_of(&app.admin().await), kid_of(&token));
 }
 
-async fn backups_carry_only_ciphertext(backend: Backend) {
+/// A server whose database holds two signing keys: the one made at its start and a newer one.
+async fn spawn_with_two_keys(backend: Backend) -> TestApp {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin().await;
     app.auth(&admin)
         .rotate_signing_key(pb::RotateSigningKeyRequest {})
         .await
         .unwrap();
+    app
+}
+
+async fn backups_carry_only_ciphertext(backend: Backend) {
+    let app = spawn_with_two_keys(backend).await;
     assert_eq!(stored_keys(&app.db).await.len(), 2);
     let dir = tempfile::tempdir().unwrap();
     let info = db_core::admin::backup::backup(
@@ -250,12 +256,7 @@ async fn backups_carry_only_ciphertext(backend: Backend) {
 }
 
 async fn a_key_moved_to_another_row_does_not_open(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin().await;
-    app.auth(&admin)
-        .rotate_signing_key(pb::RotateSigningKeyRequest {})
-        .await
-        .unwrap();
+    let app = spawn_with_two_keys(backend).await;
     let db = app.db.clone();
     app.shutdown().await;
     // The older key's ciphertext copied onto the signing row: the kid is the associated data.

@@ -1,6 +1,7 @@
 //! Brute-force protection: per-username and per-address limits, counted atomically.
 
 use crate::backend_tests;
+use crate::fixtures::*;
 use crate::helpers::*;
 use db_core::Backend;
 use tonic::Code;
@@ -21,25 +22,8 @@ async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
     let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
     app.create_user("grace", "grace-password").await;
     // Twenty guesses at once, each from its own address, so only the username limit (5) applies.
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let mut auth = app.auth_from(&format!("10.0.0.{}", i + 1));
-        tasks.push(tokio::spawn(async move {
-            auth.token(password_grant("codelab-cli", "grace", "wrong-guess"))
-                .await
-                .map(|_| ())
-        }));
-    }
-    let mut wrong = 0;
-    let mut locked = 0;
-    for t in tasks {
-        let status = t.await.unwrap().expect_err("no guess can succeed");
-        match status.code() {
-            Code::Unauthenticated => wrong += 1,
-            Code::ResourceExhausted => locked += 1,
-            other => panic!("unexpected {other:?}: {status:?}"),
-        }
-    }
+    let guess = password_grant("codelab-cli", "grace", "wrong-guess");
+    let (wrong, locked) = twenty_parallel_guesses(&app, "10.0.0", guess).await;
     assert_eq!(wrong, 5, "exactly the limit is checked");
     assert_eq!(locked, 15);
     assert_eq!(app.audit("login_failed").await.len(), 5);
@@ -52,14 +36,7 @@ async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
         Code::ResourceExhausted,
         "TOO_MANY_ATTEMPTS",
     );
-    use tonic_types::StatusExt as _;
-    let delay = status
-        .get_error_details()
-        .retry_info()
-        .unwrap()
-        .retry_delay
-        .unwrap();
-    assert!(delay.as_secs() > 800 && delay.as_secs() <= 900, "{delay:?}");
+    assert_retry_after_the_lockout(&status);
     // Other users are not affected.
     app.login("admin", ADMIN_PASSWORD)
         .await
@@ -68,21 +45,8 @@ async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
 
 async fn address_limit_spans_usernames(backend: Backend) {
     let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
-    let mut auth = app.auth_from("203.0.113.7");
-    for i in 0..10 {
-        let e = auth
-            .token(password_grant(
-                "codelab-cli",
-                &format!("nobody{i}"),
-                "whatever",
-            ))
-            .await;
-        expect_err(e, Code::Unauthenticated, "INVALID_GRANT");
-    }
-    let e = auth
-        .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
-        .await;
-    expect_err(e, Code::ResourceExhausted, "TOO_MANY_ATTEMPTS");
+    ten_unknown_user_logins(&app, |_| "203.0.113.7".to_owned()).await;
+    assert_admin_locked_out_from(&app, "203.0.113.7").await;
     app.auth_from("203.0.113.8")
         .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
         .await
@@ -107,23 +71,11 @@ async fn unknown_user_and_wrong_password_look_the_same(backend: Backend) {
 async fn lockout_ends_and_success_resets_the_count(backend: Backend) {
     let app = TestApp::spawn_with(backend, |c| c.lockout.lockout_secs = 1).await;
     app.create_user("heidi", "heidi-password").await;
-    for _ in 0..4 {
-        expect_err(
-            app.login("heidi", "wrong").await,
-            Code::Unauthenticated,
-            "INVALID_GRANT",
-        );
-    }
+    wrong_logins(&app, "heidi", 4).await;
     app.login("heidi", "heidi-password")
         .await
         .expect("4 failures do not lock");
-    for _ in 0..4 {
-        expect_err(
-            app.login("heidi", "wrong").await,
-            Code::Unauthenticated,
-            "INVALID_GRANT",
-        );
-    }
+    wrong_logins(&app, "heidi", 4).await;
     app.login("heidi", "heidi-password")
         .await
         .expect("a success reset the username count");
@@ -145,67 +97,23 @@ async fn lockout_ends_and_success_resets_the_count(backend: Backend) {
 /// still counted by its TCP address: a fresh made-up address per guess gains nothing.
 async fn a_direct_clients_forwarded_for_is_ignored(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    for i in 0..10 {
-        let e = app
-            .auth_from(&format!("198.51.100.{}", i + 1))
-            .token(password_grant(
-                "codelab-cli",
-                &format!("nobody{i}"),
-                "whatever",
-            ))
-            .await;
-        expect_err(e, Code::Unauthenticated, "INVALID_GRANT");
-    }
-    expect_err(
-        app.auth_from("198.51.100.99")
-            .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
-            .await,
-        Code::ResourceExhausted,
-        "TOO_MANY_ATTEMPTS",
-    );
-    let failed = app.audit("login_failed").await;
+    ten_unknown_user_logins(&app, |i| format!("198.51.100.{}", i + 1)).await;
+    assert_admin_locked_out_from(&app, "198.51.100.99").await;
+    let failed = failed_logins_all_from(&app, "127.0.0.1").await;
     assert_eq!(failed.len(), 10);
-    assert!(
-        failed
-            .iter()
-            .all(|e| e.ip_address.as_deref() == Some("127.0.0.1")),
-        "{failed:?}"
-    );
 }
 
 /// Behind one trusted proxy the rightmost entry (written by that proxy) is the client; what
 /// the client put to its left does not change the count.
 async fn behind_a_proxy_the_rightmost_entry_counts(backend: Backend) {
     let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
-    for i in 0..10 {
-        let e = app
-            .auth_from(&format!("198.51.100.{}, 203.0.113.7", i + 1))
-            .token(password_grant(
-                "codelab-cli",
-                &format!("nobody{i}"),
-                "whatever",
-            ))
-            .await;
-        expect_err(e, Code::Unauthenticated, "INVALID_GRANT");
-    }
-    expect_err(
-        app.auth_from("198.51.100.99, 203.0.113.7")
-            .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
-            .await,
-        Code::ResourceExhausted,
-        "TOO_MANY_ATTEMPTS",
-    );
+    ten_unknown_user_logins(&app, |i| format!("198.51.100.{}, 203.0.113.7", i + 1)).await;
+    assert_admin_locked_out_from(&app, "198.51.100.99, 203.0.113.7").await;
     app.auth_from("198.51.100.1, 203.0.113.8")
         .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
         .await
         .expect("another proxy-written address may log in");
-    let failed = app.audit("login_failed").await;
-    assert!(
-        failed
-            .iter()
-            .all(|e| e.ip_address.as_deref() == Some("203.0.113.7")),
-        "{failed:?}"
-    );
+    failed_logins_all_from(&app, "203.0.113.7").await;
 }
 
 /// ChangePassword's current password is guarded like a login: each wrong one is counted for
@@ -259,13 +167,7 @@ async fn wrong_current_passwords_count_toward_the_lockout(backend: Backend) {
 async fn refusals_of_a_locked_username_do_not_count_against_the_address(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("judy", "judy-password").await;
-    for _ in 0..5 {
-        expect_err(
-            app.login("judy", "wrong").await,
-            Code::Unauthenticated,
-            "INVALID_GRANT",
-        );
-    }
+    wrong_logins(&app, "judy", 5).await;
     // Far more refused attempts than the address limit (10) allows failures.
     for _ in 0..12 {
         expect_err(

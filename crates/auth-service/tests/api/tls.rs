@@ -11,6 +11,7 @@ use db_core::testing::TestDb;
 use secrecy::SecretString;
 use service_kit::client::ClientTls;
 use service_kit::testing::TestPki;
+use service_kit::tls::TlsSettings;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tonic::Code;
@@ -20,20 +21,46 @@ use tonic_health::pb::health_client::HealthClient;
 
 backend_tests!(request_limit_applies_to_every_service);
 
-/// A server task that stops when dropped.
+/// A server task that stops when dropped, then its database goes.
 struct Serving {
     addr: SocketAddr,
     _stop: tokio::sync::oneshot::Sender<()>,
+    _db: TestDb,
 }
 
-async fn spawn_auth(config: auth_service::config::Config) -> Serving {
+/// auth-service over a fresh SQLite database, with the TLS settings `tls`.
+async fn spawn_auth(tls: TlsSettings) -> Serving {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut config = test_config(&db);
+    config.tls = tls;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(auth_service::serve(config, listener, async move {
         let _ = stopped.await;
     }));
-    Serving { addr, _stop: stop }
+    Serving {
+        addr,
+        _stop: stop,
+        _db: db,
+    }
+}
+
+/// A test CA in a temporary folder (which goes when the returned `TempDir` is dropped).
+fn test_pki() -> (tempfile::TempDir, TestPki) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::new(dir.path(), "test CA");
+    (dir, pki)
+}
+
+/// An access token of the seeded admin (password grant) over `channel`.
+async fn admin_token(channel: Channel) -> String {
+    pb::auth_service_client::AuthServiceClient::new(channel)
+        .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token
 }
 
 /// A channel to `https://127.0.0.1:port` trusting `tls`, once the server answers its health
@@ -77,13 +104,9 @@ fn jwks_client(tls: &ClientTls) -> reqwest::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_and_the_jwks_route_are_served_over_tls() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut pki = TestPki::new(dir.path(), "test CA");
+    let (_dir, mut pki) = test_pki();
     let cert = pki.server("auth", "auth-service");
-    let db = TestDb::new(Backend::Sqlite).await;
-    let mut config = test_config(&db);
-    config.tls = pki.settings(&cert, false);
-    let server = spawn_auth(config).await;
+    let server = spawn_auth(pki.settings(&cert, false)).await;
 
     let channel = tls_channel(server.addr, &pki.client_tls(None))
         .await
@@ -94,12 +117,7 @@ async fn grpc_and_the_jwks_route_are_served_over_tls() {
         .unwrap()
         .into_inner()
         .keys_json;
-    let token = pb::auth_service_client::AuthServiceClient::new(channel)
-        .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
+    let token = admin_token(channel).await;
     assert!(!token.is_empty());
 
     // The HTTP/1.1 route on the same port, over https.
@@ -147,17 +165,13 @@ async fn grpc_and_the_jwks_route_are_served_over_tls() {
 /// the keys over https with its client certificate and accepts a token auth-service issued.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_runtime_fetches_keys_over_mutual_tls_and_validates_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut pki = TestPki::new(dir.path(), "test CA");
+    let (_dir, mut pki) = test_pki();
     let auth_cert = pki.server("auth", "auth-service");
     let runtime_cert = pki.server("runtime", "agent-runtime");
     let runtime_identity = pki.client("runtime-client", "agent-runtime");
     let cli_identity = pki.client("cli", "codelab");
 
-    let auth_db = TestDb::new(Backend::Sqlite).await;
-    let mut config = test_config(&auth_db);
-    config.tls = pki.settings(&auth_cert, true);
-    let auth = spawn_auth(config).await;
+    let auth = spawn_auth(pki.settings(&auth_cert, true)).await;
 
     // Without a client certificate auth-service refuses the handshake; with one it answers.
     let refused = tls_channel(auth.addr, &pki.client_tls(None)).await;
@@ -182,12 +196,7 @@ async fn agent_runtime_fetches_keys_over_mutual_tls_and_validates_tokens() {
     let channel = tls_channel(auth.addr, &pki.client_tls(Some(&cli_identity)))
         .await
         .expect("served with a client certificate");
-    let token = pb::auth_service_client::AuthServiceClient::new(channel)
-        .token(password_grant("codelab-cli", "admin", ADMIN_PASSWORD))
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
+    let token = admin_token(channel).await;
 
     // agent-runtime: served over TLS, keys from https://auth-service with its certificate.
     let runtime_db = TestDb::new(Backend::Sqlite).await;

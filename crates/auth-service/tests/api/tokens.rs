@@ -1,6 +1,7 @@
 //! The token endpoint: grants, refresh rotation and reuse detection, revocation, introspection.
 
 use crate::backend_tests;
+use crate::fixtures::*;
 use crate::helpers::*;
 use codelab_proto::auth::v1 as pb;
 use db_core::Backend;
@@ -59,32 +60,22 @@ async fn refresh_rotates_and_reuse_revokes_the_family(backend: Backend) {
     let first = app.login("admin", ADMIN_PASSWORD).await.unwrap();
     // Another login of the same user is another family and must survive the reuse below.
     let other = app.login("admin", ADMIN_PASSWORD).await.unwrap();
-    let second = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &first.refresh_token))
+    let second = refresh(&app, "codelab-cli", &first.refresh_token)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_ne!(second.refresh_token, first.refresh_token);
     assert_ne!(second.access_token, first.access_token);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let reuse = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &first.refresh_token))
-        .await;
+    let reuse = refresh(&app, "codelab-cli", &first.refresh_token).await;
     let status = expect_err(reuse, Code::Unauthenticated, "INVALID_GRANT");
     assert!(status.message().starts_with("invalid_grant"));
     // The whole family is revoked: the legitimate successor too.
-    let successor = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &second.refresh_token))
-        .await;
+    let successor = refresh(&app, "codelab-cli", &second.refresh_token).await;
     expect_err(successor, Code::Unauthenticated, "INVALID_GRANT");
     let events = app.audit("refresh_token_reuse").await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].username.as_deref(), Some("admin"));
-    app.auth("")
-        .token(refresh_grant("codelab-cli", &other.refresh_token))
+    refresh(&app, "codelab-cli", &other.refresh_token)
         .await
         .expect("another family is untouched");
 }
@@ -113,39 +104,22 @@ async fn retry_within_grace_gets_the_same_successor(backend: Backend) {
     assert_eq!(successors.len(), 1, "one successor, however often retried");
     let successor = successors.pop_first().unwrap();
     assert_eq!(live_refresh_tokens(&app, "admin").await, 1);
-    let again = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &first.refresh_token))
+    let again = refresh(&app, "codelab-cli", &first.refresh_token)
         .await
-        .expect("a later retry within the window")
-        .into_inner();
+        .expect("a later retry within the window");
     assert_eq!(again.refresh_token, successor);
     assert!(app.audit("refresh_token_reuse").await.is_empty());
     // The successor is used: the parent coming back now is reuse, and the family ends.
-    let next = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &successor))
-        .await
-        .unwrap()
-        .into_inner();
-    let reuse = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &first.refresh_token))
-        .await;
+    let next = refresh(&app, "codelab-cli", &successor).await.unwrap();
+    let reuse = refresh(&app, "codelab-cli", &first.refresh_token).await;
     expect_err(reuse, Code::Unauthenticated, "INVALID_GRANT");
     assert_eq!(app.audit("refresh_token_reuse").await.len(), 1);
-    let ended = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &next.refresh_token))
-        .await;
+    let ended = refresh(&app, "codelab-cli", &next.refresh_token).await;
     expect_err(ended, Code::Unauthenticated, "INVALID_GRANT");
     assert_eq!(live_refresh_tokens(&app, "admin").await, 0);
     // A refresh token only works for the client it was issued to.
     let login = app.login("admin", ADMIN_PASSWORD).await.unwrap();
-    let wrong = app
-        .auth("")
-        .token(refresh_grant("codelab-flutter-app", &login.refresh_token))
-        .await;
+    let wrong = refresh(&app, "codelab-flutter-app", &login.refresh_token).await;
     expect_err(wrong, Code::Unauthenticated, "INVALID_GRANT");
 }
 
@@ -155,9 +129,7 @@ pub async fn live_refresh_tokens(app: &TestApp, username: &str) -> usize {
     use auth_service::schema::{refresh_tokens, users};
     use diesel::{ExpressionMethods as _, QueryDsl as _};
     use diesel_async::RunQueryDsl as _;
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
-        .await
-        .unwrap();
+    let pool = pool(app).await;
     let mut conn = pool.get().await.unwrap();
     let at = db_core::timestamp::now();
     let count = refresh_tokens::table
@@ -178,12 +150,9 @@ async fn revoke_ends_the_family(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice-password").await;
     let first = app.login("alice", "alice-password").await.unwrap();
-    let second = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &first.refresh_token))
+    let second = refresh(&app, "codelab-cli", &first.refresh_token)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     // Bob cannot revoke Alice's token: the call succeeds (RFC 7009 §2.2) and changes nothing.
     app.create_user("bobby", "bobby-password").await;
     let bob = app.login("bobby", "bobby-password").await.unwrap();
@@ -213,10 +182,7 @@ async fn revoke_ends_the_family(backend: Backend) {
         })
         .await
         .unwrap();
-    let after = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &second.refresh_token))
-        .await;
+    let after = refresh(&app, "codelab-cli", &second.refresh_token).await;
     expect_err(after, Code::Unauthenticated, "INVALID_GRANT");
     let i = app
         .auth(&second.access_token)
@@ -296,11 +262,8 @@ async fn client_credentials_grant(backend: Backend) {
     let ok = app
         .auth("")
         .token(pb::TokenRequest {
-            grant_type: "client_credentials".into(),
-            client_id: "codelab-internal".into(),
-            client_secret: INTERNAL_SECRET.into(),
             scope: "api:read".into(),
-            ..Default::default()
+            ..credentials("codelab-internal", INTERNAL_SECRET)
         })
         .await
         .unwrap()
@@ -313,21 +276,12 @@ async fn client_credentials_grant(backend: Backend) {
     assert!(c.get("username").is_none());
     let wrong = app
         .auth("")
-        .token(pb::TokenRequest {
-            grant_type: "client_credentials".into(),
-            client_id: "codelab-internal".into(),
-            client_secret: "wrong".into(),
-            ..Default::default()
-        })
+        .token(credentials("codelab-internal", "wrong"))
         .await;
     expect_err(wrong, Code::Unauthenticated, "INVALID_CLIENT");
     let public = app
         .auth("")
-        .token(pb::TokenRequest {
-            grant_type: "client_credentials".into(),
-            client_id: "codelab-flutter-app".into(),
-            ..Default::default()
-        })
+        .token(credentials("codelab-flutter-app", ""))
         .await;
     expect_err(public, Code::PermissionDenied, "UNAUTHORIZED_CLIENT");
 }
@@ -383,44 +337,14 @@ async fn grant_errors_carry_rfc_codes(backend: Backend) {
 
 async fn bcrypt_users_sign_in_and_are_upgraded(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
-        .await
-        .unwrap();
-    let store = auth_service::store::Store::new(pool);
+    let store = store(&app).await;
     let hash = bcrypt::hash("imported-password", 4).unwrap();
-    store
-        .create_user(
-            auth_service::model::NewUser {
-                username: "legacy".into(),
-                email: None,
-                password_hash: hash.clone(),
-                scopes: auth_service::model::Scopes::parse("api:read").unwrap(),
-                is_verified: true,
-            },
-            auth_service::model::Audit::new(
-                auth_service::model::AuditEvent::UserCreated,
-                true,
-                &Default::default(),
-            ),
-        )
-        .await
-        .unwrap();
+    insert_user_with_hash(&store, "legacy", &hash).await;
     let t = app.login("legacy", "imported-password").await.unwrap();
     assert_eq!(t.scope, "api:read");
-    let mut upgraded = None;
-    for _ in 0..100 {
-        let u = store
-            .user_by_username("legacy".into())
-            .await
-            .unwrap()
-            .unwrap();
-        if u.password_hash.starts_with("$argon2id$") {
-            upgraded = Some(u.password_hash);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(upgraded.is_some(), "bcrypt hash was not upgraded");
+    let argon2 = |hash: &str| hash.starts_with("$argon2id$");
+    let upgraded = poll_password_hash(&store, "legacy", 100, argon2).await;
+    assert!(argon2(&upgraded), "bcrypt hash was not upgraded");
     app.login("legacy", "imported-password")
         .await
         .expect("the upgraded hash verifies");
@@ -446,10 +370,7 @@ async fn disabled_user_loses_refresh_and_access(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(!disabled.is_active);
-    let refresh = app
-        .auth("")
-        .token(refresh_grant("codelab-cli", &t.refresh_token))
-        .await;
+    let refresh = refresh(&app, "codelab-cli", &t.refresh_token).await;
     expect_err(refresh, Code::Unauthenticated, "INVALID_GRANT");
     let login = app.login("frank", "frank-password").await;
     let status = expect_err(login, Code::Unauthenticated, "INVALID_GRANT");
@@ -476,10 +397,8 @@ async fn disabled_user_loses_refresh_and_access(backend: Backend) {
 
 /// Store and the user of the refresh token `token` (read straight from the database).
 async fn family_of(app: &TestApp, token: &str) -> auth_service::store::RefreshRecord {
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
+    store(app)
         .await
-        .unwrap();
-    auth_service::store::Store::new(pool)
         .refresh_token(auth_service::oauth::sha256_hex(token))
         .await
         .unwrap()
@@ -514,20 +433,13 @@ async fn a_family_ends_at_its_clients_absolute_lifetime(backend: Backend) {
         "the client's lifetime, not the default 30 days"
     );
     // A rotation keeps the family's expiry.
-    let rotated = app
-        .auth("")
-        .token(refresh_grant("hourly", &login.refresh_token))
-        .await
-        .unwrap()
-        .into_inner();
+    let rotated = refresh(&app, "hourly", &login.refresh_token).await.unwrap();
     let second = family_of(&app, &rotated.refresh_token).await;
     assert_eq!(second.family_id, first.family_id);
     assert_eq!(second.expires_at, first.expires_at);
 
     // The family's time is up (aged in the database): the newest token is refused.
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
-        .await
-        .unwrap();
+    let pool = pool(&app).await;
     let mut conn = pool.get().await.unwrap();
     let past = db_core::timestamp::now() - chrono::Duration::seconds(1);
     let family = first.family_id.clone();
@@ -544,17 +456,14 @@ async fn a_family_ends_at_its_clients_absolute_lifetime(backend: Backend) {
     });
     assert_eq!(aged, 2);
     let e = expect_err(
-        app.auth("")
-            .token(refresh_grant("hourly", &rotated.refresh_token))
-            .await,
+        refresh(&app, "hourly", &rotated.refresh_token).await,
         Code::Unauthenticated,
         "INVALID_GRANT",
     );
     assert!(e.message().starts_with("invalid_grant"), "{e:?}");
     // A login through another client is not affected.
     let other = app.login("admin", ADMIN_PASSWORD).await.unwrap();
-    app.auth("")
-        .token(refresh_grant("codelab-cli", &other.refresh_token))
+    refresh(&app, "codelab-cli", &other.refresh_token)
         .await
         .expect("another family refreshes");
 }
@@ -566,47 +475,16 @@ async fn weaker_argon2_hashes_are_upgraded_on_login(backend: Backend) {
         c.password = auth_service::passwords::PasswordSettings::default();
     })
     .await;
-    let pool = db_core::Pool::connect(app.db.url(), &db_core::PoolConfig::default())
-        .await
-        .unwrap();
-    let store = auth_service::store::Store::new(pool);
+    let store = store(&app).await;
     let weak = auth_service::passwords::Passwords::new(&fast_passwords())
         .unwrap()
         .hash(&secrecy::SecretString::from("weakly-hashed-pw"))
         .await
         .unwrap();
     assert!(weak.contains("m=1024,t=1,p=1"), "{weak}");
-    store
-        .create_user(
-            auth_service::model::NewUser {
-                username: "old-params".into(),
-                email: None,
-                password_hash: weak.clone(),
-                scopes: auth_service::model::Scopes::parse("api:read").unwrap(),
-                is_verified: true,
-            },
-            auth_service::model::Audit::new(
-                auth_service::model::AuditEvent::UserCreated,
-                true,
-                &Default::default(),
-            ),
-        )
-        .await
-        .unwrap();
+    insert_user_with_hash(&store, "old-params", &weak).await;
     app.login("old-params", "weakly-hashed-pw").await.unwrap();
-    let mut stored = weak.clone();
-    for _ in 0..200 {
-        stored = store
-            .user_by_username("old-params".into())
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash;
-        if stored != weak {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let stored = poll_password_hash(&store, "old-params", 200, |h| h != weak).await;
     assert!(stored.starts_with("$argon2id$v=19$"), "{stored}");
     assert!(stored.contains("$m=19456,t=2,p=1$"), "rehashed: {stored}");
     app.login("old-params", "weakly-hashed-pw")
