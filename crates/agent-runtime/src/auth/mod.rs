@@ -262,6 +262,3 @@ impl Authenticator {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,6 +1,7 @@
 //! AgentContextService: switches, optimistic checks, history paging, old-client snapshots.
 
 use crate::backend_tests;
+use crate::flows::*;
 use crate::helpers::*;
 use codelab_proto::agent::v1 as pb;
 use db_core::Backend;
@@ -27,14 +28,7 @@ async fn agent_switches_and_history(backend: Backend) {
     let mut s = app.sessions(&alice());
     let mut a = app.agents(&alice());
     create(&mut s, "s").await;
-    assert_status(
-        a.get_agent_context(pb::GetAgentContextRequest {
-            session_id: "s".into(),
-        })
-        .await,
-        Code::NotFound,
-        None,
-    );
+    assert_status(agent_context(&mut a, "s").await, Code::NotFound, None);
 
     let first = a
         .switch_agent(switch("orchestrator", Some("")))
@@ -59,13 +53,7 @@ async fn agent_switches_and_history(backend: Backend) {
     a.switch_agent(switch("debug", None)).await.unwrap();
     a.switch_agent(switch("ask", None)).await.unwrap();
 
-    let ctx = a
-        .get_agent_context(pb::GetAgentContextRequest {
-            session_id: "s".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ctx = agent_context(&mut a, "s").await.unwrap().into_inner();
     assert_eq!((ctx.current_agent.as_str(), ctx.switch_count), ("ask", 4));
 
     let mut seen = Vec::new();
@@ -113,14 +101,7 @@ async fn agent_switches_and_history(backend: Backend) {
         Code::NotFound,
         None,
     );
-    assert_status(
-        b.get_agent_context(pb::GetAgentContextRequest {
-            session_id: "s".into(),
-        })
-        .await,
-        Code::NotFound,
-        None,
-    );
+    assert_status(agent_context(&mut b, "s").await, Code::NotFound, None);
 }
 
 async fn agent_context_snapshots(backend: Backend) {
@@ -164,13 +145,7 @@ async fn agent_context_snapshots(backend: Backend) {
         (saved.current_agent.as_str(), saved.switch_count),
         ("architect", 2)
     );
-    let loaded = a
-        .load_agent_context(pb::LoadAgentContextRequest {
-            session_id: "s".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let loaded = load_context(&mut a, "s").await.unwrap().into_inner();
     assert_eq!(loaded.agent_history.len(), 2);
     assert_eq!(loaded.agent_history[1].from_agent, "orchestrator");
     assert_eq!(loaded.agent_history[1].timestamp, ts(1_700_000_060));
@@ -186,13 +161,7 @@ async fn agent_context_snapshots(backend: Backend) {
     })
     .await
     .unwrap();
-    let loaded = a
-        .load_agent_context(pb::LoadAgentContextRequest {
-            session_id: "s".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let loaded = load_context(&mut a, "s").await.unwrap().into_inner();
     assert_eq!(
         (
             loaded.current_agent.as_str(),
@@ -282,16 +251,10 @@ async fn list_agent_switches_refuses_bad_paging(backend: Backend) {
             .await
             .unwrap();
     }
-    let approval_token = approvals
-        .list_pending_approvals(pb::ListPendingApprovalsRequest {
-            session_id: "s".into(),
-            page_size: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .next_page_token;
+    let approval_token = page_token_after_first!(
+        approvals.list_pending_approvals(ListPendingApprovalsRequest),
+        "s"
+    );
     assert!(!approval_token.is_empty());
     assert_status(
         a.list_agent_switches(list("s", 1, approval_token)).await,

@@ -1,6 +1,7 @@
 //! ApprovalService: human-in-the-loop tool approvals.
 
 use crate::backend_tests;
+use crate::flows::*;
 use crate::helpers::*;
 use codelab_proto::agent::v1 as pb;
 use db_core::Backend;
@@ -125,14 +126,7 @@ async fn approvals_lifecycle(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(rest.approvals[0].call_id, "call_3");
-    let all = a
-        .list_pending_approvals(pb::ListPendingApprovalsRequest {
-            session_id: "s".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let all = all_approvals(&mut a, "s").await;
     assert_eq!(all.approvals.len(), 3);
 }
 
@@ -196,16 +190,7 @@ async fn list_pending_approvals_refuses_bad_paging(backend: Backend) {
     }
     // A ListMessages token is not an approvals token.
     append(&mut s, "s", vec![user("a"), user("b")]).await;
-    let messages_token = s
-        .list_messages(pb::ListMessagesRequest {
-            session_id: "s".into(),
-            page_size: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .next_page_token;
+    let messages_token = page_token_after_first!(s.list_messages(ListMessagesRequest), "s");
     assert_status(
         a.list_pending_approvals(list("s", Unspecified, 1, messages_token))
             .await,

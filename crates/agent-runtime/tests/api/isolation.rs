@@ -2,6 +2,7 @@
 //! group-committed append batch that hits a database error fails only the call that caused it.
 
 use crate::backend_tests;
+use crate::flows::*;
 use crate::helpers::*;
 use codelab_proto::agent::v1 as pb;
 use db_core::Backend;
@@ -216,22 +217,8 @@ async fn nul_is_refused_in_every_stored_text_field(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(listed.total_size, 1);
-    assert_status(
-        a.get_agent_context(pb::GetAgentContextRequest {
-            session_id: "s".into(),
-        })
-        .await,
-        Code::NotFound,
-        None,
-    );
-    let approvals = p
-        .list_pending_approvals(pb::ListPendingApprovalsRequest {
-            session_id: "s".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    assert_status(agent_context(&mut a, "s").await, Code::NotFound, None);
+    let approvals = all_approvals(&mut p, "s").await;
     assert!(approvals.approvals.is_empty());
     // An escaped backslash before `u0000` is text, and is stored.
     append(

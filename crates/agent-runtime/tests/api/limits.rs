@@ -3,6 +3,7 @@
 //! (SaveSession's `last_activity`, server-generated session ids).
 
 use crate::backend_tests;
+use crate::flows::*;
 use crate::helpers::*;
 use codelab_proto::agent::v1 as pb;
 use db_core::Backend;
@@ -186,11 +187,7 @@ async fn whole_session_answers_have_a_byte_budget(backend: Backend) {
         .await
         .unwrap();
     }
-    let refused = a
-        .load_agent_context(pb::LoadAgentContextRequest {
-            session_id: "small".into(),
-        })
-        .await;
+    let refused = load_context(&mut a, "small").await;
     let status = assert_status(refused, Code::ResourceExhausted, None);
     assert!(status.message().contains("ListAgentSwitches"), "{status:?}");
     create(&mut s, "few").await;
@@ -204,13 +201,7 @@ async fn whole_session_answers_have_a_byte_budget(backend: Backend) {
         .await
         .unwrap();
     }
-    let loaded = a
-        .load_agent_context(pb::LoadAgentContextRequest {
-            session_id: "few".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let loaded = load_context(&mut a, "few").await.unwrap().into_inner();
     assert_eq!(loaded.agent_history.len(), 3);
 }
 

@@ -2,6 +2,7 @@
 //! per test, on SQLite and on PostgreSQL.
 #![allow(missing_docs)]
 
+mod flows;
 mod helpers;
 
 pub use db_core::backend_tests;

@@ -1,6 +1,7 @@
 //! Messages: append, keyset pages, old-client pages, pop, fork, stats, snapshots, bad input.
 
 use crate::backend_tests;
+use crate::flows::*;
 use crate::helpers::*;
 use codelab_proto::agent::v1 as pb;
 use db_core::Backend;
@@ -683,10 +684,7 @@ async fn pop_fork_and_stats_keep_counters_exact(backend: Backend) {
             .collect::<Vec<_>>(),
         vec!["one", "two"]
     );
-    let ctx = agents
-        .get_agent_context(pb::GetAgentContextRequest {
-            session_id: "fork".into(),
-        })
+    let ctx = agent_context(&mut agents, "fork")
         .await
         .unwrap()
         .into_inner();

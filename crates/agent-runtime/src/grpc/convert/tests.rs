@@ -239,42 +239,29 @@ mod fuzz {
         )
     }
 
-    fn message() -> impl Strategy<Value = pb::Message> {
-        (
-            -2i32..8,
-            proptest::option::of("\\PC{0,200}"),
-            "\\PC{0,80}",
-            "\\PC{0,80}",
-            proptest::collection::vec(tool_call(), 0..4),
-            any::<i32>(),
-            json_text(),
-            proptest::option::of((any::<i64>(), any::<i32>())),
-        )
-            .prop_map(
-                |(
-                    role,
-                    content,
-                    name,
-                    tool_call_id,
-                    tool_calls,
-                    token_count,
-                    metadata_json,
-                    ts,
-                )| {
-                    pb::Message {
-                        seq: 0,
-                        role,
-                        content,
-                        name,
-                        tool_call_id,
-                        tool_calls,
-                        token_count,
-                        metadata_json,
-                        timestamp: ts
-                            .map(|(seconds, nanos)| prost_types::Timestamp { seconds, nanos }),
-                    }
-                },
-            )
+    prop_compose! {
+        fn message()(
+            role in -2i32..8,
+            content in proptest::option::of("\\PC{0,200}"),
+            name in "\\PC{0,80}",
+            tool_call_id in "\\PC{0,80}",
+            tool_calls in proptest::collection::vec(tool_call(), 0..4),
+            token_count in any::<i32>(),
+            metadata_json in json_text(),
+            ts in proptest::option::of((any::<i64>(), any::<i32>())),
+        ) -> pb::Message {
+            pb::Message {
+                seq: 0,
+                role,
+                content,
+                name,
+                tool_call_id,
+                tool_calls,
+                token_count,
+                metadata_json,
+                timestamp: ts.map(|(seconds, nanos)| prost_types::Timestamp { seconds, nanos }),
+            }
+        }
     }
 
     proptest! {
