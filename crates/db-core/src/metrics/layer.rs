@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-/// Tower layer made by [`Metrics::layer`].
+/// Tower layer made by [`Metrics::layer`](super::Metrics::layer).
 #[derive(Clone)]
 pub struct RpcMetricsLayer {
     pub(crate) rpc: Arc<RpcMetrics>,

@@ -24,7 +24,7 @@ pub(crate) fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
-/// The RPC series of one service, shared by [`Metrics`] and its layers.
+/// The RPC series of one service, shared by [`Metrics`](super::Metrics) and its layers.
 pub(crate) struct RpcMetrics {
     pub(crate) service: &'static str,
     pub(crate) known_prefixes: Vec<String>,
