@@ -1,6 +1,7 @@
 //! Pending approvals: human-in-the-loop decisions on tool calls.
 
 use super::Store;
+use super::paging::next_page;
 use super::queries::{already_exists_on_conflict, live_session, touch_session};
 use super::rows::{SessionRow, check_visible};
 use crate::error::{Error, Result};
@@ -138,17 +139,12 @@ impl Store {
                 if let Some(after) = after_id {
                     q = q.filter(pending_approvals::id.gt(after));
                 }
-                let mut rows: Vec<ApprovalRow> = q
+                let rows: Vec<ApprovalRow> = q
                     .order(pending_approvals::id.asc())
                     .limit(page_size + 1)
                     .load(c)
                     .await?;
-                let next = if rows.len() as i64 > page_size {
-                    rows.truncate(page_size as usize);
-                    rows.last().map(|r| r.id)
-                } else {
-                    None
-                };
+                let (rows, next) = next_page(rows, page_size, |r| r.id);
                 let approvals = rows
                     .into_iter()
                     .map(|r| r.into_approval(session.session_id.clone()))

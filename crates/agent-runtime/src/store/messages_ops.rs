@@ -3,6 +3,7 @@
 use super::Store;
 use super::bump::{BumpSession, BumpTarget};
 use super::limits::{READ_CHUNK, ResponseBudget};
+use super::paging::next_page;
 use super::queries::{find_or_create_session, insert_messages, live_session, messages_after};
 use super::rows::{Counters, MessageRow, NewMessageRow, SessionRow};
 use super::title::title_from;
@@ -113,14 +114,9 @@ impl Store {
                 } else {
                     q.order(messages::seq.asc())
                 };
-                let mut rows: Vec<MessageRow> =
+                let rows: Vec<MessageRow> =
                     q.limit(query.page_size + 1).offset(offset).load(c).await?;
-                let next_after = if rows.len() as i64 > query.page_size {
-                    rows.truncate(query.page_size as usize);
-                    rows.last().map(|r| r.seq)
-                } else {
-                    None
-                };
+                let (rows, next_after) = next_page(rows, query.page_size, |r| r.seq);
                 let messages = rows
                     .into_iter()
                     .map(MessageRow::into_message)
@@ -317,13 +313,7 @@ impl Store {
                 let mut after = 0i64;
                 loop {
                     let rows = messages_after(c, session.id, after, READ_CHUNK).await?;
-                    let read = rows.len() as i64;
-                    for row in rows {
-                        budget.spend(row.payload_bytes())?;
-                        after = row.seq;
-                        messages.push(row.into_message()?);
-                    }
-                    if read < READ_CHUNK {
+                    if !budget.take_chunk(rows, &mut after, &mut messages)? {
                         break;
                     }
                 }

@@ -20,6 +20,7 @@ mod bump;
 mod fork;
 mod limits;
 mod messages_ops;
+mod paging;
 mod queries;
 mod retention;
 mod rows;
