@@ -2,7 +2,7 @@
 
 use super::Store;
 use super::paging::next_page;
-use super::queries::{insert_session, purge_sessions, session_by_key};
+use super::queries::{insert_session, purge_sessions, session_by_key, visible_session};
 use super::rows::{NewSessionRow, SessionRow, check_live, check_visible};
 use crate::error::{Error, Result};
 use crate::model::{Access, NewSession, Role, Session, SessionStats};
@@ -151,8 +151,7 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::transaction!(conn, |c| {
-                let row = session_by_key(c, &session_id).await?;
-                let row = check_visible(row, &access, &session_id)?;
+                let row = visible_session(c, &access, &session_id).await?;
                 if hard {
                     purge_sessions(c, &[row.id]).await?;
                     return Ok::<_, Error>(None);
@@ -184,8 +183,7 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::transaction!(conn, |c| {
-                let row = session_by_key(c, &session_id).await?;
-                let row = check_visible(row, &access, &session_id)?;
+                let row = visible_session(c, &access, &session_id).await?;
                 if row.deleted_at.is_none() {
                     return Err(Error::FailedPrecondition {
                         reason: "SESSION_NOT_DELETED",

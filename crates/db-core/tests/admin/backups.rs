@@ -31,6 +31,17 @@ async fn restore(
     .await
 }
 
+/// [`backup::copy`] of `from` onto `to` with the fixture's migrations, a safety backup (when
+/// `force` replaces data) in `safety`.
+async fn copy(
+    from: &DbUrl,
+    to: &DbUrl,
+    force: bool,
+    safety: &Path,
+) -> Result<backup::CopyReport, AdminError> {
+    backup::copy(from, to, &SET, force, safety, &NoProgress).await
+}
+
 fn other(backend: Backend) -> Backend {
     match backend {
         Backend::Sqlite => Backend::Postgres,
@@ -91,50 +102,22 @@ async fn round_trip_through_the_other_backend_gives_identical_rows(backend: Back
     let mid = TestDb::new(other(backend)).await;
     let back = TestDb::new(backend).await;
     let safety = tempfile::tempdir().unwrap();
-    let r = backup::copy(
-        src.url(),
-        mid.url(),
-        &SET,
-        false,
-        safety.path(),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let r = copy(src.url(), mid.url(), false, safety.path())
+        .await
+        .unwrap();
     assert_eq!(r.source, r.target);
-    backup::copy(
-        mid.url(),
-        back.url(),
-        &SET,
-        false,
-        safety.path(),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    copy(mid.url(), back.url(), false, safety.path())
+        .await
+        .unwrap();
     assert_eq!(dump(back.url()).await, dump(src.url()).await);
     // Copying onto data needs force, and then keeps a safety backup.
-    let e = backup::copy(
-        src.url(),
-        back.url(),
-        &SET,
-        false,
-        safety.path(),
-        &NoProgress,
-    )
-    .await
-    .unwrap_err();
+    let e = copy(src.url(), back.url(), false, safety.path())
+        .await
+        .unwrap_err();
     assert!(matches!(e, AdminError::Refused(_)), "{e}");
-    let r = backup::copy(
-        src.url(),
-        back.url(),
-        &SET,
-        true,
-        safety.path(),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let r = copy(src.url(), back.url(), true, safety.path())
+        .await
+        .unwrap();
     assert!(r.safety_backup.is_some());
 }
 
