@@ -152,6 +152,15 @@ pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `names` as quoted SQL identifiers separated by `, ` (a column list).
+pub(crate) fn ident_list<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    names
+        .into_iter()
+        .map(|n| ident(n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A quoted SQL string literal (`'text'`, inner quotes doubled).
 pub(crate) fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))

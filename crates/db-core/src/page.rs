@@ -4,7 +4,7 @@
 /// Cuts `rows`, read with `LIMIT page_size + 1`, to at most `page_size` rows. Returns the
 /// `key` of the last row kept when more rows follow (the next page starts after it), `None`
 /// on the last page.
-pub fn cut_page<T>(rows: &mut Vec<T>, page_size: i64, key: impl Fn(&T) -> i64) -> Option<i64> {
+pub fn cut_page<T, K>(rows: &mut Vec<T>, page_size: i64, key: impl FnOnce(&T) -> K) -> Option<K> {
     if rows.len() as i64 > page_size {
         rows.truncate(page_size as usize);
         rows.last().map(key)

@@ -2,8 +2,9 @@
 //! hand-overs.
 
 use super::Store;
-use super::limits::{READ_CHUNK, ResponseBudget};
+use super::limits::{ChunkRow, READ_CHUNK, ResponseBudget};
 use super::queries::{INSERT_CHUNK, live_session, touch_session};
+use super::rows::SessionRow;
 use crate::error::{Error, Result};
 use crate::model::{Access, AgentContext, AgentHistoryEntry, AgentSwitch};
 use crate::schema::{agent_contexts, agent_switches};
@@ -64,14 +65,6 @@ pub(crate) struct AgentSwitchRow {
 }
 
 impl AgentSwitchRow {
-    /// Bytes of text and JSON this switch carries (see `SessionLimits::max_response_bytes`).
-    fn payload_bytes(&self) -> usize {
-        self.from_agent.as_ref().map_or(0, String::len)
-            + self.to_agent.len()
-            + self.reason.as_ref().map_or(0, String::len)
-            + self.metadata_json.as_ref().map_or(0, |j| j.0.len())
-    }
-
     fn into_switch(self) -> AgentSwitch {
         AgentSwitch {
             id: self.id,
@@ -81,6 +74,26 @@ impl AgentSwitchRow {
             metadata_json: self.metadata_json.map(|j| j.0),
             switched_at: utc(self.switched_at),
         }
+    }
+}
+
+impl ChunkRow for AgentSwitchRow {
+    type Item = AgentSwitch;
+
+    fn key(&self) -> i64 {
+        self.id
+    }
+
+    /// Bytes of text and JSON this switch carries (see `SessionLimits::max_response_bytes`).
+    fn answer_bytes(&self) -> usize {
+        self.from_agent.as_ref().map_or(0, String::len)
+            + self.to_agent.len()
+            + self.reason.as_ref().map_or(0, String::len)
+            + self.metadata_json.as_ref().map_or(0, |j| j.0.len())
+    }
+
+    fn into_item(self) -> Result<AgentSwitch> {
+        Ok(self.into_switch())
     }
 }
 
@@ -94,6 +107,25 @@ pub(crate) struct NewAgentSwitchRow {
     pub switched_at: NaiveDateTime,
     pub reason: Option<String>,
     pub metadata_json: Option<JsonText>,
+}
+
+/// The live session `session_id` for `access` and its agent context.
+///
+/// # Errors
+/// As [`live_session`]; `NotFound` (`agent context`) for a session without a context.
+async fn session_with_context(
+    c: &mut impl Conn,
+    access: &Access,
+    session_id: &str,
+) -> Result<(SessionRow, AgentContextRow)> {
+    let session = live_session(c, access, session_id).await?;
+    let context = context_of(c, session.id)
+        .await?
+        .ok_or_else(|| Error::NotFound {
+            resource: "agent context",
+            id: session_id.to_owned(),
+        })?;
+    Ok((session, context))
 }
 
 /// The agent context row of session row `db_id`, if any.
@@ -185,13 +217,7 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
-                let session = live_session(c, &access, &session_id).await?;
-                let context = context_of(c, session.id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound {
-                        resource: "agent context",
-                        id: session_id.clone(),
-                    })?;
+                let (session, context) = session_with_context(c, &access, &session_id).await?;
                 Ok::<_, Error>(context.into_context(session.session_id))
             })
         })
@@ -416,13 +442,7 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::read_transaction!(conn, |c| {
-                let session = live_session(c, &access, &session_id).await?;
-                let context = context_of(c, session.id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound {
-                        resource: "agent context",
-                        id: session_id.clone(),
-                    })?;
+                let (session, context) = session_with_context(c, &access, &session_id).await?;
                 let used = context.metadata_json.as_ref().map_or(0, |j| j.0.len());
                 let mut budget = ResponseBudget::new(budget, used, "page with ListAgentSwitches");
                 let mut switches = Vec::new();
@@ -436,13 +456,7 @@ impl Store {
                         .select(AgentSwitchRow::as_select())
                         .load(c)
                         .await?;
-                    let read = rows.len() as i64;
-                    for row in rows {
-                        budget.spend(row.payload_bytes())?;
-                        after = row.id;
-                        switches.push(row.into_switch());
-                    }
-                    if read < READ_CHUNK {
+                    if !budget.take_chunk(rows, &mut after, &mut switches)? {
                         break;
                     }
                 }

@@ -143,12 +143,7 @@ impl Store {
                     .limit(page_size + 1)
                     .load(c)
                     .await?;
-                let next = if rows.len() as i64 > page_size {
-                    rows.truncate(page_size as usize);
-                    rows.last().map(|r| r.id)
-                } else {
-                    None
-                };
+                let next = db_core::page::cut_page(&mut rows, page_size, |r| r.id);
                 let approvals = rows
                     .into_iter()
                     .map(|r| r.into_approval(session.session_id.clone()))

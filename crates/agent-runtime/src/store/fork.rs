@@ -11,6 +11,24 @@ use db_core::timestamp::{DbTimestamp, now};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+/// The columns of a message a fork copies as they are (all but `id` and `session_db_id`), in
+/// the one order its `INSERT … SELECT` names them on both sides.
+macro_rules! copied_columns {
+    () => {
+        (
+            messages::seq,
+            messages::role,
+            messages::content,
+            messages::name,
+            messages::tool_call_id,
+            messages::tool_calls,
+            messages::token_count,
+            messages::metadata_json,
+            messages::timestamp,
+        )
+    };
+}
+
 impl Store {
     /// Copies messages `1..=up_to_seq` (all when 0) and the agent context with its switches
     /// into a new session with the same owner, title, description and metadata. The rows are
@@ -62,30 +80,11 @@ impl Store {
                     .filter(messages::seq.le(upto))
                     .select((
                         fork.id.into_sql::<diesel::sql_types::BigInt>(),
-                        messages::seq,
-                        messages::role,
-                        messages::content,
-                        messages::name,
-                        messages::tool_call_id,
-                        messages::tool_calls,
-                        messages::token_count,
-                        messages::metadata_json,
-                        messages::timestamp,
+                        copied_columns!(),
                     ));
                 diesel::insert_into(messages::table)
                     .values(copied)
-                    .into_columns((
-                        messages::session_db_id,
-                        messages::seq,
-                        messages::role,
-                        messages::content,
-                        messages::name,
-                        messages::tool_call_id,
-                        messages::tool_calls,
-                        messages::token_count,
-                        messages::metadata_json,
-                        messages::timestamp,
-                    ))
+                    .into_columns((messages::session_db_id, copied_columns!()))
                     .execute(c)
                     .await?;
 

@@ -36,6 +36,42 @@ impl ResponseBudget {
         }
         Ok(())
     }
+
+    /// Adds one chunk of a whole read, `rows` read after key `after` with `LIMIT`
+    /// [`READ_CHUNK`], to `out`: spends each row's bytes, moves `after` to its key. Returns
+    /// whether the chunk was full, so that another may follow.
+    ///
+    /// # Errors
+    /// [`Error::ResponseTooLarge`] as soon as the budget is passed; a row that does not convert.
+    pub(crate) fn take_chunk<R: ChunkRow>(
+        &mut self,
+        rows: Vec<R>,
+        after: &mut i64,
+        out: &mut Vec<R::Item>,
+    ) -> crate::error::Result<bool> {
+        let read = rows.len() as i64;
+        for row in rows {
+            self.spend(row.answer_bytes())?;
+            *after = row.key();
+            out.push(row.into_item()?);
+        }
+        Ok(read >= READ_CHUNK)
+    }
+}
+
+/// A row of a whole read taken [`READ_CHUNK`] rows at a time ([`ResponseBudget::take_chunk`]).
+pub(crate) trait ChunkRow {
+    /// What the answer holds for the row.
+    type Item;
+    /// The keyset key the next chunk reads after (`seq`, `id`).
+    fn key(&self) -> i64;
+    /// Bytes the row adds to the answer.
+    fn answer_bytes(&self) -> usize;
+    /// The row as the answer holds it.
+    ///
+    /// # Errors
+    /// A stored value that does not convert (`Internal`).
+    fn into_item(self) -> crate::error::Result<Self::Item>;
 }
 
 /// Bounds on whole-session work (`AGENT_RUNTIME__LIMITS__MAX_SESSION_MESSAGES` and

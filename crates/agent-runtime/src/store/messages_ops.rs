@@ -115,12 +115,7 @@ impl Store {
                 };
                 let mut rows: Vec<MessageRow> =
                     q.limit(query.page_size + 1).offset(offset).load(c).await?;
-                let next_after = if rows.len() as i64 > query.page_size {
-                    rows.truncate(query.page_size as usize);
-                    rows.last().map(|r| r.seq)
-                } else {
-                    None
-                };
+                let next_after = db_core::page::cut_page(&mut rows, query.page_size, |r| r.seq);
                 let messages = rows
                     .into_iter()
                     .map(MessageRow::into_message)
@@ -317,13 +312,7 @@ impl Store {
                 let mut after = 0i64;
                 loop {
                     let rows = messages_after(c, session.id, after, READ_CHUNK).await?;
-                    let read = rows.len() as i64;
-                    for row in rows {
-                        budget.spend(row.payload_bytes())?;
-                        after = row.seq;
-                        messages.push(row.into_message()?);
-                    }
-                    if read < READ_CHUNK {
+                    if !budget.take_chunk(rows, &mut after, &mut messages)? {
                         break;
                     }
                 }

@@ -2,7 +2,9 @@
 //! body (`c: &mut impl Conn`, inside `db_core::transaction!` and its siblings): each is written
 //! once and compiled for both backends by `db_core::on_conn!`.
 
-use super::rows::{MessageRow, NewMessageRow, NewSessionRow, SessionRow, check_live};
+use super::rows::{
+    MessageRow, NewMessageRow, NewSessionRow, SessionRow, check_live, check_visible,
+};
 use crate::error::{Error, Result};
 use crate::model::{Access, NewSession};
 use crate::schema::{messages, sessions};
@@ -30,6 +32,19 @@ pub(crate) async fn session_by_key(c: &mut impl Conn, id: &str) -> Result<Option
             .optional()
     })?;
     Ok(row)
+}
+
+/// The session row `id` if `access` may see it, soft-deleted or not.
+///
+/// # Errors
+/// `NotFound` when it does not exist or is another user's; `Unavailable`.
+pub(crate) async fn visible_session(
+    c: &mut impl Conn,
+    access: &Access,
+    id: &str,
+) -> Result<SessionRow> {
+    let row = session_by_key(c, id).await?;
+    check_visible(row, access, id)
 }
 
 /// The visible, not soft-deleted session row `id` for `access`, or the error the client should

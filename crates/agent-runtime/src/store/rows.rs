@@ -108,18 +108,6 @@ pub(crate) struct MessageRow {
 }
 
 impl MessageRow {
-    /// Bytes of text and JSON this message carries (see [`SessionLimits::max_response_bytes`]).
-    pub(crate) fn payload_bytes(&self) -> usize {
-        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
-        let json = |j: &Option<JsonText>| j.as_ref().map_or(0, |j| j.0.len());
-        self.role.len()
-            + text(&self.content)
-            + text(&self.name)
-            + text(&self.tool_call_id)
-            + json(&self.tool_calls)
-            + json(&self.metadata_json)
-    }
-
     pub(crate) fn into_message(self) -> Result<Message> {
         let role = Role::parse(&self.role).ok_or_else(|| {
             Error::Internal(format!("stored message has unknown role `{}`", self.role))
@@ -140,6 +128,30 @@ impl MessageRow {
             metadata_json: self.metadata_json.map(|j| j.0),
             timestamp: utc(self.timestamp.0),
         })
+    }
+}
+
+impl super::limits::ChunkRow for MessageRow {
+    type Item = Message;
+
+    fn key(&self) -> i64 {
+        self.seq
+    }
+
+    /// Bytes of text and JSON this message carries (see [`SessionLimits::max_response_bytes`]).
+    fn answer_bytes(&self) -> usize {
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+        let json = |j: &Option<JsonText>| j.as_ref().map_or(0, |j| j.0.len());
+        self.role.len()
+            + text(&self.content)
+            + text(&self.name)
+            + text(&self.tool_call_id)
+            + json(&self.tool_calls)
+            + json(&self.metadata_json)
+    }
+
+    fn into_item(self) -> Result<Message> {
+        self.into_message()
     }
 }
 

@@ -1,8 +1,8 @@
 //! Sessions: create, read, list, soft delete and undelete, stats.
 
 use super::Store;
-use super::queries::{insert_session, live_session, purge_sessions, session_by_key};
-use super::rows::{NewSessionRow, SessionRow, check_visible};
+use super::queries::{insert_session, purge_sessions, session_by_key, visible_session};
+use super::rows::{NewSessionRow, SessionRow, check_live, check_visible};
 use crate::error::{Error, Result};
 use crate::model::{Access, NewSession, Role, Session, SessionStats};
 use crate::schema::sessions;
@@ -73,18 +73,13 @@ impl Store {
         session_id: String,
         include_deleted: bool,
     ) -> Result<Session> {
-        let pool = self.pool.clone();
-        // One indexed row: read inline (no blocking-pool hop on SQLite).
-        db_core::detach(async move {
-            let mut conn = pool.get_inline().await?;
-            let row = db_core::with_connection!(conn, |c| session_by_key(c, &session_id).await?);
-            let row = check_visible(row, &access, &session_id)?;
-            if row.deleted_at.is_some() && !include_deleted {
-                return Err(Error::session_not_found(&session_id));
-            }
-            Ok(row.into_session())
-        })
-        .await
+        let row = self
+            .session_row(access, session_id.clone(), check_visible)
+            .await?;
+        if row.deleted_at.is_some() && !include_deleted {
+            return Err(Error::session_not_found(&session_id));
+        }
+        Ok(row.into_session())
     }
 
     /// Lists the caller's sessions (every session for admins), newest `last_activity` first.
@@ -124,15 +119,10 @@ impl Store {
                     .load(c)
                     .await?;
                 let total_size: i64 = count.get_result(c).await?;
-                let next = if rows.len() as i64 > query.page_size {
-                    rows.truncate(query.page_size as usize);
-                    rows.last().map(|r| SessionCursor {
-                        last_activity: utc(r.last_activity.0),
-                        id: r.id,
-                    })
-                } else {
-                    None
-                };
+                let next = db_core::page::cut_page(&mut rows, query.page_size, |r| SessionCursor {
+                    last_activity: utc(r.last_activity.0),
+                    id: r.id,
+                });
                 Ok::<_, Error>(SessionPage {
                     sessions: rows.into_iter().map(SessionRow::into_session).collect(),
                     total_size,
@@ -160,8 +150,7 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::transaction!(conn, |c| {
-                let row = session_by_key(c, &session_id).await?;
-                let row = check_visible(row, &access, &session_id)?;
+                let row = visible_session(c, &access, &session_id).await?;
                 if hard {
                     purge_sessions(c, &[row.id]).await?;
                     return Ok::<_, Error>(None);
@@ -193,8 +182,7 @@ impl Store {
         db_core::detach(async move {
             let mut conn = pool.get().await?;
             db_core::transaction!(conn, |c| {
-                let row = session_by_key(c, &session_id).await?;
-                let row = check_visible(row, &access, &session_id)?;
+                let row = visible_session(c, &access, &session_id).await?;
                 if row.deleted_at.is_none() {
                     return Err(Error::FailedPrecondition {
                         reason: "SESSION_NOT_DELETED",
@@ -221,20 +209,33 @@ impl Store {
     /// # Errors
     /// `NotFound`; `FailedPrecondition` for a soft-deleted session.
     pub async fn session_stats(&self, access: Access, session_id: String) -> Result<SessionStats> {
+        let row = self.session_row(access, session_id, check_live).await?;
+        let messages_by_role = Role::ALL.iter().map(|&r| (r, row.role_count(r))).collect();
+        Ok(SessionStats {
+            total_tokens: row.total_tokens,
+            last_message_at: row.last_message_at.map(|t| utc(t.0)),
+            messages_by_role,
+            session: row.into_session(),
+        })
+    }
+
+    /// The row of session `session_id` as `check` lets `access` see it ([`check_visible`] or
+    /// [`check_live`]). One indexed row: read inline (no blocking-pool hop on SQLite), on a
+    /// task of its own.
+    ///
+    /// # Errors
+    /// `check`'s error; `Unavailable`.
+    async fn session_row(
+        &self,
+        access: Access,
+        session_id: String,
+        check: fn(Option<SessionRow>, &Access, &str) -> Result<SessionRow>,
+    ) -> Result<SessionRow> {
         let pool = self.pool.clone();
-        // One indexed row: read inline (no blocking-pool hop on SQLite).
         db_core::detach(async move {
             let mut conn = pool.get_inline().await?;
-            let row = db_core::with_connection!(conn, |c| {
-                live_session(c, &access, &session_id).await?
-            });
-            let messages_by_role = Role::ALL.iter().map(|&r| (r, row.role_count(r))).collect();
-            Ok(SessionStats {
-                total_tokens: row.total_tokens,
-                last_message_at: row.last_message_at.map(|t| utc(t.0)),
-                messages_by_role,
-                session: row.into_session(),
-            })
+            let row = db_core::with_connection!(conn, |c| session_by_key(c, &session_id).await?);
+            check(row, &access, &session_id)
         })
         .await
     }

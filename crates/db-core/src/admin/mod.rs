@@ -127,14 +127,7 @@ pub struct DatabaseInfo {
 /// answer; query errors.
 pub async fn stats(name: &str, url: &DbUrl, set: &MigrationSet) -> Result<DatabaseInfo> {
     let mut conn = Direct::open_existing(url).await?;
-    let schema = schema::introspect(&mut conn, None).await?;
-    let mut tables = Vec::new();
-    for t in schema.tables.keys() {
-        tables.push(TableRows {
-            name: t.clone(),
-            rows: schema::row_count(&mut conn, t).await?,
-        });
-    }
+    let tables = table_rows(&mut conn).await?;
     let status = migrate::status_on(&mut conn, set).await?;
     Ok(DatabaseInfo {
         name: name.to_owned(),
@@ -145,6 +138,22 @@ pub async fn stats(name: &str, url: &DbUrl, set: &MigrationSet) -> Result<Databa
         schema_version: status.current.clone(),
         pending: status.in_state(MigrationState::Pending).len(),
     })
+}
+
+/// The row count of every table of the database behind `conn`, in name order.
+///
+/// # Errors
+/// Query errors.
+pub(crate) async fn table_rows(conn: &mut Direct) -> Result<Vec<TableRows>> {
+    let schema = schema::introspect(conn, None).await?;
+    let mut tables = Vec::new();
+    for t in schema.tables.keys() {
+        tables.push(TableRows {
+            name: t.clone(),
+            rows: schema::row_count(conn, t).await?,
+        });
+    }
+    Ok(tables)
 }
 
 /// What `health` shows of one database.

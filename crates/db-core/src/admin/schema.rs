@@ -149,12 +149,6 @@ async fn sqlite_table(conn: &mut Direct, name: &str) -> Result<Table, DbError> {
              FROM pragma_table_info({t}) ORDER BY cid"
         ))
         .await?;
-    let mut pk: Vec<(i64, String)> = cols
-        .iter()
-        .filter(|c| c.pk > 0)
-        .map(|c| (c.pk, c.name.clone()))
-        .collect();
-    pk.sort();
     let idx: Vec<IndexRow> = conn
         .rows(&format!(
             "SELECT l.name AS name, l.\"unique\" AS is_unique, m.sql AS definition \
@@ -196,20 +190,9 @@ async fn sqlite_table(conn: &mut Direct, name: &str) -> Result<Table, DbError> {
             "SELECT DISTINCT \"table\" AS name FROM pragma_foreign_key_list({t}) ORDER BY 1"
         ))
         .await?;
-    Ok(Table {
-        name: name.to_owned(),
-        columns: cols
-            .into_iter()
-            .map(|c| Column {
-                name: c.name,
-                data_type: c.data_type,
-                nullable: !c.not_null && c.pk == 0,
-            })
-            .collect(),
-        primary_key: pk.into_iter().map(|(_, n)| n).collect(),
-        indexes,
-        references: refs.into_iter().map(|r| r.name).collect(),
-    })
+    Ok(table(name, cols, indexes, refs, |c| {
+        !c.not_null && c.pk == 0
+    }))
 }
 
 async fn pg_table(conn: &mut Direct, nsp: &str, name: &str) -> Result<Table, DbError> {
@@ -228,12 +211,6 @@ async fn pg_table(conn: &mut Direct, nsp: &str, name: &str) -> Result<Table, DbE
              AND NOT a.attisdropped ORDER BY a.attnum"
         ))
         .await?;
-    let mut pk: Vec<(i64, String)> = cols
-        .iter()
-        .filter(|c| c.pk > 0)
-        .map(|c| (c.pk, c.name.clone()))
-        .collect();
-    pk.sort();
     let idx: Vec<IndexRow> = conn
         .rows(&format!(
             "SELECT i.relname::text AS name, ix.indisunique AS is_unique, \
@@ -268,20 +245,38 @@ async fn pg_table(conn: &mut Direct, nsp: &str, name: &str) -> Result<Table, DbE
              WHERE co.contype = 'f' AND co.conrelid = {rel} ORDER BY 1"
         ))
         .await?;
-    Ok(Table {
+    Ok(table(name, cols, indexes, refs, |c| !c.not_null))
+}
+
+/// The [`Table`] `name` from its catalogue rows: columns in order (`nullable` decides each
+/// column's nullability), the primary key in key order, `indexes`, and the referenced tables.
+fn table(
+    name: &str,
+    cols: Vec<ColumnRow>,
+    indexes: BTreeMap<String, Index>,
+    refs: Vec<Name>,
+    nullable: impl Fn(&ColumnRow) -> bool,
+) -> Table {
+    let mut pk: Vec<(i64, String)> = cols
+        .iter()
+        .filter(|c| c.pk > 0)
+        .map(|c| (c.pk, c.name.clone()))
+        .collect();
+    pk.sort();
+    Table {
         name: name.to_owned(),
         columns: cols
-            .into_iter()
+            .iter()
             .map(|c| Column {
-                name: c.name,
-                data_type: c.data_type,
-                nullable: !c.not_null,
+                name: c.name.clone(),
+                data_type: c.data_type.clone(),
+                nullable: nullable(c),
             })
             .collect(),
         primary_key: pk.into_iter().map(|(_, n)| n).collect(),
         indexes,
         references: refs.into_iter().map(|r| r.name).collect(),
-    })
+    }
 }
 
 #[derive(QueryableByName)]

@@ -31,6 +31,17 @@ async fn restore(
     .await
 }
 
+/// [`backup::copy`] of `from` onto `to` with the fixture's migrations, a safety backup (when
+/// `force` replaces data) in `safety`.
+async fn copy(
+    from: &DbUrl,
+    to: &DbUrl,
+    force: bool,
+    safety: &Path,
+) -> Result<backup::CopyReport, AdminError> {
+    backup::copy(from, to, &SET, force, safety, &NoProgress).await
+}
+
 fn other(backend: Backend) -> Backend {
     match backend {
         Backend::Sqlite => Backend::Postgres,
@@ -91,50 +102,22 @@ async fn round_trip_through_the_other_backend_gives_identical_rows(backend: Back
     let mid = TestDb::new(other(backend)).await;
     let back = TestDb::new(backend).await;
     let safety = tempfile::tempdir().unwrap();
-    let r = backup::copy(
-        src.url(),
-        mid.url(),
-        &SET,
-        false,
-        safety.path(),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let r = copy(src.url(), mid.url(), false, safety.path())
+        .await
+        .unwrap();
     assert_eq!(r.source, r.target);
-    backup::copy(
-        mid.url(),
-        back.url(),
-        &SET,
-        false,
-        safety.path(),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    copy(mid.url(), back.url(), false, safety.path())
+        .await
+        .unwrap();
     assert_eq!(dump(back.url()).await, dump(src.url()).await);
     // Copying onto data needs force, and then keeps a safety backup.
-    let e = backup::copy(
-        src.url(),
-        back.url(),
-        &SET,
-        false,
-        safety.path(),
-        &NoProgress,
-    )
-    .await
-    .unwrap_err();
+    let e = copy(src.url(), back.url(), false, safety.path())
+        .await
+        .unwrap_err();
     assert!(matches!(e, AdminError::Refused(_)), "{e}");
-    let r = backup::copy(
-        src.url(),
-        back.url(),
-        &SET,
-        true,
-        safety.path(),
-        &NoProgress,
-    )
-    .await
-    .unwrap();
+    let r = copy(src.url(), back.url(), true, safety.path())
+        .await
+        .unwrap();
     assert!(r.safety_backup.is_some());
 }
 
@@ -201,11 +184,7 @@ async fn bad_backups_are_refused_and_leave_the_target_unchanged(backend: Backend
     let copy_of = |name: &str| {
         let p = dir.path().join(name);
         let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        for e in std::fs::read_dir(&good.path).unwrap() {
-            let e = e.unwrap();
-            std::fs::copy(e.path(), p.join(e.file_name())).unwrap();
-        }
+        copy_backup(&good.path, &p);
         p
     };
     // A consistent backup with other contents: the manifest and its checksum both rewritten,
@@ -290,21 +269,7 @@ async fn bad_backups_are_refused_and_leave_the_target_unchanged(backend: Backend
     // A failure half way (a row breaking a foreign key in the last table, with hashes
     // recomputed so verification passes) rolls the whole restore back.
     let p = copy_of("bad-row");
-    let books = &good.manifest.tables[1];
-    let rows = "[10,1,\"ok\",1.0,null]\n[11,12345,\"orphan\",null,null]\n";
-    let enc = zstd::encode_all(rows.as_bytes(), 3).unwrap();
-    std::fs::write(p.join(&books.file), &enc).unwrap();
-    edit_manifest(&p, &|m| {
-        let t = &mut m.tables[1];
-        t.rows = 2;
-        t.bytes = enc.len() as u64;
-        t.uncompressed_bytes = Some(rows.len() as u64);
-        use sha2::Digest;
-        t.sha256 = sha2::Sha256::digest(&enc)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-    });
+    break_books(&p);
     assert!(backup::verify(&p, Some(&SET), false).await.unwrap().ok);
     let deep = backup::verify(&p, Some(&SET), true).await.unwrap();
     assert!(!deep.ok, "deep check catches it");
@@ -459,7 +424,7 @@ async fn restore_refuses_a_target_of_another_database(backend: Backend) {
 }
 
 /// Copies backup folder `from` to `to`.
-fn copy_backup(from: &Path, to: &Path) {
+pub(crate) fn copy_backup(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -478,11 +443,7 @@ fn break_books(p: &Path) {
     books.rows = 2;
     books.bytes = enc.len() as u64;
     books.uncompressed_bytes = Some(rows.len() as u64);
-    use sha2::Digest;
-    books.sha256 = sha2::Sha256::digest(&enc)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    books.sha256 = sha256_hex(&enc);
     write_signed_manifest(p, &m);
 }
 
@@ -806,11 +767,7 @@ async fn restore_into_a_new_sqlite_file_is_all_or_nothing() {
     // A backup whose manifest (consistently re-signed) promises more rows than its file holds
     // fails during the load: the new file must not appear.
     let broken = dir.path().join("broken");
-    std::fs::create_dir_all(&broken).unwrap();
-    for e in std::fs::read_dir(&info.path).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), broken.join(e.file_name())).unwrap();
-    }
+    copy_backup(&info.path, &broken);
     let mut manifest = Manifest::read(&broken).unwrap();
     let books = manifest
         .tables
@@ -834,16 +791,21 @@ async fn restore_into_a_new_sqlite_file_is_all_or_nothing() {
 /// Writes `manifest` into backup folder `dir` with a matching `manifest.json.sha256`: a
 /// consistent backup with other contents, so checks past the checksum are what refuse it.
 pub(crate) fn write_signed_manifest(dir: &Path, manifest: &Manifest) {
-    use sha2::Digest as _;
     let bytes = serde_json::to_vec(manifest).unwrap();
-    let sum: String = sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sum = sha256_hex(&bytes);
     std::fs::write(dir.join("manifest.json"), bytes).unwrap();
     std::fs::write(
         dir.join("manifest.json.sha256"),
         format!("{sum}  manifest.json\n"),
     )
     .unwrap();
+}
+
+/// The sha256 of `bytes` in lowercase hex, as manifests record it.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

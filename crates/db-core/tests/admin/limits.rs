@@ -2,7 +2,7 @@
 //! (a decompression bomb: 96 MiB of `a` without a newline is a few kilobytes of zstd) is refused
 //! by verify, deep verify and restore with an error naming the limit, on both backends.
 
-use super::backups::write_signed_manifest;
+use super::backups::{copy_backup, sha256_hex, write_signed_manifest};
 use super::*;
 use db_core::admin::backup::{Manifest, RestoreOptions, limits};
 use db_core::migrate;
@@ -12,12 +12,7 @@ use std::io::Read as _;
 /// A copy of backup `from` in `to` whose `books` file is `content` (zstd), with the manifest's
 /// size and sha256 updated to match and `uncompressed_bytes` set to `claimed`.
 fn crafted(from: &Path, to: &Path, content: &[u8], claimed: Option<u64>) {
-    use sha2::Digest as _;
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
+    copy_backup(from, to);
     let mut manifest = Manifest::read(to).unwrap();
     let books = manifest
         .tables
@@ -26,10 +21,7 @@ fn crafted(from: &Path, to: &Path, content: &[u8], claimed: Option<u64>) {
         .unwrap();
     std::fs::write(to.join(&books.file), content).unwrap();
     books.bytes = content.len() as u64;
-    books.sha256 = sha2::Sha256::digest(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    books.sha256 = sha256_hex(content);
     books.uncompressed_bytes = claimed;
     write_signed_manifest(to, &manifest);
 }

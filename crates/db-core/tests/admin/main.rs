@@ -34,28 +34,7 @@ pub const V1: &str = "20260101000000";
 pub const V2: &str = "20260102000000";
 pub const V3: &str = "20260103000000";
 
-/// Runs `$name(backend)` once per backend.
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(db_core::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(db_core::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
+pub use db_core::backend_tests;
 
 pub async fn exec(url: &DbUrl, sql: &str) {
     let pool = Pool::connect(url, &PoolConfig::default()).await.unwrap();

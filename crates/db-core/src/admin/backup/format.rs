@@ -5,7 +5,7 @@
 use crate::Backend;
 use crate::admin::schema;
 use crate::admin::{AdminError, Result, TableRows};
-use crate::direct::ident;
+use crate::direct::{ident, ident_list};
 use std::path::Path;
 
 /// The manifest's file name.
@@ -186,12 +186,7 @@ pub(crate) fn row_expression(backend: Backend, table: &schema::Table) -> Result<
     match backend {
         Backend::Sqlite => Ok(format!(
             "json_array({})",
-            table
-                .columns
-                .iter()
-                .map(|c| ident(&c.name))
-                .collect::<Vec<_>>()
-                .join(", ")
+            ident_list(table.columns.iter().map(|c| &c.name))
         )),
         Backend::Postgres => {
             if table.columns.len() > 100 {

@@ -5,7 +5,7 @@
 use super::format::{Compression, MANIFEST, MANIFEST_SUM, Manifest, TableEntry};
 use super::limits::Rows;
 use crate::DbUrl;
-use crate::admin::restore::{checks::check_restorable, sqlite};
+use crate::admin::restore::{LoadJob, checks::check_restorable, sqlite};
 use crate::admin::schema;
 use crate::admin::{AdminError, NoProgress, Result};
 use crate::direct::Direct;
@@ -170,7 +170,13 @@ async fn deep_check(backup: &Path, manifest: &Manifest, set: &MigrationSet) -> R
     // Foreign keys are not enforced during the load, so that `foreign_key_check` below sees
     // (and reports) every dangling reference instead of the load stopping at the first.
     conn.exec("PRAGMA foreign_keys = OFF").await?;
-    sqlite::load(&mut conn, backup, manifest, set, &NoProgress).await?;
+    let job = LoadJob {
+        backup,
+        manifest,
+        set,
+        progress: &NoProgress,
+    };
+    sqlite::load(&mut conn, job).await?;
     #[derive(diesel::QueryableByName)]
     struct Check {
         #[diesel(sql_type = diesel::sql_types::Text)]

@@ -7,7 +7,7 @@ use super::format::{
 };
 use crate::admin::schema;
 use crate::admin::{AdminError, Progress, Result};
-use crate::direct::{Direct, ident};
+use crate::direct::{Direct, ident, ident_list};
 use crate::migrate::{self, MigrationSet, hex};
 use crate::{Backend, DbUrl};
 use sha2::Digest as _;
@@ -296,19 +296,9 @@ async fn export_table(
         }
     } else {
         let order = if table.primary_key.is_empty() {
-            table
-                .columns
-                .iter()
-                .map(|c| ident(&c.name))
-                .collect::<Vec<_>>()
-                .join(", ")
+            ident_list(table.columns.iter().map(|c| &c.name))
         } else {
-            table
-                .primary_key
-                .iter()
-                .map(|c| ident(c))
-                .collect::<Vec<_>>()
-                .join(", ")
+            ident_list(&table.primary_key)
         };
         let mut offset = 0i64;
         loop {

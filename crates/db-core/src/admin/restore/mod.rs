@@ -11,7 +11,7 @@ use super::backup::format::{Compression, Manifest};
 use super::backup::verify::verify;
 use super::backup::write::{BackupOptions, backup_on};
 use super::schema;
-use super::{AdminError, Progress, Result, TableRows};
+use super::{AdminError, Progress, Result, TableRows, table_rows};
 use crate::direct::Direct;
 use crate::migrate::{self, MigrationSet, MigrationState};
 use crate::{Backend, DbUrl};
@@ -142,18 +142,17 @@ async fn restore_into(
         conn.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")
             .await?;
     }
-    load(&mut conn, url, backup, &manifest, set, opts.progress).await?;
+    let job = LoadJob {
+        backup,
+        manifest: &manifest,
+        set,
+        progress: opts.progress,
+    };
+    load(&mut conn, url, job).await?;
     if new_file {
         conn.exec("PRAGMA journal_mode = WAL").await?;
     }
-    let schema = schema::introspect(&mut conn, None).await?;
-    let mut tables = Vec::new();
-    for t in schema.tables.keys() {
-        tables.push(TableRows {
-            name: t.clone(),
-            rows: schema::row_count(&mut conn, t).await?,
-        });
-    }
+    let tables = table_rows(&mut conn).await?;
     Ok(RestoreReport {
         safety_backup,
         tables,
@@ -164,16 +163,44 @@ async fn restore_into(
 /// `set` it lacks, DDL being transactional on both backends), then replaces every row of its
 /// tables with the backup's. A failure anywhere — a migration, a bad row, a foreign key, a full
 /// disk — rolls all of it back: the target keeps its schema version, schema and rows.
-async fn load(
-    conn: &mut Direct,
-    url: &DbUrl,
-    backup: &Path,
-    manifest: &Manifest,
-    set: &MigrationSet,
-    progress: &dyn Progress,
-) -> Result<()> {
+async fn load(conn: &mut Direct, url: &DbUrl, job: LoadJob<'_>) -> Result<()> {
     match conn.backend() {
-        Backend::Postgres => postgres_copy::load(url, backup, manifest, set, progress).await,
-        Backend::Sqlite => sqlite::load(conn, backup, manifest, set, progress).await,
+        Backend::Postgres => postgres_copy::load(url, job).await,
+        Backend::Sqlite => sqlite::load(conn, job).await,
+    }
+}
+
+/// What a backend's load restores: the backup in folder `backup` described by `manifest`,
+/// into a target migrated with `set`, reporting to `progress`.
+#[derive(Clone, Copy)]
+pub(crate) struct LoadJob<'a> {
+    /// The backup's folder.
+    pub(crate) backup: &'a Path,
+    /// The backup's manifest (already verified).
+    pub(crate) manifest: &'a Manifest,
+    /// The migrations of the target's database.
+    pub(crate) set: &'a MigrationSet,
+    /// Progress receiver.
+    pub(crate) progress: &'a dyn Progress,
+}
+
+impl LoadJob<'_> {
+    /// The migrations of the set a target on `backend` that has `applied` lacks to reach the
+    /// backup's schema version.
+    ///
+    /// # Errors
+    /// [`AdminError::Refused`] when the target holds a migration unknown to the set or newer
+    /// than the backup's.
+    fn migrations_to_apply(
+        &self,
+        backend: Backend,
+        applied: &[String],
+    ) -> Result<Vec<&'static migrate::Migration>> {
+        checks::migrations_to_apply(
+            self.set,
+            backend,
+            applied,
+            self.manifest.schema_version.as_deref(),
+        )
     }
 }

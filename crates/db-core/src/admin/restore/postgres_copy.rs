@@ -15,13 +15,14 @@
 //! Identity columns take the backup's values: COPY FROM always writes the given values, like
 //! `INSERT … OVERRIDING SYSTEM VALUE` (same manual page).
 
-use super::checks::{check_target_columns, migrations_to_apply};
+use super::LoadJob;
+use super::checks::check_target_columns;
 use crate::admin::backup::format::Manifest;
 use crate::admin::backup::limits::open_table;
 use crate::admin::schema::{self, Schema};
 use crate::admin::{AdminError, Progress, Result};
-use crate::direct::{ident, literal};
-use crate::migrate::{LEDGER_DDL, MigrationSet, apply_sql};
+use crate::direct::{ident, ident_list, literal};
+use crate::migrate::{LEDGER_DDL, apply_sql};
 use crate::{Backend, DbError, DbUrl};
 use futures::SinkExt as _;
 use serde_json::value::RawValue;
@@ -30,7 +31,7 @@ use std::path::Path;
 /// Bytes of COPY data sent per message to the server.
 const CHUNK_BYTES: usize = 1 << 20;
 
-/// Migrates the target to the backup's schema version with `set` and replaces every row of its
+/// Migrates the target to the backup's schema version with `job.set` and replaces every row of its
 /// tables with the backup's, in one transaction (see the module docs).
 ///
 /// # Errors
@@ -41,13 +42,13 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// [`AdminError::BadBackup`] for a row that is not a JSON array of the manifest's width, or
 /// that the server refuses (a value that does not fit its column); [`AdminError::Refused`] for
 /// other server errors (permissions). The target is unchanged after any error.
-pub(super) async fn load(
-    url: &DbUrl,
-    backup: &Path,
-    manifest: &Manifest,
-    set: &MigrationSet,
-    progress: &dyn Progress,
-) -> Result<()> {
+pub(super) async fn load(url: &DbUrl, job: LoadJob<'_>) -> Result<()> {
+    let LoadJob {
+        backup,
+        manifest,
+        progress,
+        ..
+    } = job;
     let (client, connection) = crate::pg_tls::PgConnector::new(url)?
         .connect()
         .await
@@ -63,7 +64,7 @@ pub(super) async fn load(
             .await
             .map_err(server_error)?;
         let loaded = async {
-            migrate_in_transaction(&client, manifest, set).await?;
+            migrate_in_transaction(&client, job).await?;
             let schema = introspect(&client).await?;
             check_target_columns(manifest, &schema)?;
             load_in_transaction(&client, backup, manifest, &schema, progress).await
@@ -85,13 +86,9 @@ pub(super) async fn load(
 
 /// Applies the migrations of `set` the target lacks to reach the backup's version, inside the
 /// open transaction, holding the migration engine's advisory lock until it ends.
-async fn migrate_in_transaction(
-    client: &tokio_postgres::Client,
-    manifest: &Manifest,
-    set: &MigrationSet,
-) -> Result<()> {
+async fn migrate_in_transaction(client: &tokio_postgres::Client, job: LoadJob<'_>) -> Result<()> {
     client
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&set.lock_key()])
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&job.set.lock_key()])
         .await
         .map_err(server_error)?;
     let ledger = client
@@ -115,12 +112,7 @@ async fn migrate_in_transaction(
     } else {
         Vec::new()
     };
-    let pending = migrations_to_apply(
-        set,
-        Backend::Postgres,
-        &applied,
-        manifest.schema_version.as_deref(),
-    )?;
+    let pending = job.migrations_to_apply(Backend::Postgres, &applied)?;
     if !pending.is_empty() {
         client
             .batch_execute(LEDGER_DDL)
@@ -238,11 +230,10 @@ async fn load_in_transaction(
         problem,
     };
     for t in &manifest.tables {
-        let columns: Vec<String> = t.columns.iter().map(|c| ident(c)).collect();
         let statement = format!(
             "COPY {} ({}) FROM STDIN",
             ident(&t.name),
-            columns.join(", ")
+            ident_list(&t.columns)
         );
         let sink = client.copy_in(&statement).await.map_err(server_error)?;
         futures::pin_mut!(sink);

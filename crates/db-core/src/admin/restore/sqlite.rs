@@ -1,13 +1,14 @@
 //! Restore into SQLite: a file that does not exist yet is built aside ([`NewFile`]); rows go in
 //! with batched `INSERT … SELECT … FROM json_each(?)` ([`load`]).
 
-use super::checks::{check_target_columns, migrations_to_apply};
+use super::LoadJob;
+use super::checks::check_target_columns;
 use crate::admin::backup::format::Manifest;
 use crate::admin::backup::limits::open_table;
 use crate::admin::schema::{self, Schema};
 use crate::admin::{AdminError, Progress, Result};
-use crate::direct::{Direct, ident, literal};
-use crate::migrate::{self, LEDGER_DDL, MigrationSet, apply_sql};
+use crate::direct::{Direct, ident, ident_list, literal};
+use crate::migrate::{self, LEDGER_DDL, apply_sql};
 use crate::{Backend, DbUrl};
 use std::path::{Path, PathBuf};
 
@@ -91,13 +92,13 @@ impl NewFile {
 /// to `set`, or lacks a table or column of the backup; [`crate::DbError::Migration`] when a
 /// migration fails; [`AdminError::BadBackup`] for a row that is not a JSON array or that the
 /// database refuses, or a row count other than the manifest's; database errors.
-pub(crate) async fn load(
-    conn: &mut Direct,
-    backup: &Path,
-    manifest: &Manifest,
-    set: &MigrationSet,
-    progress: &dyn Progress,
-) -> Result<()> {
+pub(crate) async fn load(conn: &mut Direct, job: LoadJob<'_>) -> Result<()> {
+    let LoadJob {
+        backup,
+        manifest,
+        progress,
+        ..
+    } = job;
     // SQLite's default page cache: a 64 MiB one measured no faster and took RSS past 100 MB on
     // a 1.3 GB restore.
     // `BEGIN IMMEDIATE` takes the write lock first: a migrator (`BEGIN EXCLUSIVE`) waits.
@@ -108,12 +109,7 @@ pub(crate) async fn load(
             .into_iter()
             .map(|(v, _, _)| v)
             .collect();
-        let pending = migrations_to_apply(
-            set,
-            Backend::Sqlite,
-            &applied,
-            manifest.schema_version.as_deref(),
-        )?;
+        let pending = job.migrations_to_apply(Backend::Sqlite, &applied)?;
         if !pending.is_empty() {
             conn.exec(LEDGER_DDL).await?;
         }
@@ -241,11 +237,7 @@ async fn secondary_indexes(conn: &mut Direct, table: &str) -> Result<Vec<(String
 
 /// `INSERT … SELECT` reading one JSON array of row arrays (the `{p}` parameter).
 fn insert_sql(table: &str, columns: &[String]) -> String {
-    let cols = columns
-        .iter()
-        .map(|c| ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = ident_list(columns);
     let values = (0..columns.len())
         .map(|i| format!("value ->> {i}"))
         .collect::<Vec<_>>()
