@@ -23,4 +23,4 @@ pub mod seed;
 mod server;
 pub mod store;
 
-pub use server::{OnGenerated, ServeError, run, run_with, serve, serve_with};
+pub use server::{OnGenerated, ServeError, StartError, run, run_with, serve, serve_with};

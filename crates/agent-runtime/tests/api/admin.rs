@@ -3,20 +3,15 @@
 use crate::backend_tests;
 use crate::helpers::*;
 use codelab_proto::admin::v1 as pb;
-use codelab_proto::admin::v1::database_admin_client::DatabaseAdminClient;
 use codelab_proto::agent::v1 as agent;
 use db_core::Backend;
+use service_kit::testing::{AdminClient, admin_client, assert_no_schema_drift, dry_run_cleanup};
 use tonic::Code;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);
 
-fn client(
-    app: &TestApp,
-    token: &str,
-) -> DatabaseAdminClient<
-    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
-> {
-    DatabaseAdminClient::with_interceptor(app.channel.clone(), bearer(token))
+fn client(app: &TestApp, token: &str) -> AdminClient {
+    admin_client(&app.channel, token)
 }
 
 async fn database_admin_round_trip(backend: Backend) {
@@ -154,23 +149,10 @@ async fn database_admin_round_trip(backend: Backend) {
         "backup_id"
     );
 
-    let cleanup = admin
-        .cleanup_data(pb::CleanupDataRequest {
-            days: 30,
-            dry_run: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(cleanup.dry_run);
-    assert_eq!(cleanup.removed.get("sessions_purged"), Some(&0));
+    let removed = dry_run_cleanup(&mut admin, 30).await;
+    assert_eq!(removed.get("sessions_purged"), Some(&0));
 
-    let drift = admin
-        .check_schema_drift(pb::CheckSchemaDriftRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!drift.drift_found, "{:?}", drift.differences);
+    assert_no_schema_drift(&mut admin).await;
     app.shutdown().await;
 }
 

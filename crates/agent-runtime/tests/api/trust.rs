@@ -25,11 +25,8 @@ backend_tests!(
 
 /// A running auth-service over its own database.
 struct AuthServer {
-    addr: SocketAddr,
-    channel: Channel,
+    server: TestServer<auth_service::ServeError>,
     db: TestDb,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), auth_service::ServeError>>,
 }
 
 impl AuthServer {
@@ -52,30 +49,19 @@ impl AuthServer {
             shutdown_grace_secs: 5,
             ..auth_service::config::Config::default()
         };
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut task = tokio::spawn(auth_service::serve(config, listener, async move {
-            let _ = stopped.await;
-        }));
-        let channel = tokio::select! {
-            channel = connect(addr) => channel,
-            result = &mut task => panic!("auth-service stopped during start-up: {result:?}"),
-        };
-        AuthServer {
-            addr,
-            channel,
-            db,
-            stop: Some(stop),
-            task,
-        }
+        let server = TestServer::spawn_on(listener, |listener, shutdown| {
+            auth_service::serve(config, listener, shutdown)
+        })
+        .await;
+        AuthServer { server, db }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     fn auth(&self) -> auth_pb::auth_service_client::AuthServiceClient<Channel> {
-        auth_pb::auth_service_client::AuthServiceClient::new(self.channel.clone())
+        auth_pb::auth_service_client::AuthServiceClient::new(self.server.channel.clone())
     }
 
     /// auth-service's store over its database (for what the API rightly refuses, such as an
@@ -102,7 +88,7 @@ impl AuthServer {
         tonic::service::interceptor::InterceptedService<Channel, Bearer>,
     > {
         auth_pb::user_service_client::UserServiceClient::with_interceptor(
-            self.channel.clone(),
+            self.server.channel.clone(),
             bearer(token),
         )
     }
@@ -122,11 +108,8 @@ impl AuthServer {
             .into_inner()
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap().unwrap();
+    async fn stop(self) {
+        self.server.shutdown().await;
     }
 }
 
@@ -250,7 +233,7 @@ async fn the_whole_flow_through_auth_service(backend: Backend) {
     // offline, so the last one works until its `exp`, then agent-runtime refuses it. A client
     // whose tokens live 5 s shows it (the API's minimum is 60 s; the store takes less).
     let mut clients =
-        auth_pb::client_service_client::ClientServiceClient::new(auth.channel.clone());
+        auth_pb::client_service_client::ClientServiceClient::new(auth.server.channel.clone());
     clients
         .create_client(AuthServer::with_token(
             &admin.access_token,

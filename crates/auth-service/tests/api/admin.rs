@@ -4,16 +4,14 @@
 use crate::backend_tests;
 use crate::helpers::*;
 use codelab_proto::admin::v1 as pb;
-use codelab_proto::admin::v1::database_admin_client::DatabaseAdminClient;
 use db_core::Backend;
+use service_kit::testing::{AdminClient, admin_client, assert_no_schema_drift, dry_run_cleanup};
 use tonic::Code;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);
 
-fn client(app: &TestApp, token: &str) -> DatabaseAdminClient<InterceptedService<Channel, Bearer>> {
-    DatabaseAdminClient::with_interceptor(app.channel.clone(), bearer(token))
+fn client(app: &TestApp, token: &str) -> AdminClient {
+    admin_client(&app.channel, token)
 }
 
 fn rows(tables: &[pb::TableRowCount], name: &str) -> Option<u64> {
@@ -126,17 +124,9 @@ async fn database_admin_round_trip(backend: Backend) {
         .expect_err("unknown backup");
     assert_eq!(unknown.code(), Code::NotFound);
 
-    let cleanup = admin
-        .cleanup_data(pb::CleanupDataRequest {
-            days: 7,
-            dry_run: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(cleanup.dry_run);
+    let removed = dry_run_cleanup(&mut admin, 7).await;
     for kind in ["refresh_tokens", "login_attempts", "audit_logs"] {
-        assert!(cleanup.removed.contains_key(kind), "{:?}", cleanup.removed);
+        assert!(removed.contains_key(kind), "{removed:?}");
     }
     let zero = admin
         .cleanup_data(pb::CleanupDataRequest {
@@ -146,12 +136,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .await;
     assert_status(zero, Code::InvalidArgument, "days");
 
-    let drift = admin
-        .check_schema_drift(pb::CheckSchemaDriftRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!drift.drift_found, "{:?}", drift.differences);
+    assert_no_schema_drift(&mut admin).await;
     app.shutdown().await;
 }
 
