@@ -44,10 +44,10 @@
 
 use crate::auth::AuthConfig;
 pub use db_core::DbSettings;
-pub use service_kit::settings::ConfigError;
 use db_core::DbUrl;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+pub use service_kit::settings::ConfigError;
 use std::net::SocketAddr;
 use std::path::Path;
 

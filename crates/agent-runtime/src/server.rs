@@ -105,8 +105,7 @@ pub async fn serve(
     ))
     .add_service(limited(
         &service,
-        ApprovalServiceServer::new(ApprovalApi::new(shared.clone()))
-            .max_decoding_message_size(max),
+        ApprovalServiceServer::new(ApprovalApi::new(shared.clone())).max_decoding_message_size(max),
     ))
     .add_service(limited(
         &service,

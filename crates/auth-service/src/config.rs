@@ -46,9 +46,9 @@ use crate::passwords::PasswordSettings;
 use db_core::{DbSettings, DbUrl};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+pub use service_kit::settings::ConfigError;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-pub use service_kit::settings::ConfigError;
 
 /// Environment prefix of every variable.
 pub const ENV_PREFIX: &str = "AUTH_SERVICE";

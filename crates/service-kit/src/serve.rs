@@ -130,7 +130,9 @@ pub async fn serve<E: std::error::Error + 'static>(
 async fn serve_routes<E: std::error::Error + 'static>(
     service: &Service,
     routes: Routes,
-    health: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     announce: impl FnOnce(SocketAddr, bool),
@@ -147,7 +149,10 @@ async fn serve_routes<E: std::error::Error + 'static>(
     // Every service gets the same request limit, health and reflection included.
     let routes = routes
         .add_service(limited(service, health.max_decoding_message_size(max)))
-        .add_service(limited(service, reflection_v1.max_decoding_message_size(max)))
+        .add_service(limited(
+            service,
+            reflection_v1.max_decoding_message_size(max),
+        ))
         .add_service(limited(
             service,
             reflection_v1alpha.max_decoding_message_size(max),

@@ -77,7 +77,10 @@ mod tests {
         fn problems(&self) -> Vec<String> {
             let mut problems = Vec::new();
             if self.pool_size == 0 {
-                problems.push(format!("{}__POOL_SIZE must be at least 1", Self::ENV_PREFIX));
+                problems.push(format!(
+                    "{}__POOL_SIZE must be at least 1",
+                    Self::ENV_PREFIX
+                ));
             }
             problems.push("second".to_owned());
             problems

@@ -101,6 +101,9 @@ mod tests {
         let s = finish(Instant::now(), err).unwrap_err();
         assert_eq!(s.code(), Code::FailedPrecondition);
         let d = s.get_error_details();
-        assert_eq!(d.precondition_failure().unwrap().violations[0].r#type, "WRONG_STATE");
+        assert_eq!(
+            d.precondition_failure().unwrap().violations[0].r#type,
+            "WRONG_STATE"
+        );
     }
 }

@@ -101,10 +101,9 @@ impl TestApp {
 
     /// Serves `config` on `db`, which other servers (stopped or running) may share.
     pub async fn spawn_shared(db: std::sync::Arc<TestDb>, config: Config) -> TestApp {
-        let server = TestServer::spawn(|listener, shutdown| {
-            auth_service::serve(config, listener, shutdown)
-        })
-        .await;
+        let server =
+            TestServer::spawn(|listener, shutdown| auth_service::serve(config, listener, shutdown))
+                .await;
         TestApp {
             addr: server.addr,
             channel: server.channel.clone(),
