@@ -30,6 +30,22 @@ pub fn failed_precondition(domain: &str, reason: &str, message: String) -> Statu
     Status::with_error_details(Code::FailedPrecondition, message, details)
 }
 
+/// `ALREADY_EXISTS` with reason `<RESOURCE>_ALREADY_EXISTS` (`resource` in UPPER_SNAKE) and
+/// the resource and id in the `ErrorInfo` metadata.
+pub fn already_exists(domain: &str, resource: &str, id: &str) -> Status {
+    let reason = format!("{}_ALREADY_EXISTS", upper_snake(resource));
+    Status::with_error_details(
+        Code::AlreadyExists,
+        format!("{resource} `{id}` already exists"),
+        error_info(domain, &reason, &[("resource", resource), ("id", id)]),
+    )
+}
+
+/// `s` in UPPER_SNAKE: spaces become `_` (`agent context` → `AGENT_CONTEXT`).
+pub fn upper_snake(s: &str) -> String {
+    s.replace(' ', "_").to_ascii_uppercase()
+}
+
 /// `UNAVAILABLE` (`DATABASE_UNAVAILABLE`, retry after [`RETRY_AFTER`]); `cause` is logged as a
 /// warning, never sent.
 pub fn database_unavailable(domain: &str, cause: &str) -> Status {
@@ -91,6 +107,16 @@ mod tests {
         assert_eq!(d.retry_info().unwrap().retry_delay, Some(RETRY_AFTER));
         let s = internal("svc", "secret detail");
         assert_eq!((s.code(), s.message()), (Code::Internal, "internal error"));
+    }
+
+    #[test]
+    fn a_taken_id_names_the_resource_in_upper_snake() {
+        let s = already_exists("svc", "agent context", "a1");
+        assert_eq!(s.code(), Code::AlreadyExists);
+        assert_eq!(s.message(), "agent context `a1` already exists");
+        let info = s.get_error_details().error_info().unwrap().clone();
+        assert_eq!(info.reason, "AGENT_CONTEXT_ALREADY_EXISTS");
+        assert_eq!(info.metadata["id"], "a1");
     }
 
     #[test]

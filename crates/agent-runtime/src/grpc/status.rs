@@ -14,7 +14,9 @@
 //! precondition's own reason, the authentication reason, `DATABASE_UNAVAILABLE`, `INTERNAL`.
 
 use crate::error::Error;
-use service_kit::status::{database_unavailable, error_info, failed_precondition, internal};
+use service_kit::status::{
+    already_exists, database_unavailable, error_info, failed_precondition, internal, upper_snake,
+};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
@@ -90,14 +92,7 @@ impl From<Error> for Status {
                     details,
                 )
             }
-            Error::AlreadyExists { resource, id } => {
-                let reason = format!("{}_ALREADY_EXISTS", upper_snake(resource));
-                Status::with_error_details(
-                    Code::AlreadyExists,
-                    format!("{resource} `{id}` already exists"),
-                    info(&reason, &[("resource", resource), ("id", &id)]),
-                )
-            }
+            Error::AlreadyExists { resource, id } => already_exists(DOMAIN, resource, &id),
             Error::FailedPrecondition { reason, message } => {
                 failed_precondition(DOMAIN, reason, message)
             }
@@ -161,10 +156,6 @@ fn invalid_reason(field: &str) -> String {
         return "INVALID_ARGUMENT".to_owned();
     }
     format!("INVALID_{}", leaf.to_ascii_uppercase())
-}
-
-fn upper_snake(s: &str) -> String {
-    s.replace(' ', "_").to_ascii_uppercase()
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@ use crate::helpers::*;
 use codelab_proto::admin::v1 as pb;
 use codelab_proto::agent::v1 as agent;
 use db_core::Backend;
-use service_kit::testing::{AdminClient, admin_client, assert_no_schema_drift, dry_run_cleanup};
+use service_kit::testing::{
+    AdminClient, admin_client, assert_backup_verifies, assert_migrations_current,
+    assert_no_schema_drift, dry_run_cleanup, restore_needs_force, table_rows,
+};
 use tonic::Code;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);
@@ -36,25 +39,11 @@ async fn database_admin_round_trip(backend: Backend) {
         .into_inner();
     assert_eq!(info.database, "agent_runtime");
     assert_eq!(info.backend, backend.to_string());
-    let rows =
-        |t: &[pb::TableRowCount], name: &str| t.iter().find(|x| x.name == name).map(|x| x.rows);
-    assert_eq!(rows(&info.tables, "sessions"), Some(2));
-    assert_eq!(rows(&info.tables, "messages"), Some(4));
+    assert_eq!(table_rows(&info.tables, "sessions"), Some(2));
+    assert_eq!(table_rows(&info.tables, "messages"), Some(4));
     assert!(!info.schema_version.is_empty());
 
-    let status = admin
-        .get_migration_status(pb::GetMigrationStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(status.current_version, status.latest_version);
-    assert!(status.pending.is_empty());
-    assert!(
-        status
-            .applied
-            .iter()
-            .all(|m| m.checksum_ok && m.applied_at.is_some())
-    );
+    assert_migrations_current(&mut admin).await;
 
     let backup = admin
         .create_backup(pb::CreateBackupRequest {
@@ -64,7 +53,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(rows(&backup.row_counts, "messages"), Some(4));
+    assert_eq!(table_rows(&backup.row_counts, "messages"), Some(4));
     assert_eq!(backup.sha256.len(), 64);
     let listed = admin
         .list_backups(pb::ListBackupsRequest {})
@@ -73,15 +62,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .into_inner();
     assert_eq!(listed.backups.len(), 1);
     assert_eq!(listed.backups[0].id, backup.id);
-    let v = admin
-        .verify_backup(pb::VerifyBackupRequest {
-            backup_id: backup.id.clone(),
-            deep: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(v.ok, "{:?}", v.problems);
+    assert_backup_verifies(&mut admin, &backup.id).await;
 
     // More data, then restore: refused without force, restored with it.
     s.append_messages(agent::AppendMessagesRequest {
@@ -91,23 +72,12 @@ async fn database_admin_round_trip(backend: Backend) {
     })
     .await
     .unwrap();
-    let refused = admin
-        .restore_backup(pb::RestoreBackupRequest {
-            backup_id: backup.id.clone(),
-            force: false,
-        })
-        .await;
-    assert_status(refused, Code::FailedPrecondition, None);
-    let restored = admin
-        .restore_backup(pb::RestoreBackupRequest {
-            backup_id: backup.id.clone(),
-            force: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!restored.pre_restore_backup_id.is_empty());
-    assert_eq!(rows(&restored.restored_row_counts, "sessions"), Some(2));
+    let (refused, restored) = restore_needs_force(&mut admin, &backup.id).await;
+    assert_status(Err::<(), _>(refused), Code::FailedPrecondition, None);
+    assert_eq!(
+        table_rows(&restored.restored_row_counts, "sessions"),
+        Some(2)
+    );
     let missing = s
         .get_session(agent::GetSessionRequest {
             session_id: "c".into(),

@@ -6,7 +6,9 @@
 //! a `BadRequest`, a lockout or outage a `RetryInfo`.
 
 use crate::error::{Error, OAuthCode};
-use service_kit::status::{database_unavailable, error_info, failed_precondition, internal};
+use service_kit::status::{
+    already_exists, database_unavailable, error_info, failed_precondition, internal,
+};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -83,14 +85,8 @@ impl From<Error> for Status {
                     info(&reason, &[("resource", resource), ("id", &id)]),
                 )
             }
-            Error::AlreadyExists { resource, id } => {
-                let reason = format!("{}_ALREADY_EXISTS", resource.to_ascii_uppercase());
-                Status::with_error_details(
-                    Code::AlreadyExists,
-                    format!("{resource} `{id}` already exists"),
-                    info(&reason, &[("resource", resource), ("id", &id)]),
-                )
-            }
+            // `user`, `client` or `email`: USER_ALREADY_EXISTS, …
+            Error::AlreadyExists { resource, id } => already_exists(DOMAIN, resource, &id),
             Error::FailedPrecondition { reason, message } => {
                 failed_precondition(DOMAIN, reason, message)
             }

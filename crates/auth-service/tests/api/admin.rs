@@ -5,17 +5,16 @@ use crate::backend_tests;
 use crate::helpers::*;
 use codelab_proto::admin::v1 as pb;
 use db_core::Backend;
-use service_kit::testing::{AdminClient, admin_client, assert_no_schema_drift, dry_run_cleanup};
+use service_kit::testing::{
+    AdminClient, admin_client, assert_backup_verifies, assert_migrations_current,
+    assert_no_schema_drift, dry_run_cleanup, restore_needs_force, table_rows,
+};
 use tonic::Code;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);
 
 fn client(app: &TestApp, token: &str) -> AdminClient {
     admin_client(&app.channel, token)
-}
-
-fn rows(tables: &[pb::TableRowCount], name: &str) -> Option<u64> {
-    tables.iter().find(|t| t.name == name).map(|t| t.rows)
 }
 
 async fn database_admin_round_trip(backend: Backend) {
@@ -33,17 +32,11 @@ async fn database_admin_round_trip(backend: Backend) {
         .into_inner();
     assert_eq!(info.database, "auth");
     assert_eq!(info.backend, backend.to_string());
-    assert_eq!(rows(&info.tables, "users"), Some(2));
-    assert!(rows(&info.tables, "oauth_clients").is_some_and(|n| n >= 2));
+    assert_eq!(table_rows(&info.tables, "users"), Some(2));
+    assert!(table_rows(&info.tables, "oauth_clients").is_some_and(|n| n >= 2));
     assert!(!info.url.contains("password"), "{}", info.url);
 
-    let status = admin
-        .get_migration_status(pb::GetMigrationStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(status.current_version, status.latest_version);
-    assert!(status.pending.is_empty());
+    assert_migrations_current(&mut admin).await;
 
     let backup = admin
         .create_backup(pb::CreateBackupRequest {
@@ -54,7 +47,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(backup.id.starts_with("auth-"), "{}", backup.id);
-    assert_eq!(rows(&backup.row_counts, "users"), Some(2));
+    assert_eq!(table_rows(&backup.row_counts, "users"), Some(2));
     let bad = admin
         .create_backup(pb::CreateBackupRequest {
             name: String::new(),
@@ -75,36 +68,12 @@ async fn database_admin_round_trip(backend: Backend) {
             .collect::<Vec<_>>(),
         vec![backup.id.as_str()]
     );
-    let verified = admin
-        .verify_backup(pb::VerifyBackupRequest {
-            backup_id: backup.id.clone(),
-            deep: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(verified.ok, "{:?}", verified.problems);
+    assert_backup_verifies(&mut admin, &backup.id).await;
 
     // A user created after the backup is gone once it is restored (with force).
     app.create_user("dave", "dave-password-1").await;
-    let refused = admin
-        .restore_backup(pb::RestoreBackupRequest {
-            backup_id: backup.id.clone(),
-            force: false,
-        })
-        .await
-        .expect_err("a database with rows needs force");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    let restored = admin
-        .restore_backup(pb::RestoreBackupRequest {
-            backup_id: backup.id.clone(),
-            force: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!restored.pre_restore_backup_id.is_empty());
-    assert_eq!(rows(&restored.restored_row_counts, "users"), Some(2));
+    let (_, restored) = restore_needs_force(&mut admin, &backup.id).await;
+    assert_eq!(table_rows(&restored.restored_row_counts, "users"), Some(2));
     assert!(app.login("dave", "dave-password-1").await.is_err());
     assert!(app.login("carol", "carol-password-1").await.is_ok());
 

@@ -10,6 +10,9 @@ pub mod admin;
 pub mod pki;
 pub mod server;
 
-pub use admin::{AdminClient, admin_client, assert_no_schema_drift, dry_run_cleanup};
+pub use admin::{
+    AdminClient, admin_client, assert_backup_verifies, assert_migrations_current,
+    assert_no_schema_drift, dry_run_cleanup, restore_needs_force, table_rows,
+};
 pub use pki::{Issued, TestPki};
 pub use server::{Bearer, Shutdown, TestServer, bearer, connect, error_reason};
