@@ -5,10 +5,7 @@ use crate::helpers::*;
 use codelab_proto::admin::v1 as pb;
 use codelab_proto::agent::v1 as agent;
 use db_core::Backend;
-use service_kit::testing::{
-    AdminClient, admin_client, assert_backup_verifies, assert_migrations_current,
-    assert_no_schema_drift, dry_run_cleanup, restore_needs_force, table_rows,
-};
+use service_kit::testing::admin::*;
 use tonic::Code;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);

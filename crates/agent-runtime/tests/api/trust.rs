@@ -5,12 +5,10 @@
 
 use crate::backend_tests;
 use crate::helpers::*;
-use auth_service::passwords::PasswordSettings;
 use codelab_proto::agent::v1 as pb;
 use codelab_proto::auth::v1 as auth_pb;
 use db_core::Backend;
 use db_core::testing::TestDb;
-use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tonic::Code;
@@ -33,22 +31,11 @@ impl AuthServer {
     /// Starts auth-service on `listener` (fast password hashing, known admin password).
     async fn start(backend: Backend, listener: tokio::net::TcpListener) -> AuthServer {
         let db = TestDb::new(backend).await;
-        let config = auth_service::config::Config {
-            db_url: SecretString::from(db.url().expose_url()),
-            admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
-            // Set, so nothing is generated into a credentials file in the working folder.
-            internal_client_secret: Some(SecretString::from("internal-secret-for-tests")),
-            key_encryption_key: Some(auth_service::kek::Keks::generate()),
-            password: PasswordSettings {
-                memory_kib: 1024,
-                iterations: 1,
-                parallelism: 1,
-                max_concurrent: 2,
-            },
-            health_check_interval_ms: 200,
-            shutdown_grace_secs: 5,
-            ..auth_service::config::Config::default()
-        };
+        let config = auth_service::testing::config(
+            &db.url().expose_url(),
+            ADMIN_PASSWORD,
+            "internal-secret-for-tests",
+        );
         let server = TestServer::spawn_on(listener, |listener, shutdown| {
             auth_service::serve(config, listener, shutdown)
         })

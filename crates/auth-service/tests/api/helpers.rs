@@ -1,7 +1,6 @@
 //! Test server, clients and logins.
 
 use auth_service::config::Config;
-use auth_service::passwords::PasswordSettings;
 use codelab_proto::auth::v1 as pb;
 use db_core::Backend;
 use db_core::testing::TestDb;
@@ -35,32 +34,18 @@ pub type Auth = AuthServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Users = UserServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Clients = ClientServiceClient<InterceptedService<Channel, Bearer>>;
 
-/// Cheap argon2 parameters: tests run hundreds of hashes.
-pub fn fast_passwords() -> PasswordSettings {
-    PasswordSettings {
-        memory_kib: 1024,
-        iterations: 1,
-        parallelism: 1,
-        max_concurrent: 4,
-    }
-}
+pub use auth_service::testing::fast_passwords;
 
-/// A configuration for tests.
+/// A configuration for tests: a known key-encryption key, no rate limit.
 pub fn test_config(db: &TestDb) -> Config {
     Config {
-        db_url: SecretString::from(db.url().expose_url()),
-        admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
-        internal_client_secret: Some(SecretString::from(INTERNAL_SECRET)),
         key_encryption_key: Some(SecretString::from(TEST_KEK)),
-        password: fast_passwords(),
-        health_check_interval_ms: 200,
-        shutdown_grace_secs: 5,
         // Tests call from one address far faster than a person; the limit has its own test.
         rate_limit: auth_service::config::RateLimitSettings {
             requests_per_second: 0,
             burst: 0,
         },
-        ..Config::default()
+        ..auth_service::testing::config(&db.url().expose_url(), ADMIN_PASSWORD, INTERNAL_SECRET)
     }
 }
 
