@@ -10,14 +10,9 @@ use tonic::Code;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);
 
-fn client(app: &TestApp, token: &str) -> AdminClient {
-    admin_client(&app.channel, token)
-}
-
 async fn database_admin_round_trip(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let backups = dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |c| c.backup.dir = backups).await;
+    let backups = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(backend, |c| c.backup.dir = backups.path().to_owned()).await;
     let mut s = app.sessions(&alice());
     for id in ["a", "b"] {
         s.append_messages(agent::AppendMessagesRequest {
@@ -28,7 +23,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .await
         .unwrap();
     }
-    let mut admin = client(&app, &admin());
+    let mut admin = admin_client(&app.channel, &admin());
     let info = admin
         .get_database_info(pb::GetDatabaseInfoRequest {})
         .await
@@ -125,11 +120,11 @@ async fn database_admin_round_trip(backend: Backend) {
 
 async fn database_admin_needs_api_admin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let denied = client(&app, &alice())
+    let denied = admin_client(&app.channel, &alice())
         .get_database_info(pb::GetDatabaseInfoRequest {})
         .await;
     assert_status(denied, Code::PermissionDenied, None);
-    let anonymous = client(&app, "")
+    let anonymous = admin_client(&app.channel, "")
         .list_backups(pb::ListBackupsRequest {})
         .await;
     assert_status(anonymous, Code::Unauthenticated, None);

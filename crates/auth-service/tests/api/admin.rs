@@ -10,17 +10,12 @@ use tonic::Code;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);
 
-fn client(app: &TestApp, token: &str) -> AdminClient {
-    admin_client(&app.channel, token)
-}
-
 async fn database_admin_round_trip(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let backups = dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |c| c.backup.dir = backups).await;
+    let backups = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(backend, |c| c.backup.dir = backups.path().to_owned()).await;
     let token = app.admin().await;
     app.create_user("carol", "carol-password-1").await;
-    let mut admin = client(&app, &token);
+    let mut admin = admin_client(&app.channel, &token);
 
     let info = admin
         .get_database_info(pb::GetDatabaseInfoRequest {})
@@ -110,11 +105,11 @@ async fn database_admin_needs_api_admin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("erin", "erin-password-1").await;
     let erin = app.login("erin", "erin-password-1").await.unwrap();
-    let denied = client(&app, &erin.access_token)
+    let denied = admin_client(&app.channel, &erin.access_token)
         .get_database_info(pb::GetDatabaseInfoRequest {})
         .await;
     expect_err(denied, Code::PermissionDenied, "MISSING_SCOPE");
-    let anonymous = client(&app, "")
+    let anonymous = admin_client(&app.channel, "")
         .list_backups(pb::ListBackupsRequest {})
         .await;
     expect_err(anonymous, Code::Unauthenticated, "MISSING_TOKEN");
