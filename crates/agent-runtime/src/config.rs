@@ -47,6 +47,7 @@ pub use db_core::DbSettings;
 use db_core::DbUrl;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+pub use service_kit::settings::ConfigError;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -152,10 +153,13 @@ impl Default for Limits {
     }
 }
 
-/// The configuration is unusable; the message names the variable.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error: {0}")]
-pub struct ConfigError(pub String);
+impl service_kit::settings::Settings for Config {
+    const ENV_PREFIX: &'static str = ENV_PREFIX;
+
+    fn problems(&self) -> Vec<String> {
+        Config::problems(self)
+    }
+}
 
 impl Config {
     /// Loads defaults < `file` (TOML) < `.env` < environment, and validates.
@@ -164,9 +168,7 @@ impl Config {
     /// [`ConfigError`] naming the variable and what was expected, e.g.
     /// `AGENT_RUNTIME__DB__POOL_SIZE: invalid digit found in string`.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let config = Config::load_unvalidated(file)?;
-        config.validate()?;
-        Ok(config)
+        service_kit::settings::load(file)
     }
 
     /// The layering of [`Config::load`] without [`Config::validate`], for callers that adjust
@@ -175,7 +177,7 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the variable whose value does not parse.
     pub fn load_unvalidated(file: Option<&Path>) -> Result<Config, ConfigError> {
-        db_core::service::load_layered(ENV_PREFIX, file).map_err(ConfigError)
+        service_kit::settings::load_unvalidated(file)
     }
 
     /// Checks values the types cannot: the database URL, the key source, limits.
@@ -183,10 +185,7 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the variable (the first of [`Config::problems`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        match self.problems().into_iter().next() {
-            Some(problem) => Err(ConfigError(problem)),
-            None => Ok(()),
-        }
+        service_kit::settings::validate(self)
     }
 
     /// Every value the service would refuse to start with, each naming its variable.
@@ -280,8 +279,7 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming `AGENT_RUNTIME__DB_URL` and the accepted spellings.
     pub fn database_url(&self) -> Result<DbUrl, ConfigError> {
-        DbUrl::parse(self.db_url.expose_secret())
-            .map_err(|e| ConfigError(format!("{ENV_PREFIX}__DB_URL: {e}")))
+        service_kit::settings::database_url(ENV_PREFIX, self.db_url.expose_secret())
     }
 }
 

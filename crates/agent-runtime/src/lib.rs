@@ -18,4 +18,4 @@ pub mod store;
 pub mod telemetry;
 pub mod tokenizer;
 
-pub use server::{ServeError, run, serve, shutdown_signal};
+pub use server::{ServeError, StartError, run, serve, shutdown_signal};

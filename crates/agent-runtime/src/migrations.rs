@@ -16,11 +16,4 @@ pub static MIGRATIONS: MigrationSet = db_core::migration_set!(
     ]
 );
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_migration_folder_is_listed() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-        db_core::migrate::check_listed(&super::MIGRATIONS, &root).unwrap();
-    }
-}
+service_kit::every_migration_folder_is_listed!(MIGRATIONS);

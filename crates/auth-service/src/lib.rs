@@ -22,5 +22,7 @@ pub mod schema;
 pub mod seed;
 mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-pub use server::{OnGenerated, ServeError, run, run_with, serve, serve_with};
+pub use server::{OnGenerated, ServeError, StartError, run, run_with, serve, serve_with};

@@ -12,16 +12,12 @@ use crate::store::Store;
 use codelab_proto::auth::v1::auth_service_server::AuthServiceServer;
 use codelab_proto::auth::v1::client_service_server::ClientServiceServer;
 use codelab_proto::auth::v1::user_service_server::UserServiceServer;
-use db_core::{DbError, Pool};
-use service_kit::limit::SizeLimited;
+use service_kit::serve::limited;
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Server;
-use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
 
 /// Path of the JWK Set over plain HTTP (RFC 8414 §2 `jwks_uri` convention).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -31,26 +27,16 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Why the server could not start or stopped with an error.
+pub type ServeError = service_kit::serve::ServeError<StartError>;
+
+/// auth-service's own start-up failure: seeding or loading the signing keys failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// Invalid configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The database could not be reached or migrated.
-    #[error("database: {0}")]
-    Database(#[from] DbError),
-    /// Seeding or loading the signing keys failed.
-    #[error("start-up: {0}")]
-    Startup(#[from] Error),
-    /// Binding the address or accepting connections failed.
-    #[error("network: {0}")]
-    Io(#[from] std::io::Error),
-    /// The gRPC transport failed.
-    #[error("gRPC transport: {0}")]
-    Transport(#[from] tonic::transport::Error),
-    /// The reflection service could not be built.
-    #[error("reflection: {0}")]
-    Reflection(#[from] tonic_reflection::server::Error),
+#[error("start-up: {0}")]
+pub struct StartError(#[from] pub Error);
+
+/// `err` as the [`ServeError`] of a failed start-up step.
+fn startup(err: Error) -> ServeError {
+    ServeError::Service(StartError(err))
 }
 
 /// Checks that every stored signing key opens under the configured KEKs and seals the
@@ -70,7 +56,7 @@ async fn seal_signing_keys(store: &Store, keks: &crate::kek::Keks) -> Result<(),
             Ok(())
         }
         Err(SealError::Kek(e)) => Err(ConfigError(e.0).into()),
-        Err(SealError::Store(e)) => Err(e.into()),
+        Err(SealError::Store(e)) => Err(startup(e)),
     }
 }
 
@@ -103,19 +89,13 @@ pub async fn run_with(
 /// itself only logs the file's path.
 pub type OnGenerated = Box<dyn FnOnce(&Generated) + Send>;
 
-const SERVICES: [&str; 5] = [
-    "",
+/// The gRPC services auth-service registers besides health and reflection.
+const SERVICES: [&str; 4] = [
     "codelab.auth.v1.AuthService",
     "codelab.auth.v1.UserService",
     "codelab.auth.v1.ClientService",
     "codelab.admin.v1.DatabaseAdmin",
 ];
-
-async fn set_serving(reporter: &HealthReporter, status: ServingStatus) {
-    for service in SERVICES {
-        reporter.set_service_status(service, status).await;
-    }
-}
 
 /// Serves auth-service on `listener` until `shutdown` resolves (see [`serve_with`]).
 ///
@@ -150,26 +130,19 @@ pub async fn serve_with(
     config.validate()?;
     let keks = config.key_encryption_keys()?;
     let url = config.database_url()?;
-    tracing::info!(database = %url, "connecting to database");
-    let pool = Pool::connect(&url, &config.db.pool_config()).await?;
-    if config.db.auto_migrate {
-        let applied = db_core::migrate::run_pending(&pool, &crate::migrations::MIGRATIONS).await?;
-        if !applied.is_empty() {
-            tracing::info!(?applied, "applied migrations");
-        }
-    } else {
-        // Not migrating is allowed; running on a schema whose migrations were edited is not.
-        db_core::migrate::check(&pool, &crate::migrations::MIGRATIONS).await?;
-    }
+    let pool =
+        service_kit::database::open(&url, &config.db, &crate::migrations::MIGRATIONS).await?;
     let store = Store::new(pool.clone());
-    let passwords = Passwords::new(&config.password)?;
+    let passwords = Passwords::new(&config.password).map_err(startup)?;
     if config.password.below_owasp() {
         tracing::warn!(
             "AUTH_SERVICE__PASSWORD__* is below the OWASP minimum (argon2id m=19456 KiB, t=2, \
              p=1); use it for tests only"
         );
     }
-    let generated = crate::seed::seed(&store, &passwords, &config).await?;
+    let generated = crate::seed::seed(&store, &passwords, &config)
+        .await
+        .map_err(startup)?;
     if let Some(file) = &generated.file {
         let what = match (&generated.admin_password, &generated.internal_client_secret) {
             (Some(_), Some(_)) => "the admin password and the codelab-internal secret",
@@ -196,7 +169,8 @@ pub async fn serve_with(
         config.leeway_secs,
         Duration::from_secs(config.key_refresh_secs),
     )
-    .await?;
+    .await
+    .map_err(startup)?;
     let reload = tokio::spawn(keys.clone().reload_periodically());
     let oauth = OAuth::new(store.clone(), keys.clone(), passwords.clone(), &config);
     let shared = Shared {
@@ -206,113 +180,74 @@ pub async fn serve_with(
         allow_registration: config.allow_registration,
         address: AddressSource::from_settings(&config.lockout),
     };
-    let max = config.max_request_bytes;
-
-    let admin = database_admin::DatabaseOps::new(
-        url.clone(),
-        config.backup.dir.clone(),
+    let admin = service_kit::admin::Admin::start(
+        url,
+        &config.backup,
         &crate::migrations::MIGRATIONS,
         crate::grpc::status::DOMAIN,
     );
-    let scheduled = database_admin::spawn_scheduled_backups(&admin, &config.backup);
-
-    let (reporter, health_service) = tonic_health::server::health_reporter();
-    set_serving(&reporter, ServingStatus::Serving).await;
-    let monitor = {
-        let reporter = reporter.clone();
-        tokio::spawn(db_core::service::watch_database(
-            pool.clone(),
-            Duration::from_millis(config.health_check_interval_ms),
-            move |reachable| {
-                let reporter = reporter.clone();
-                async move {
-                    let status = if reachable {
-                        ServingStatus::Serving
-                    } else {
-                        ServingStatus::NotServing
-                    };
-                    set_serving(&reporter, status).await;
-                }
-            },
-        ))
-    };
-
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
-
     let limit = crate::grpc::rate_limit::RateLimit::new(
         &config.rate_limit,
         AddressSource::from_settings(&config.lockout),
     );
     let forget = tokio::spawn(limit.clone().forget_idle_periodically());
-    // Every service gets the same request limit, answered with RESOURCE_EXHAUSTED and an
-    // ErrorInfo (service-kit's limit.rs), health and reflection included.
-    let refuse: service_kit::limit::Refusal = |size, limit| {
-        service_kit::limit::request_too_large(crate::grpc::status::DOMAIN, size, limit)
+
+    let max = config.max_request_bytes;
+    let service = service_kit::serve::Service {
+        name: "auth-service",
+        env_prefix: crate::config::ENV_PREFIX,
+        grpc_services: &SERVICES,
+        http_paths: &[JWKS_PATH],
+        // The JWK Set is served over HTTP/1.1 on the same port.
+        accept_http1: true,
+        database: ("auth", pool),
+        max_request_bytes: max,
+        // RESOURCE_EXHAUSTED with an ErrorInfo (service-kit's limit.rs) in auth-service's domain.
+        refuse: |size, limit| {
+            service_kit::limit::request_too_large(crate::grpc::status::DOMAIN, size, limit)
+        },
+        health_check_interval: Duration::from_millis(config.health_check_interval_ms),
+        shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+        metrics_addr: config.metrics_addr,
+        tls: config.tls.clone(),
+        tasks: [reload.abort_handle(), forget.abort_handle()]
+            .into_iter()
+            .chain(admin.scheduled())
+            .collect(),
     };
-    let routes = Routes::new(SizeLimited::new(
-        health_service.max_decoding_message_size(max),
-        max,
-        refuse,
-    ))
-    .add_service(SizeLimited::new(
-        reflection_v1.max_decoding_message_size(max),
-        max,
-        refuse,
-    ))
-    .add_service(SizeLimited::new(
-        reflection_v1alpha.max_decoding_message_size(max),
-        max,
-        refuse,
-    ))
-    .add_service(InterceptedService::new(
-        SizeLimited::new(
+    // Every auth-service service is rate limited per address.
+    let routes = Routes::new(InterceptedService::new(
+        limited(
+            &service,
             AuthServiceServer::new(AuthApi::new(shared.clone())).max_decoding_message_size(max),
-            max,
-            refuse,
         ),
         limit.interceptor(),
     ))
     .add_service(InterceptedService::new(
-        SizeLimited::new(
+        limited(
+            &service,
             UserServiceServer::new(UserApi::new(shared.clone())).max_decoding_message_size(max),
-            max,
-            refuse,
         ),
         limit.interceptor(),
     ))
     .add_service(InterceptedService::new(
-        SizeLimited::new(
+        limited(
+            &service,
             ClientServiceServer::new(ClientApi::new(shared.clone())).max_decoding_message_size(max),
-            max,
-            refuse,
         ),
         limit.interceptor(),
     ))
     .add_service(InterceptedService::new(
-        SizeLimited::new(
-            database_admin::DatabaseAdminService::new(
-                admin.clone(),
-                crate::grpc::admin::AdminHooks::new(shared),
-            )
-            .into_server()
-            .max_decoding_message_size(max),
-            max,
-            refuse,
+        limited(
+            &service,
+            admin.server(crate::grpc::admin::AdminHooks::new(shared), max),
         ),
         limit.interceptor(),
     ));
-    let jwks_keys = keys.clone();
     let router = routes.into_axum_router().route(
         JWKS_PATH,
         axum::routing::get(move || {
-            let keys = jwks_keys.clone();
+            let keys = keys.clone();
             async move {
                 (
                     [
@@ -324,69 +259,15 @@ pub async fn serve_with(
             }
         }),
     );
-
-    let metrics = db_core::metrics::Metrics::new(
-        "auth-service",
-        &[
-            SERVICES[1],
-            SERVICES[2],
-            SERVICES[3],
-            SERVICES[4],
-            "grpc.health.v1.Health",
-            "grpc.reflection.v1.ServerReflection",
-            "grpc.reflection.v1alpha.ServerReflection",
-        ],
-        &[JWKS_PATH],
-        vec![("auth".to_owned(), pool.clone())],
-    );
-    let metrics_endpoint = match config.metrics_addr {
-        Some(addr) => Some(db_core::metrics::MetricsEndpoint::start(addr, metrics.clone()).await?),
-        None => None,
-    };
-
-    let addr = listener.local_addr()?;
-    let tls = service_kit::tls::TlsServer::from_settings(&config.tls)
-        .map_err(|e| ConfigError(format!("AUTH_SERVICE__TLS__*: {e}")))?;
-    let reloader = tls.as_ref().map(|t| {
-        service_kit::reload::spawn_watcher(t.cert().clone(), service_kit::reload::POLL_INTERVAL)
-    });
-    tracing::info!(%addr, issuer = %config.issuer, tls = tls.is_some(), "auth-service serving (gRPC; HTTP {JWKS_PATH})");
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections, finishing in-flight RPCs");
-        let _ = stop_tx.send(());
-    };
-    let server = Server::builder()
-        .accept_http1(true)
-        .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
-        .layer(metrics.layer())
-        .add_routes(Routes::from(router))
-        // Plain TCP or TLS (service-kit), TCP_NODELAY either way.
-        .serve_with_incoming_shutdown(service_kit::incoming::incoming(listener, tls), signal);
-
-    let grace = Duration::from_secs(config.shutdown_grace_secs);
-    let result = tokio::select! {
-        r = server => r.map_err(ServeError::from),
-        () = async { let _ = stop_rx.await; tokio::time::sleep(grace).await } => {
-            tracing::warn!(grace_secs = grace.as_secs(), "in-flight RPCs did not finish in time; stopping");
-            Ok(())
-        }
-    };
-    monitor.abort();
-    reload.abort();
-    if let Some(task) = reloader {
-        task.abort();
-    }
-    forget.abort();
-    if let Some(task) = scheduled {
-        task.abort();
-    }
-    if let Some(endpoint) = metrics_endpoint {
-        endpoint.stop().await;
-    }
-    pool.close();
-    tracing::info!("auth-service stopped");
-    result
+    let issuer = &config.issuer;
+    service_kit::serve::serve(
+        service,
+        Routes::from(router),
+        listener,
+        shutdown,
+        |addr, tls| {
+            tracing::info!(%addr, %issuer, tls, "auth-service serving (gRPC; HTTP {JWKS_PATH})");
+        },
+    )
+    .await
 }

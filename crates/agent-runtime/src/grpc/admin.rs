@@ -66,15 +66,9 @@ impl database_admin::ServiceHooks for AdminHooks {
             .cleanup_sessions(days, dry_run)
             .await
             .map_err(Status::from)?;
-        Ok(vec![
-            (
-                "sessions_purged".to_owned(),
-                u64::try_from(report.purged).unwrap_or(0),
-            ),
-            (
-                "sessions_soft_deleted".to_owned(),
-                u64::try_from(report.soft_deleted).unwrap_or(0),
-            ),
-        ])
+        Ok(service_kit::admin::removed([
+            ("sessions_purged", report.purged),
+            ("sessions_soft_deleted", report.soft_deleted),
+        ]))
     }
 }

@@ -5,7 +5,8 @@
 //! request ([`convert`]), calls one [`Store`] operation and converts the answer back. Errors
 //! become statuses in one place ([`status`]).
 //!
-//! [`limit::SizeLimited`] wraps every service the server registers with the request size limit.
+//! [`limit::refuse`] is the answer of every service the server registers to a request over the
+//! size limit.
 //!
 //! Invariant: prost and tonic types stop here; the store never sees them.
 
@@ -113,18 +114,8 @@ macro_rules! rpc {
 }
 pub(crate) use rpc;
 
-/// Converts an RPC outcome and logs it (`code`, `duration_ms`).
+/// Converts an RPC outcome and logs it (`code`, `duration_ms`; see
+/// [`service_kit::status::finish`]).
 pub(crate) fn finish<T>(started: Instant, result: Result<T, Error>) -> Result<Response<T>, Status> {
-    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
-    match result {
-        Ok(body) => {
-            tracing::debug!(code = "OK", duration_ms, "rpc finished");
-            Ok(Response::new(body))
-        }
-        Err(err) => {
-            let status = Status::from(err);
-            tracing::info!(code = ?status.code(), duration_ms, message = status.message(), "rpc failed");
-            Err(status)
-        }
-    }
+    service_kit::status::finish(started, result)
 }

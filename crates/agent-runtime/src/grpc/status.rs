@@ -14,26 +14,18 @@
 //! precondition's own reason, the authentication reason, `DATABASE_UNAVAILABLE`, `INTERNAL`.
 
 use crate::error::Error;
-use std::collections::HashMap;
-use std::time::Duration;
+use service_kit::status::{
+    already_exists, database_unavailable, error_info, failed_precondition, internal, upper_snake,
+};
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::StatusExt;
 
 /// `ErrorInfo.domain` of every agent-runtime error.
 pub const DOMAIN: &str = "agent-runtime";
 
-/// Suggested client back-off after `UNAVAILABLE`.
-const RETRY_AFTER: Duration = Duration::from_secs(1);
-
 impl From<Error> for Status {
     fn from(err: Error) -> Status {
-        let info = |reason: &str, meta: &[(&str, &str)]| {
-            let metadata: HashMap<String, String> = meta
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect();
-            ErrorDetails::with_error_info(reason, DOMAIN, metadata)
-        };
+        let info = |reason: &str, meta: &[(&str, &str)]| error_info(DOMAIN, reason, meta);
         match err {
             Error::InvalidArgument { field, description } => {
                 let mut details = info(&invalid_reason(&field), &[("field", &field)]);
@@ -100,18 +92,9 @@ impl From<Error> for Status {
                     details,
                 )
             }
-            Error::AlreadyExists { resource, id } => {
-                let reason = format!("{}_ALREADY_EXISTS", upper_snake(resource));
-                Status::with_error_details(
-                    Code::AlreadyExists,
-                    format!("{resource} `{id}` already exists"),
-                    info(&reason, &[("resource", resource), ("id", &id)]),
-                )
-            }
+            Error::AlreadyExists { resource, id } => already_exists(DOMAIN, resource, &id),
             Error::FailedPrecondition { reason, message } => {
-                let mut details = info(reason, &[]);
-                details.add_precondition_failure_violation(reason, "", message.clone());
-                Status::with_error_details(Code::FailedPrecondition, message, details)
+                failed_precondition(DOMAIN, reason, message)
             }
             Error::PermissionDenied { reason, message } => {
                 Status::with_error_details(Code::PermissionDenied, message, info(reason, &[]))
@@ -159,20 +142,8 @@ impl From<Error> for Status {
                 };
                 Status::with_error_details(code, auth.to_string(), info(auth.reason(), &[]))
             }
-            Error::Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
-                let mut details = info("DATABASE_UNAVAILABLE", &[]);
-                details.set_retry_info(Some(RETRY_AFTER));
-                Status::with_error_details(
-                    Code::Unavailable,
-                    "database unavailable, retry later",
-                    details,
-                )
-            }
-            Error::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Status::with_error_details(Code::Internal, "internal error", info("INTERNAL", &[]))
-            }
+            Error::Unavailable(cause) => database_unavailable(DOMAIN, &cause),
+            Error::Internal(cause) => internal(DOMAIN, &cause),
         }
     }
 }
@@ -187,23 +158,11 @@ fn invalid_reason(field: &str) -> String {
     format!("INVALID_{}", leaf.to_ascii_uppercase())
 }
 
-fn upper_snake(s: &str) -> String {
-    s.replace(' ', "_").to_ascii_uppercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::{AuthError, Scope};
-
-    fn reason(status: &Status) -> String {
-        status
-            .get_error_details()
-            .error_info()
-            .expect("ErrorInfo")
-            .reason
-            .clone()
-    }
+    use service_kit::testing::error_reason as reason;
 
     #[test]
     fn invalid_argument_names_the_field() {

@@ -3,26 +3,16 @@
 use crate::backend_tests;
 use crate::helpers::*;
 use codelab_proto::admin::v1 as pb;
-use codelab_proto::admin::v1::database_admin_client::DatabaseAdminClient;
 use codelab_proto::agent::v1 as agent;
 use db_core::Backend;
+use service_kit::testing::admin::*;
 use tonic::Code;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);
 
-fn client(
-    app: &TestApp,
-    token: &str,
-) -> DatabaseAdminClient<
-    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
-> {
-    DatabaseAdminClient::with_interceptor(app.channel.clone(), bearer(token))
-}
-
 async fn database_admin_round_trip(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let backups = dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |c| c.backup.dir = backups).await;
+    let backups = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(backend, |c| c.backup.dir = backups.path().to_owned()).await;
     let mut s = app.sessions(&alice());
     for id in ["a", "b"] {
         s.append_messages(agent::AppendMessagesRequest {
@@ -33,7 +23,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .await
         .unwrap();
     }
-    let mut admin = client(&app, &admin());
+    let mut admin = admin_client(&app.channel, &admin());
     let info = admin
         .get_database_info(pb::GetDatabaseInfoRequest {})
         .await
@@ -41,25 +31,11 @@ async fn database_admin_round_trip(backend: Backend) {
         .into_inner();
     assert_eq!(info.database, "agent_runtime");
     assert_eq!(info.backend, backend.to_string());
-    let rows =
-        |t: &[pb::TableRowCount], name: &str| t.iter().find(|x| x.name == name).map(|x| x.rows);
-    assert_eq!(rows(&info.tables, "sessions"), Some(2));
-    assert_eq!(rows(&info.tables, "messages"), Some(4));
+    assert_eq!(table_rows(&info.tables, "sessions"), Some(2));
+    assert_eq!(table_rows(&info.tables, "messages"), Some(4));
     assert!(!info.schema_version.is_empty());
 
-    let status = admin
-        .get_migration_status(pb::GetMigrationStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(status.current_version, status.latest_version);
-    assert!(status.pending.is_empty());
-    assert!(
-        status
-            .applied
-            .iter()
-            .all(|m| m.checksum_ok && m.applied_at.is_some())
-    );
+    assert_migrations_current(&mut admin).await;
 
     let backup = admin
         .create_backup(pb::CreateBackupRequest {
@@ -69,7 +45,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(rows(&backup.row_counts, "messages"), Some(4));
+    assert_eq!(table_rows(&backup.row_counts, "messages"), Some(4));
     assert_eq!(backup.sha256.len(), 64);
     let listed = admin
         .list_backups(pb::ListBackupsRequest {})
@@ -78,15 +54,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .into_inner();
     assert_eq!(listed.backups.len(), 1);
     assert_eq!(listed.backups[0].id, backup.id);
-    let v = admin
-        .verify_backup(pb::VerifyBackupRequest {
-            backup_id: backup.id.clone(),
-            deep: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(v.ok, "{:?}", v.problems);
+    assert_backup_verifies(&mut admin, &backup.id).await;
 
     // More data, then restore: refused without force, restored with it.
     s.append_messages(agent::AppendMessagesRequest {
@@ -96,23 +64,12 @@ async fn database_admin_round_trip(backend: Backend) {
     })
     .await
     .unwrap();
-    let refused = admin
-        .restore_backup(pb::RestoreBackupRequest {
-            backup_id: backup.id.clone(),
-            force: false,
-        })
-        .await;
-    assert_status(refused, Code::FailedPrecondition, None);
-    let restored = admin
-        .restore_backup(pb::RestoreBackupRequest {
-            backup_id: backup.id.clone(),
-            force: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!restored.pre_restore_backup_id.is_empty());
-    assert_eq!(rows(&restored.restored_row_counts, "sessions"), Some(2));
+    let (refused, restored) = restore_needs_force(&mut admin, &backup.id).await;
+    assert_status(Err::<(), _>(refused), Code::FailedPrecondition, None);
+    assert_eq!(
+        table_rows(&restored.restored_row_counts, "sessions"),
+        Some(2)
+    );
     let missing = s
         .get_session(agent::GetSessionRequest {
             session_id: "c".into(),
@@ -154,33 +111,20 @@ async fn database_admin_round_trip(backend: Backend) {
         "backup_id"
     );
 
-    let cleanup = admin
-        .cleanup_data(pb::CleanupDataRequest {
-            days: 30,
-            dry_run: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(cleanup.dry_run);
-    assert_eq!(cleanup.removed.get("sessions_purged"), Some(&0));
+    let removed = dry_run_cleanup(&mut admin, 30).await;
+    assert_eq!(removed.get("sessions_purged"), Some(&0));
 
-    let drift = admin
-        .check_schema_drift(pb::CheckSchemaDriftRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!drift.drift_found, "{:?}", drift.differences);
+    assert_no_schema_drift(&mut admin).await;
     app.shutdown().await;
 }
 
 async fn database_admin_needs_api_admin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let denied = client(&app, &alice())
+    let denied = admin_client(&app.channel, &alice())
         .get_database_info(pb::GetDatabaseInfoRequest {})
         .await;
     assert_status(denied, Code::PermissionDenied, None);
-    let anonymous = client(&app, "")
+    let anonymous = admin_client(&app.channel, "")
         .list_backups(pb::ListBackupsRequest {})
         .await;
     assert_status(anonymous, Code::Unauthenticated, None);

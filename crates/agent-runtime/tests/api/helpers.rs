@@ -8,12 +8,10 @@ use pb::agent_context_service_client::AgentContextServiceClient;
 use pb::approval_service_client::ApprovalServiceClient;
 use pb::session_service_client::SessionServiceClient;
 use secrecy::SecretString;
-use std::net::SocketAddr;
-use tonic::metadata::{AsciiMetadataValue, MetadataValue};
-use tonic::service::Interceptor;
+pub use service_kit::testing::{Bearer, TestServer, bearer};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
@@ -21,26 +19,12 @@ pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"
 pub struct TestApp {
     pub channel: Channel,
     pub db: TestDb,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), agent_runtime::ServeError>>>,
+    server: TestServer<agent_runtime::ServeError>,
 }
 
 pub type Sessions = SessionServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Agents = AgentContextServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Approvals = ApprovalServiceClient<InterceptedService<Channel, Bearer>>;
-
-/// Adds `authorization: Bearer …` to every request.
-#[derive(Clone)]
-pub struct Bearer(Option<AsciiMetadataValue>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(v) = &self.0 {
-            request.metadata_mut().insert("authorization", v.clone());
-        }
-        Ok(request)
-    }
-}
 
 /// A configuration for tests: JWT auth with the fixture key set.
 pub fn test_config(db: &TestDb) -> Config {
@@ -64,21 +48,14 @@ impl TestApp {
         let db = TestDb::new(backend).await;
         let mut config = test_config(&db);
         tweak(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut task = tokio::spawn(agent_runtime::serve(config, listener, async move {
-            let _ = stopped.await;
-        }));
-        let channel = tokio::select! {
-            channel = connect(addr) => channel,
-            result = &mut task => panic!("server stopped during start-up: {result:?}"),
-        };
+        let server = TestServer::spawn(|listener, shutdown| {
+            agent_runtime::serve(config, listener, shutdown)
+        })
+        .await;
         TestApp {
-            channel,
+            channel: server.channel.clone(),
             db,
-            stop: Some(stop),
-            task: Some(task),
+            server,
         }
     }
 
@@ -95,57 +72,8 @@ impl TestApp {
     }
 
     /// Stops the server and waits for it; panics if it failed.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server result");
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// Connects to `addr`, retrying for up to 60 s while the server starts (it binds before it
-/// serves, and may wait for its key source first).
-pub async fn connect(addr: SocketAddr) -> Channel {
-    let endpoint = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect_timeout(std::time::Duration::from_secs(1));
-    let started = std::time::Instant::now();
-    while started.elapsed() < std::time::Duration::from_secs(60) {
-        if let Ok(channel) = endpoint.connect().await {
-            // The listener accepts before the service is up; wait for health to answer.
-            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-            let check = health.check(tonic_health::pb::HealthCheckRequest {
-                service: String::new(),
-            });
-            let ok = tokio::time::timeout(std::time::Duration::from_secs(2), check)
-                .await
-                .is_ok_and(|r| r.is_ok_and(|r| r.into_inner().status == 1));
-            if ok {
-                return channel;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("server at {addr} did not become healthy");
-}
-
-pub fn bearer(token: &str) -> Bearer {
-    if token.is_empty() {
-        Bearer(None)
-    } else {
-        Bearer(Some(
-            MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
-        ))
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

@@ -5,12 +5,10 @@
 
 use crate::backend_tests;
 use crate::helpers::*;
-use auth_service::passwords::PasswordSettings;
 use codelab_proto::agent::v1 as pb;
 use codelab_proto::auth::v1 as auth_pb;
 use db_core::Backend;
 use db_core::testing::TestDb;
-use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tonic::Code;
@@ -25,57 +23,32 @@ backend_tests!(
 
 /// A running auth-service over its own database.
 struct AuthServer {
-    addr: SocketAddr,
-    channel: Channel,
+    server: TestServer<auth_service::ServeError>,
     db: TestDb,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), auth_service::ServeError>>,
 }
 
 impl AuthServer {
     /// Starts auth-service on `listener` (fast password hashing, known admin password).
     async fn start(backend: Backend, listener: tokio::net::TcpListener) -> AuthServer {
         let db = TestDb::new(backend).await;
-        let config = auth_service::config::Config {
-            db_url: SecretString::from(db.url().expose_url()),
-            admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
-            // Set, so nothing is generated into a credentials file in the working folder.
-            internal_client_secret: Some(SecretString::from("internal-secret-for-tests")),
-            key_encryption_key: Some(auth_service::kek::Keks::generate()),
-            password: PasswordSettings {
-                memory_kib: 1024,
-                iterations: 1,
-                parallelism: 1,
-                max_concurrent: 2,
-            },
-            health_check_interval_ms: 200,
-            shutdown_grace_secs: 5,
-            ..auth_service::config::Config::default()
-        };
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut task = tokio::spawn(auth_service::serve(config, listener, async move {
-            let _ = stopped.await;
-        }));
-        let channel = tokio::select! {
-            channel = connect(addr) => channel,
-            result = &mut task => panic!("auth-service stopped during start-up: {result:?}"),
-        };
-        AuthServer {
-            addr,
-            channel,
-            db,
-            stop: Some(stop),
-            task,
-        }
+        let config = auth_service::testing::config(
+            &db.url().expose_url(),
+            ADMIN_PASSWORD,
+            "internal-secret-for-tests",
+        );
+        let server = TestServer::spawn_on(listener, |listener, shutdown| {
+            auth_service::serve(config, listener, shutdown)
+        })
+        .await;
+        AuthServer { server, db }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     fn auth(&self) -> auth_pb::auth_service_client::AuthServiceClient<Channel> {
-        auth_pb::auth_service_client::AuthServiceClient::new(self.channel.clone())
+        auth_pb::auth_service_client::AuthServiceClient::new(self.server.channel.clone())
     }
 
     /// auth-service's store over its database (for what the API rightly refuses, such as an
@@ -102,7 +75,7 @@ impl AuthServer {
         tonic::service::interceptor::InterceptedService<Channel, Bearer>,
     > {
         auth_pb::user_service_client::UserServiceClient::with_interceptor(
-            self.channel.clone(),
+            self.server.channel.clone(),
             bearer(token),
         )
     }
@@ -122,11 +95,8 @@ impl AuthServer {
             .into_inner()
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap().unwrap();
+    async fn stop(self) {
+        self.server.shutdown().await;
     }
 }
 
@@ -250,7 +220,7 @@ async fn the_whole_flow_through_auth_service(backend: Backend) {
     // offline, so the last one works until its `exp`, then agent-runtime refuses it. A client
     // whose tokens live 5 s shows it (the API's minimum is 60 s; the store takes less).
     let mut clients =
-        auth_pb::client_service_client::ClientServiceClient::new(auth.channel.clone());
+        auth_pb::client_service_client::ClientServiceClient::new(auth.server.channel.clone());
     clients
         .create_client(AuthServer::with_token(
             &admin.access_token,

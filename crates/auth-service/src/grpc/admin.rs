@@ -60,12 +60,11 @@ impl database_admin::ServiceHooks for AdminHooks {
                 .await
         }
         .map_err(Status::from)?;
-        let count = |n: i64| u64::try_from(n).unwrap_or(0);
-        Ok(vec![
-            ("refresh_tokens".to_owned(), count(cleaned.refresh_tokens)),
-            ("login_attempts".to_owned(), count(cleaned.login_attempts)),
-            ("audit_logs".to_owned(), count(cleaned.audit_logs)),
-        ])
+        Ok(service_kit::admin::removed([
+            ("refresh_tokens", cleaned.refresh_tokens),
+            ("login_attempts", cleaned.login_attempts),
+            ("audit_logs", cleaned.audit_logs),
+        ]))
     }
 }
 

@@ -95,20 +95,10 @@ impl Shared {
     }
 }
 
-/// Converts an RPC outcome and logs it (`code`, `duration_ms`).
+/// Converts an RPC outcome and logs it (`code`, `duration_ms`; see
+/// [`service_kit::status::finish`]).
 pub(crate) fn finish<T>(started: Instant, result: Result<T>) -> Result<Response<T>, Status> {
-    let duration_ms = started.elapsed().as_secs_f64() * 1e3;
-    match result {
-        Ok(body) => {
-            tracing::debug!(code = "OK", duration_ms, "rpc finished");
-            Ok(Response::new(body))
-        }
-        Err(err) => {
-            let status = Status::from(err);
-            tracing::info!(code = ?status.code(), duration_ms, message = status.message(), "rpc failed");
-            Err(status)
-        }
-    }
+    service_kit::status::finish(started, result)
 }
 
 /// Runs `$body` (an async block yielding `Result<T, Error>`) and finishes the RPC.

@@ -6,8 +6,9 @@
 //! a `BadRequest`, a lockout or outage a `RetryInfo`.
 
 use crate::error::{Error, OAuthCode};
-use std::collections::HashMap;
-use std::time::Duration;
+use service_kit::status::{
+    already_exists, database_unavailable, error_info, failed_precondition, internal,
+};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -15,11 +16,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 pub const DOMAIN: &str = "auth-service";
 
 fn info(reason: &str, meta: &[(&str, &str)]) -> ErrorDetails {
-    let metadata: HashMap<String, String> = meta
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    ErrorDetails::with_error_info(reason, DOMAIN, metadata)
+    error_info(DOMAIN, reason, meta)
 }
 
 impl From<Error> for Status {
@@ -88,33 +85,13 @@ impl From<Error> for Status {
                     info(&reason, &[("resource", resource), ("id", &id)]),
                 )
             }
-            Error::AlreadyExists { resource, id } => {
-                let reason = format!("{}_ALREADY_EXISTS", resource.to_ascii_uppercase());
-                Status::with_error_details(
-                    Code::AlreadyExists,
-                    format!("{resource} `{id}` already exists"),
-                    info(&reason, &[("resource", resource), ("id", &id)]),
-                )
-            }
+            // `user`, `client` or `email`: USER_ALREADY_EXISTS, …
+            Error::AlreadyExists { resource, id } => already_exists(DOMAIN, resource, &id),
             Error::FailedPrecondition { reason, message } => {
-                let mut details = info(reason, &[]);
-                details.add_precondition_failure_violation(reason, "", message.clone());
-                Status::with_error_details(Code::FailedPrecondition, message, details)
+                failed_precondition(DOMAIN, reason, message)
             }
-            Error::Unavailable(cause) => {
-                tracing::warn!(%cause, "database unavailable");
-                let mut details = info("DATABASE_UNAVAILABLE", &[]);
-                details.set_retry_info(Some(Duration::from_secs(1)));
-                Status::with_error_details(
-                    Code::Unavailable,
-                    "database unavailable, retry later",
-                    details,
-                )
-            }
-            Error::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
-                Status::with_error_details(Code::Internal, "internal error", info("INTERNAL", &[]))
-            }
+            Error::Unavailable(cause) => database_unavailable(DOMAIN, &cause),
+            Error::Internal(cause) => internal(DOMAIN, &cause),
         }
     }
 }
@@ -122,15 +99,8 @@ impl From<Error> for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reason(status: &Status) -> String {
-        status
-            .get_error_details()
-            .error_info()
-            .expect("ErrorInfo")
-            .reason
-            .clone()
-    }
+    use service_kit::testing::error_reason as reason;
+    use std::time::Duration;
 
     #[test]
     fn oauth_codes_map_to_grpc_codes_and_keep_the_rfc_code() {

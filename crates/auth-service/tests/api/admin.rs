@@ -4,29 +4,18 @@
 use crate::backend_tests;
 use crate::helpers::*;
 use codelab_proto::admin::v1 as pb;
-use codelab_proto::admin::v1::database_admin_client::DatabaseAdminClient;
 use db_core::Backend;
+use service_kit::testing::admin::*;
 use tonic::Code;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 backend_tests!(database_admin_round_trip, database_admin_needs_api_admin);
 
-fn client(app: &TestApp, token: &str) -> DatabaseAdminClient<InterceptedService<Channel, Bearer>> {
-    DatabaseAdminClient::with_interceptor(app.channel.clone(), bearer(token))
-}
-
-fn rows(tables: &[pb::TableRowCount], name: &str) -> Option<u64> {
-    tables.iter().find(|t| t.name == name).map(|t| t.rows)
-}
-
 async fn database_admin_round_trip(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let backups = dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |c| c.backup.dir = backups).await;
+    let backups = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(backend, |c| c.backup.dir = backups.path().to_owned()).await;
     let token = app.admin().await;
     app.create_user("carol", "carol-password-1").await;
-    let mut admin = client(&app, &token);
+    let mut admin = admin_client(&app.channel, &token);
 
     let info = admin
         .get_database_info(pb::GetDatabaseInfoRequest {})
@@ -35,17 +24,11 @@ async fn database_admin_round_trip(backend: Backend) {
         .into_inner();
     assert_eq!(info.database, "auth");
     assert_eq!(info.backend, backend.to_string());
-    assert_eq!(rows(&info.tables, "users"), Some(2));
-    assert!(rows(&info.tables, "oauth_clients").is_some_and(|n| n >= 2));
+    assert_eq!(table_rows(&info.tables, "users"), Some(2));
+    assert!(table_rows(&info.tables, "oauth_clients").is_some_and(|n| n >= 2));
     assert!(!info.url.contains("password"), "{}", info.url);
 
-    let status = admin
-        .get_migration_status(pb::GetMigrationStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(status.current_version, status.latest_version);
-    assert!(status.pending.is_empty());
+    assert_migrations_current(&mut admin).await;
 
     let backup = admin
         .create_backup(pb::CreateBackupRequest {
@@ -56,7 +39,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .unwrap()
         .into_inner();
     assert!(backup.id.starts_with("auth-"), "{}", backup.id);
-    assert_eq!(rows(&backup.row_counts, "users"), Some(2));
+    assert_eq!(table_rows(&backup.row_counts, "users"), Some(2));
     let bad = admin
         .create_backup(pb::CreateBackupRequest {
             name: String::new(),
@@ -77,36 +60,12 @@ async fn database_admin_round_trip(backend: Backend) {
             .collect::<Vec<_>>(),
         vec![backup.id.as_str()]
     );
-    let verified = admin
-        .verify_backup(pb::VerifyBackupRequest {
-            backup_id: backup.id.clone(),
-            deep: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(verified.ok, "{:?}", verified.problems);
+    assert_backup_verifies(&mut admin, &backup.id).await;
 
     // A user created after the backup is gone once it is restored (with force).
     app.create_user("dave", "dave-password-1").await;
-    let refused = admin
-        .restore_backup(pb::RestoreBackupRequest {
-            backup_id: backup.id.clone(),
-            force: false,
-        })
-        .await
-        .expect_err("a database with rows needs force");
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    let restored = admin
-        .restore_backup(pb::RestoreBackupRequest {
-            backup_id: backup.id.clone(),
-            force: true,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!restored.pre_restore_backup_id.is_empty());
-    assert_eq!(rows(&restored.restored_row_counts, "users"), Some(2));
+    let (_, restored) = restore_needs_force(&mut admin, &backup.id).await;
+    assert_eq!(table_rows(&restored.restored_row_counts, "users"), Some(2));
     assert!(app.login("dave", "dave-password-1").await.is_err());
     assert!(app.login("carol", "carol-password-1").await.is_ok());
 
@@ -126,17 +85,9 @@ async fn database_admin_round_trip(backend: Backend) {
         .expect_err("unknown backup");
     assert_eq!(unknown.code(), Code::NotFound);
 
-    let cleanup = admin
-        .cleanup_data(pb::CleanupDataRequest {
-            days: 7,
-            dry_run: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(cleanup.dry_run);
+    let removed = dry_run_cleanup(&mut admin, 7).await;
     for kind in ["refresh_tokens", "login_attempts", "audit_logs"] {
-        assert!(cleanup.removed.contains_key(kind), "{:?}", cleanup.removed);
+        assert!(removed.contains_key(kind), "{removed:?}");
     }
     let zero = admin
         .cleanup_data(pb::CleanupDataRequest {
@@ -146,12 +97,7 @@ async fn database_admin_round_trip(backend: Backend) {
         .await;
     assert_status(zero, Code::InvalidArgument, "days");
 
-    let drift = admin
-        .check_schema_drift(pb::CheckSchemaDriftRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!drift.drift_found, "{:?}", drift.differences);
+    assert_no_schema_drift(&mut admin).await;
     app.shutdown().await;
 }
 
@@ -159,11 +105,11 @@ async fn database_admin_needs_api_admin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("erin", "erin-password-1").await;
     let erin = app.login("erin", "erin-password-1").await.unwrap();
-    let denied = client(&app, &erin.access_token)
+    let denied = admin_client(&app.channel, &erin.access_token)
         .get_database_info(pb::GetDatabaseInfoRequest {})
         .await;
     expect_err(denied, Code::PermissionDenied, "MISSING_SCOPE");
-    let anonymous = client(&app, "")
+    let anonymous = admin_client(&app.channel, "")
         .list_backups(pb::ListBackupsRequest {})
         .await;
     expect_err(anonymous, Code::Unauthenticated, "MISSING_TOKEN");

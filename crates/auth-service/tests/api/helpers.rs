@@ -1,7 +1,6 @@
 //! Test server, clients and logins.
 
 use auth_service::config::Config;
-use auth_service::passwords::PasswordSettings;
 use codelab_proto::auth::v1 as pb;
 use db_core::Backend;
 use db_core::testing::TestDb;
@@ -9,12 +8,11 @@ use pb::auth_service_client::AuthServiceClient;
 use pb::client_service_client::ClientServiceClient;
 use pb::user_service_client::UserServiceClient;
 use secrecy::SecretString;
+pub use service_kit::testing::{Bearer, TestServer, bearer, connect};
 use std::net::SocketAddr;
-use tonic::metadata::{AsciiMetadataValue, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const INTERNAL_SECRET: &str = "internal-secret-123";
@@ -29,59 +27,25 @@ pub struct TestApp {
     pub channel: Channel,
     /// Shared with replicas ([`TestApp::replica`]); dropped with the last of them.
     pub db: std::sync::Arc<TestDb>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), auth_service::ServeError>>>,
+    server: TestServer<auth_service::ServeError>,
 }
 
 pub type Auth = AuthServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Users = UserServiceClient<InterceptedService<Channel, Bearer>>;
 pub type Clients = ClientServiceClient<InterceptedService<Channel, Bearer>>;
 
-/// Adds `authorization: Bearer …` and `x-forwarded-for` to every request.
-#[derive(Clone, Default)]
-pub struct Bearer {
-    token: Option<AsciiMetadataValue>,
-    ip: Option<AsciiMetadataValue>,
-}
+pub use auth_service::testing::fast_passwords;
 
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(v) = &self.token {
-            request.metadata_mut().insert("authorization", v.clone());
-        }
-        if let Some(v) = &self.ip {
-            request.metadata_mut().insert("x-forwarded-for", v.clone());
-        }
-        Ok(request)
-    }
-}
-
-/// Cheap argon2 parameters: tests run hundreds of hashes.
-pub fn fast_passwords() -> PasswordSettings {
-    PasswordSettings {
-        memory_kib: 1024,
-        iterations: 1,
-        parallelism: 1,
-        max_concurrent: 4,
-    }
-}
-
-/// A configuration for tests.
+/// A configuration for tests: a known key-encryption key, no rate limit.
 pub fn test_config(db: &TestDb) -> Config {
     Config {
-        db_url: SecretString::from(db.url().expose_url()),
-        admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
-        internal_client_secret: Some(SecretString::from(INTERNAL_SECRET)),
         key_encryption_key: Some(SecretString::from(TEST_KEK)),
-        password: fast_passwords(),
-        health_check_interval_ms: 200,
-        shutdown_grace_secs: 5,
         // Tests call from one address far faster than a person; the limit has its own test.
         rate_limit: auth_service::config::RateLimitSettings {
             requests_per_second: 0,
             burst: 0,
         },
-        ..Config::default()
+        ..auth_service::testing::config(&db.url().expose_url(), ADMIN_PASSWORD, INTERNAL_SECRET)
     }
 }
 
@@ -122,22 +86,14 @@ impl TestApp {
 
     /// Serves `config` on `db`, which other servers (stopped or running) may share.
     pub async fn spawn_shared(db: std::sync::Arc<TestDb>, config: Config) -> TestApp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut task = tokio::spawn(auth_service::serve(config, listener, async move {
-            let _ = stopped.await;
-        }));
-        let channel = tokio::select! {
-            channel = connect(addr) => channel,
-            result = &mut task => panic!("server stopped during start-up: {result:?}"),
-        };
+        let server =
+            TestServer::spawn(|listener, shutdown| auth_service::serve(config, listener, shutdown))
+                .await;
         TestApp {
-            addr,
-            channel,
+            addr: server.addr,
+            channel: server.channel.clone(),
             db,
-            stop: Some(stop),
-            task: Some(task),
+            server,
         }
     }
 
@@ -148,9 +104,7 @@ impl TestApp {
     /// AuthService calls carrying `x-forwarded-for: <ip>` (the client address only on a
     /// server spawned with [`TestApp::spawn_behind_proxy`]).
     pub fn auth_from(&self, ip: &str) -> Auth {
-        let mut b = bearer("");
-        b.ip = Some(MetadataValue::try_from(ip).unwrap());
-        AuthServiceClient::with_interceptor(self.channel.clone(), b)
+        AuthServiceClient::with_interceptor(self.channel.clone(), bearer("").forwarded_for(ip))
     }
 
     pub fn users(&self, token: &str) -> Users {
@@ -205,50 +159,8 @@ impl TestApp {
     }
 
     /// Stops the server and waits for it; panics if it failed.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server result");
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// Connects to `addr`, retrying until health answers SERVING.
-pub async fn connect(addr: SocketAddr) -> Channel {
-    let endpoint = Channel::from_shared(format!("http://{addr}")).unwrap();
-    for _ in 0..200 {
-        if let Ok(channel) = endpoint.connect().await {
-            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-            let ok = health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .is_ok_and(|r| r.into_inner().status == 1);
-            if ok {
-                return channel;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("server at {addr} did not become healthy");
-}
-
-pub fn bearer(token: &str) -> Bearer {
-    Bearer {
-        token: (!token.is_empty())
-            .then(|| MetadataValue::try_from(format!("Bearer {token}")).unwrap()),
-        ip: None,
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

@@ -1,4 +1,4 @@
-//! A throwaway certificate authority for tests (feature `testing`): a CA made with rcgen,
+//! A throwaway certificate authority for tests: a CA made with rcgen,
 //! server certificates for `127.0.0.1`/`localhost` and client certificates, written as PEM
 //! files into a folder.
 

@@ -1,0 +1,231 @@
+//! Serving one service: the tonic server both services run, around the routes that are their
+//! own. It adds grpc.health.v1 (tracking the database's reachability) and reflection v1 and
+//! v1alpha, puts the request size limit on those too, counts every request (Prometheus,
+//! optionally served on its own address), serves plain TCP or TLS (with certificate reload), and
+//! stops gracefully: no new connections, in-flight RPCs get the grace period, then the
+//! service's background tasks stop and the pool closes.
+
+use crate::limit::{Refusal, SizeLimited};
+use crate::settings::ConfigError;
+use crate::tls::{TlsServer, TlsSettings};
+use db_core::{DbError, Pool};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::AbortHandle;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// Why a service could not start or stopped with an error; `E` is the service's own start-up
+/// failure (shown as it displays itself).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError<E: std::error::Error + 'static> {
+    /// Invalid configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    /// The service's own start-up step failed.
+    #[error(transparent)]
+    Service(E),
+    /// Binding the address or accepting connections failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    /// The gRPC transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The reflection service could not be built.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// What the server needs to know about the service it serves, besides its routes.
+pub struct Service {
+    /// Name in log lines and the metrics' `service` label (`agent-runtime`).
+    pub name: &'static str,
+    /// Environment prefix, to name the TLS variables in errors (`AGENT_RUNTIME`).
+    pub env_prefix: &'static str,
+    /// Full names of the gRPC services in the routes (`codelab.agent.v1.SessionService`):
+    /// their health status follows the database, their RPCs are labelled in metrics.
+    pub grpc_services: &'static [&'static str],
+    /// HTTP paths in the routes, labelled in metrics (`/.well-known/jwks.json`).
+    pub http_paths: &'static [&'static str],
+    /// Serve HTTP/1.1 as well as HTTP/2 (for plain HTTP routes).
+    pub accept_http1: bool,
+    /// The database's name in metrics, and its pool: probed for health, closed at the end.
+    pub database: (&'static str, Pool),
+    /// Largest encoded request message, in bytes, on every service.
+    pub max_request_bytes: usize,
+    /// The answer to a larger request (the service's `RESOURCE_EXHAUSTED`).
+    pub refuse: Refusal,
+    /// How often the database is probed for the health service.
+    pub health_check_interval: Duration,
+    /// Time in-flight RPCs get to finish once `shutdown` has resolved.
+    pub shutdown_grace: Duration,
+    /// Prometheus `GET /metrics` address; none when unset.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `…__TLS__*`: TLS when set, plaintext otherwise.
+    pub tls: TlsSettings,
+    /// The service's background tasks, aborted when the server stops.
+    pub tasks: Vec<AbortHandle>,
+}
+
+/// `inner` with the request size limit of `service` (see [`SizeLimited`]).
+pub fn limited<S>(service: &Service, inner: S) -> SizeLimited<S> {
+    SizeLimited::new(inner, service.max_request_bytes, service.refuse)
+}
+
+/// Serves `routes` (the service's own, each already limited with [`limited`]) plus health and
+/// reflection on `listener` until `shutdown` resolves and in-flight RPCs have finished or the
+/// grace period has passed. `announce` is told the bound address and whether TLS is on once
+/// everything is ready, to log the service's own "serving" line.
+///
+/// # Errors
+/// [`ServeError`] when reflection, the metrics address or TLS cannot be set up, or the
+/// transport fails.
+pub async fn serve<E: std::error::Error + 'static>(
+    service: Service,
+    routes: Routes,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    announce: impl FnOnce(SocketAddr, bool),
+) -> Result<(), ServeError<E>> {
+    let pool = service.database.1.clone();
+    let statuses: Vec<&'static str> = std::iter::once("")
+        .chain(service.grpc_services.iter().copied())
+        .collect();
+    let (reporter, health) = tonic_health::server::health_reporter();
+    set_serving(&reporter, &statuses, ServingStatus::Serving).await;
+    let monitor = tokio::spawn(db_core::service::watch_database(
+        pool.clone(),
+        service.health_check_interval,
+        move |reachable| {
+            let reporter = reporter.clone();
+            let statuses = statuses.clone();
+            async move {
+                let status = if reachable {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                set_serving(&reporter, &statuses, status).await;
+            }
+        },
+    ));
+    let result = serve_routes(&service, routes, health, listener, shutdown, announce).await;
+    monitor.abort();
+    for task in &service.tasks {
+        task.abort();
+    }
+    pool.close();
+    tracing::info!("{} stopped", service.name);
+    result
+}
+
+/// Everything of [`serve`] after health: reflection, metrics, TLS, the server, the grace period.
+async fn serve_routes<E: std::error::Error + 'static>(
+    service: &Service,
+    routes: Routes,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    announce: impl FnOnce(SocketAddr, bool),
+) -> Result<(), ServeError<E>> {
+    let max = service.max_request_bytes;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    // Every service gets the same request limit, health and reflection included.
+    let routes = routes
+        .add_service(limited(service, health.max_decoding_message_size(max)))
+        .add_service(limited(
+            service,
+            reflection_v1.max_decoding_message_size(max),
+        ))
+        .add_service(limited(
+            service,
+            reflection_v1alpha.max_decoding_message_size(max),
+        ));
+
+    let labelled: Vec<&str> = service
+        .grpc_services
+        .iter()
+        .copied()
+        .chain([
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ])
+        .collect();
+    let (database, pool) = &service.database;
+    let metrics = db_core::metrics::Metrics::new(
+        service.name,
+        &labelled,
+        service.http_paths,
+        vec![((*database).to_owned(), pool.clone())],
+    );
+    let metrics_endpoint = match service.metrics_addr {
+        Some(addr) => Some(db_core::metrics::MetricsEndpoint::start(addr, metrics.clone()).await?),
+        None => None,
+    };
+    let result = async {
+        let addr = listener.local_addr()?;
+        let tls = TlsServer::from_settings(&service.tls)
+            .map_err(|e| ConfigError(format!("{}__TLS__*: {e}", service.env_prefix)))?;
+        let reloader = tls
+            .as_ref()
+            .map(|t| crate::reload::spawn_watcher(t.cert().clone(), crate::reload::POLL_INTERVAL));
+        announce(addr, tls.is_some());
+
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight RPCs");
+            let _ = stop_tx.send(());
+        };
+        let server = Server::builder()
+            .accept_http1(service.accept_http1)
+            .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+            .layer(metrics.layer())
+            .add_routes(routes)
+            // Plain TCP or TLS, TCP_NODELAY either way: without it, Nagle's algorithm and the
+            // client's delayed ACK hold small responses for ~40 ms.
+            .serve_with_incoming_shutdown(crate::incoming::incoming(listener, tls), signal);
+
+        let grace = service.shutdown_grace;
+        let result = tokio::select! {
+            r = server => r.map_err(ServeError::from),
+            () = async { let _ = stop_rx.await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight RPCs did not finish in time; stopping");
+                Ok(())
+            }
+        };
+        if let Some(task) = reloader {
+            task.abort();
+        }
+        result
+    }
+    .await;
+    if let Some(endpoint) = metrics_endpoint {
+        endpoint.stop().await;
+    }
+    result
+}
+
+/// Sets the overall (`""`) and per-service health status.
+async fn set_serving(reporter: &HealthReporter, services: &[&str], status: ServingStatus) {
+    for service in services {
+        reporter.set_service_status(service, status).await;
+    }
+}
