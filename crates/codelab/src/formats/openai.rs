@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    Documents, Draft, ExportedConversation, FormatError, as_object, kind, optional_str,
+    Documents, Draft, ExportedConversation, FormatError, RoleNames, as_object, kind, optional_str,
     required_str,
 };
 
@@ -207,15 +207,13 @@ fn role_from_openai(role: &str) -> Option<Role> {
     }
 }
 
-/// The OpenAI name of an agent-runtime role (`user` for an unknown value).
-pub(crate) fn role_name(role: i32) -> &'static str {
-    match Role::try_from(role).unwrap_or(Role::Unspecified) {
-        Role::Assistant => "assistant",
-        Role::System => "system",
-        Role::Tool => "tool",
-        Role::User | Role::Unspecified => "user",
-    }
-}
+/// How OpenAI names the roles.
+const ROLES: RoleNames = RoleNames {
+    user: "user",
+    assistant: "assistant",
+    system: "system",
+    tool: "tool",
+};
 
 /// An OpenAI chat message as written by `export`; keys in OpenAI's order.
 #[derive(Debug, Serialize)]
@@ -273,7 +271,7 @@ pub(crate) fn conversation(c: &ExportedConversation) -> OpenAiConversation<'_> {
 /// An agent-runtime message in OpenAI's shape.
 pub fn to_openai(m: &Message) -> OpenAiMessage<'_> {
     OpenAiMessage {
-        role: role_name(m.role),
+        role: ROLES.of(m.role),
         content: m.content.as_deref(),
         name: &m.name,
         tool_calls: m
