@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use db_core::Backend;
 use serde_json::Value;
 
-use crate::services;
+use crate::{services, short_run};
 
 const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
@@ -32,18 +32,13 @@ async fn codelab_bench(args: &[&str], password: &str) -> Output {
 /// refused before the run starts.
 async fn bench_login_measures_password_grants(backend: Backend) {
     let auth = services::auth_service_for_commands(backend, ADMIN_PASSWORD).await;
-    let run = [
+    let run = short_run(
         "login",
-        "--auth-addr",
-        &auth.url,
-        "--clients",
         "2",
-        "--duration",
         "1",
-        "--warmup",
         "0.2",
-        "--json",
-    ];
+        &["--auth-addr", &auth.url, "--json"],
+    );
     let out = codelab_bench(&run, ADMIN_PASSWORD).await;
     assert!(out.status.success(), "{out:?}");
     let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");

@@ -14,3 +14,25 @@ fn cli(args: &[&str]) -> codelab_bench::Cli {
     codelab_bench::Cli::try_parse_from(std::iter::once("codelab-bench").chain(args.iter().copied()))
         .unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
+
+/// The arguments of a short run of `workload`: `--clients`, `--duration` and `--warmup`
+/// (seconds), then `rest`.
+fn short_run<'a>(
+    workload: &'a str,
+    clients: &'a str,
+    duration: &'a str,
+    warmup: &'a str,
+    rest: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        workload,
+        "--clients",
+        clients,
+        "--duration",
+        duration,
+        "--warmup",
+        warmup,
+    ];
+    args.extend_from_slice(rest);
+    args
+}

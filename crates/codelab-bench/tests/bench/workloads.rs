@@ -2,41 +2,18 @@
 //! file or fresh PostgreSQL database), through the functions the subcommands run; and the load
 //! generator's own gRPC caller against the real server.
 
-use std::path::PathBuf;
-
 use codelab_proto::agent::v1::{GetSessionStatsRequest, ListSessionsRequest};
 use db_core::testing::TestDb;
 use tokio::net::TcpListener;
 
-use crate::cli;
-use crate::services::{self, Running};
-
-/// An agent-runtime with authentication off, on `db`.
-async fn start(db: TestDb) -> Running {
-    services::agent_runtime(db, |config| config.auth.disabled = true).await
-}
-
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/conversations")
-        .join(name)
-}
+use crate::services;
+use crate::{cli, short_run};
 
 async fn bench_smoke(db: TestDb) {
-    let server = start(db).await;
+    let server = services::agent_runtime_without_auth(db).await;
     services::connect(&server.url).await;
     let addr = server.url.clone();
-    let args = [
-        "append",
-        "--addr",
-        &addr,
-        "--clients",
-        "2",
-        "--duration",
-        "1",
-        "--warmup",
-        "0.2",
-    ];
+    let args = short_run("append", "2", "1", "0.2", &["--addr", &addr]);
     let report = codelab_bench::measure(cli(&args).command)
         .await
         .expect("bench append");
@@ -49,17 +26,7 @@ async fn bench_smoke(db: TestDb) {
     );
 
     // The mixed workload: every kind of call succeeds, and its sessions are gone afterwards.
-    let args = [
-        "mixed",
-        "--addr",
-        &addr,
-        "--clients",
-        "2",
-        "--duration",
-        "1",
-        "--warmup",
-        "0",
-    ];
+    let args = short_run("mixed", "2", "1", "0", &["--addr", &addr]);
     let report = codelab_bench::measure(cli(&args).command)
         .await
         .expect("bench mixed");
@@ -68,24 +35,23 @@ async fn bench_smoke(db: TestDb) {
     assert_eq!(row.error_count, 0, "{report:?}");
     assert_eq!(report.workload, "mixed");
 
-    let messages = data("fastchat_dummy_conversation.json");
-    let args = [
+    let messages = services::conversation_file("fastchat_dummy_conversation.json");
+    let args = short_run(
         "list",
-        "--addr",
-        &addr,
-        "--clients",
         "2",
-        "--duration",
         "0.5",
-        "--warmup",
         "0",
-        "--seed-messages",
-        "300",
-        "--pages",
-        "1,6",
-        "--messages-from",
-        messages.to_str().unwrap(),
-    ];
+        &[
+            "--addr",
+            &addr,
+            "--seed-messages",
+            "300",
+            "--pages",
+            "1,6",
+            "--messages-from",
+            messages.to_str().unwrap(),
+        ],
+    );
     let report = codelab_bench::measure(cli(&args).command)
         .await
         .expect("bench list");
@@ -98,19 +64,13 @@ async fn bench_smoke(db: TestDb) {
         "{report:?}"
     );
 
-    let args = [
+    let args = short_run(
         "stats",
-        "--addr",
-        &addr,
-        "--clients",
         "1",
-        "--duration",
         "0.5",
-        "--warmup",
         "0",
-        "--seed-messages",
-        "300",
-    ];
+        &["--addr", &addr, "--seed-messages", "300"],
+    );
     let report = codelab_bench::measure(cli(&args).command)
         .await
         .expect("bench stats");
@@ -119,7 +79,7 @@ async fn bench_smoke(db: TestDb) {
         "{report:?}"
     );
 
-    let mut session_args = args;
+    let mut session_args = args.clone();
     session_args[0] = "session";
     let report = codelab_bench::measure(cli(&session_args).command)
         .await
@@ -197,7 +157,7 @@ async fn wire_client_reads_large_responses_and_reports_statuses() {
         Message, Role, SessionStats,
     };
 
-    let server = start(TestDb::sqlite()).await;
+    let server = services::agent_runtime_without_auth(TestDb::sqlite()).await;
     services::connect(&server.url).await;
     let mut wire = WireClient::connect(&server.url, None).await.unwrap();
 

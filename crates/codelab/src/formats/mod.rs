@@ -385,6 +385,47 @@ impl RoleNames {
     }
 }
 
+/// The conversation id of `obj`: field `id`, a string or a number; `None` when absent or null.
+///
+/// # Errors
+/// An `id` of another type.
+pub(crate) fn conversation_id(
+    obj: &Map<String, Value>,
+    location: &str,
+) -> Result<Option<String>, FormatError> {
+    match obj.get("id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(FormatError::new(
+            location,
+            format!(
+                "field `id` must be a string or a number, found {}",
+                kind(other)
+            ),
+        )),
+    }
+}
+
+/// Field `key` of `obj`, which must be an array.
+///
+/// # Errors
+/// A missing field, or one of another type.
+pub(crate) fn required_array<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    location: &str,
+) -> Result<&'a Vec<Value>, FormatError> {
+    match obj.get(key) {
+        Some(Value::Array(items)) => Ok(items),
+        None => Err(FormatError::new(location, format!("missing field `{key}`"))),
+        Some(other) => Err(FormatError::new(
+            location,
+            format!("field `{key}` must be an array, found {}", kind(other)),
+        )),
+    }
+}
+
 /// "an object", "a string" …: what a JSON value is, for error messages.
 pub(crate) fn kind(v: &Value) -> &'static str {
     match v {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::{
     Documents, Draft, ExportedConversation, FormatError, RoleNames, SHAREGPT_FROM_KEY, as_object,
-    kind, required_str,
+    conversation_id, required_array, required_str,
 };
 
 pub(super) fn parse(docs: &Documents) -> Result<Vec<Draft>, FormatError> {
@@ -26,33 +26,8 @@ pub(super) fn parse(docs: &Documents) -> Result<Vec<Draft>, FormatError> {
 
 fn conversation(location: &str, v: &Value) -> Result<Draft, FormatError> {
     let obj = as_object(v, "a ShareGPT conversation", location)?;
-    let source_id = match obj.get("id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => {
-            return Err(FormatError::new(
-                location,
-                format!(
-                    "field `id` must be a string or a number, found {}",
-                    kind(other)
-                ),
-            ));
-        }
-    };
-    let turns = match obj.get("conversations") {
-        Some(Value::Array(turns)) => turns,
-        None => return Err(FormatError::new(location, "missing field `conversations`")),
-        Some(other) => {
-            return Err(FormatError::new(
-                location,
-                format!(
-                    "field `conversations` must be an array, found {}",
-                    kind(other)
-                ),
-            ));
-        }
-    };
+    let source_id = conversation_id(obj, location)?;
+    let turns = required_array(obj, "conversations", location)?;
     let messages = turns
         .iter()
         .enumerate()

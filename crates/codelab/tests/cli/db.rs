@@ -10,6 +10,11 @@ use db_core::{Backend, DbUrl, Pool, PoolConfig};
 use std::path::Path;
 use std::process::Output;
 
+db_core::backend_tests!(
+    migrations_stats_backup_restore_drift,
+    auth_database_through_the_cli
+);
+
 struct Run {
     out: Output,
 }
@@ -203,16 +208,6 @@ async fn migrations_stats_backup_restore_drift(backend: Backend) {
             .ok()
             .contains("redid")
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_migrations_stats_backup_restore_drift() {
-    migrations_stats_backup_restore_drift(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_migrations_stats_backup_restore_drift() {
-    migrations_stats_backup_restore_drift(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -626,16 +621,6 @@ async fn auth_database_through_the_cli(backend: Backend) {
     assert_eq!(rows(&stats, "login_attempts"), 0);
     assert_eq!(rows(&stats, "audit_logs"), 1);
     assert_eq!(rows(&stats, "users"), 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_auth_database_through_the_cli() {
-    auth_database_through_the_cli(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_auth_database_through_the_cli() {
-    auth_database_through_the_cli(Backend::Postgres).await;
 }
 
 /// Runs the `sqlite3` command-line tool on `path` with `args`; its stdout.

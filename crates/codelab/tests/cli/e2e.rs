@@ -11,18 +11,6 @@ use serde_json::{Value, json};
 
 use crate::support::services::{self, Running};
 
-/// An agent-runtime with authentication off (these tests are about the file formats;
-/// auth.rs runs the CLI against auth-service), on `db`.
-async fn start(db: TestDb) -> Running {
-    services::agent_runtime(db, |config| config.auth.disabled = true).await
-}
-
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/conversations")
-        .join(name)
-}
-
 fn cli(args: &[&str]) -> Cli {
     Cli::try_parse_from(std::iter::once("codelab").chain(args.iter().copied()))
         .unwrap_or_else(|e| panic!("{args:?}: {e}"))
@@ -56,12 +44,12 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
 }
 
 async fn round_trip(db: TestDb) {
-    let server = start(db).await;
+    let server = services::agent_runtime_without_auth(db).await;
     let conn = services::connect(&server.url).await;
     let dir = tempfile::tempdir().unwrap();
 
     // ShareGPT: import, export everything, compare with the original, order included.
-    let sharegpt = data("fastchat_dummy_conversation.json");
+    let sharegpt = services::conversation_file("fastchat_dummy_conversation.json");
     import(&server, &sharegpt, &[]).await;
     let exported = export(
         &server,
@@ -155,8 +143,8 @@ async fn round_trip(db: TestDb) {
     );
 
     // MT-Bench questions and reference answers.
-    let questions = data("mt_bench_question.jsonl");
-    let answers = data("mt_bench_gpt4_reference.jsonl");
+    let questions = services::conversation_file("mt_bench_question.jsonl");
+    let answers = services::conversation_file("mt_bench_gpt4_reference.jsonl");
     import(&server, &questions, &[]).await;
     import(&server, &answers, &[]).await;
     let all_path = dir.path().join("all.jsonl");
@@ -315,7 +303,7 @@ async fn every_data_file_exports_back_byte_identical(backend: db_core::Backend) 
             db_core::Backend::Sqlite => TestDb::sqlite(),
             db_core::Backend::Postgres => TestDb::postgres().await,
         };
-        let server = start(db).await;
+        let server = services::agent_runtime_without_auth(db).await;
         services::connect(&server.url).await;
         import(&server, &path, &[]).await;
         let exported = export(
@@ -338,7 +326,7 @@ async fn every_data_file_exports_back_byte_identical(backend: db_core::Backend) 
 
 /// The conversation files (`.json`, `.jsonl`) of `testdata/conversations/`, sorted.
 fn data_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(data(""))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(services::conversation_file(""))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "jsonl"))
@@ -364,7 +352,7 @@ fn testdata_matches_the_shared_data_set() {
         if !path.is_file() || name.eq_ignore_ascii_case("README.md") {
             continue;
         }
-        let copy = data(&name);
+        let copy = services::conversation_file(&name);
         let ours = std::fs::read(&copy)
             .unwrap_or_else(|e| panic!("{} has no copy of {name}: {e}", copy.display()));
         assert!(

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use db_core::testing::TestDb;
 use db_core::{Backend, DbUrl};
 
-use crate::support::{Guard, free_port};
+use crate::support::{self, Guard, free_port};
 
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path)
@@ -132,27 +132,7 @@ async fn up_creates_owner_only_files_under_umask_022() {
 /// session into agent-runtime at `addr`.
 async fn import_a_session(log: &str, addr: &str, auth_addr: &str, dir: &Path) {
     use clap::Parser as _;
-    let password = log
-        .split("generated password ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no generated admin password printed:\n{log}"))
-        .to_owned();
-    let login = codelab::Cli::try_parse_from([
-        "codelab",
-        "login",
-        "--auth-addr",
-        &format!("http://{auth_addr}"),
-    ])
-    .unwrap();
-    let codelab::Command::Login(mut login) = login.command else {
-        panic!("not a login command")
-    };
-    login.password = Some(secrecy::SecretString::from(password));
-    let token = codelab::commands::login::login(&login)
-        .await
-        .expect("admin login")
-        .access_token;
+    let token = support::admin_token_from_up_log(log, auth_addr).await;
     let file = dir.join("chat.jsonl");
     std::fs::write(
         &file,

@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 use clap::Parser as _;
 use codelab::client::{self, ConnectOpts};
 use codelab_proto::agent::v1::ListSessionsRequest;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("up.log")).unwrap_or_default()
 }
 
-use crate::support::{Guard, free_port};
+use crate::support::{self, Guard, free_port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_serves_until_sigterm() {
@@ -99,28 +98,8 @@ async fn up_serves_until_sigterm() {
     // The generated admin password is printed once; logging in with it gives a token that
     // agent-runtime accepts.
     let up_log = log(dir.path());
-    let password = up_log
-        .split("generated password ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no generated admin password printed:\n{up_log}"))
-        .to_owned();
     assert!(up_log.contains("codelab login"), "{up_log}");
-    let login = codelab::Cli::try_parse_from([
-        "codelab",
-        "login",
-        "--auth-addr",
-        &format!("http://{auth_addr}"),
-    ])
-    .unwrap();
-    let codelab::Command::Login(mut login) = login.command else {
-        panic!("not a login command")
-    };
-    login.password = Some(SecretString::from(password));
-    let token = codelab::commands::login::login(&login)
-        .await
-        .expect("admin login")
-        .access_token;
+    let token = support::admin_token_from_up_log(&up_log, &auth_addr).await;
 
     // With the token, a conversation goes in and comes back.
     let chat =

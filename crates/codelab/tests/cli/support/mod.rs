@@ -227,6 +227,33 @@ pub fn codelab(args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Logs in to auth-service at `auth_addr` (`host:port`) as the admin, with the password
+/// `codelab up` printed once in its log `log`; returns the access token.
+pub async fn admin_token_from_up_log(log: &str, auth_addr: &str) -> String {
+    use clap::Parser as _;
+    let password = log
+        .split("generated password ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no generated admin password printed:\n{log}"))
+        .to_owned();
+    let login = codelab::Cli::try_parse_from([
+        "codelab",
+        "login",
+        "--auth-addr",
+        &format!("http://{auth_addr}"),
+    ])
+    .unwrap();
+    let codelab::Command::Login(mut login) = login.command else {
+        panic!("not a login command")
+    };
+    login.password = Some(secrecy::SecretString::from(password));
+    codelab::commands::login::login(&login)
+        .await
+        .expect("admin login")
+        .access_token
+}
+
 /// A random-enough suffix for database names.
 pub fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};

@@ -106,6 +106,18 @@ pub async fn agent_runtime(
     .await
 }
 
+/// agent-runtime on `db` with authentication off: for tests about what it stores, not who may.
+pub async fn agent_runtime_without_auth(db: TestDb) -> Running {
+    agent_runtime(db, |config| config.auth.disabled = true).await
+}
+
+/// A file of the shared conversation data set, `testdata/conversations/<name>`.
+pub fn conversation_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/conversations")
+        .join(name)
+}
+
 /// auth-service's configuration for tests on `db`: `admin_password` for the seeded admin, the
 /// internal client's secret and a key-encryption key set (so nothing is generated into a
 /// credentials file in the working folder), the cheapest password hashing, a 2 s shutdown.
