@@ -64,6 +64,7 @@ pub enum Command {
     /// Compare the live schema with what the applied migrations produce (exit 1 on drift).
     Drift(drift::Opts),
     /// Connect time, round trip and schema status of every database.
+    #[command(mut_arg("json", |a| a.help("Print JSON instead of a table")))]
     Health(health::Opts),
 }
 
