@@ -82,6 +82,11 @@ fn failed(out: Out, needle: &str) -> String {
     out.stderr
 }
 
+/// Runs `codelab args…` like [`codelab`], which must succeed, and parses its stdout as JSON.
+async fn codelab_json(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Value {
+    serde_json::from_str(&ok(codelab(args, env, stdin).await)).expect("JSON on stdout")
+}
+
 /// `codelab login` with the password in CODELAB_PASSWORD.
 async fn login(auth: &str, username: &str, password: &str) -> Out {
     codelab(
@@ -112,13 +117,12 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
     let admin_env = [("CODELAB_TOKEN", admin.as_str())];
 
     // --password-stdin and --json.
-    let json: Value = serde_json::from_str(&ok(codelab(
+    let json: Value = codelab_json(
         &["login", "--auth-addr", a, "--password-stdin", "--json"],
         &[],
         &format!("{ADMIN_PASSWORD}\n"),
     )
-    .await))
-    .unwrap();
+    .await;
     assert_eq!(json["token_type"], "Bearer");
     assert!(
         json["refresh_token"]
@@ -128,7 +132,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
     failed(login(a, "admin", "wrong-password").await, "invalid_grant");
 
     // Users: create, list, get, disable/enable, passwd, delete.
-    let created: Value = serde_json::from_str(&ok(codelab(
+    let created: Value = codelab_json(
         &[
             "users",
             "create",
@@ -145,8 +149,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
         ],
         "",
     )
-    .await))
-    .unwrap();
+    .await;
     let dave_id = created["user_id"].as_str().unwrap().to_owned();
     assert_eq!(created["username"], "dave");
     assert_eq!(created["scopes"], "api:read api:write");
@@ -160,13 +163,12 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
         "{table}"
     );
     assert!(table.contains("2 of 2 users"), "{table}");
-    let got: Value = serde_json::from_str(&ok(codelab(
+    let got: Value = codelab_json(
         &["users", "get", &dave_id, "--auth-addr", a, "--json"],
         &admin_env,
         "",
     )
-    .await))
-    .unwrap();
+    .await;
     assert_eq!(got["username"], "dave");
 
     // dave works with agent-runtime using his token.
@@ -230,13 +232,12 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
     );
 
     // Disabled: no login; enabled again: login works. By username this time.
-    let disabled: Value = serde_json::from_str(&ok(codelab(
+    let disabled: Value = codelab_json(
         &["users", "disable", "dave", "--auth-addr", a, "--json"],
         &admin_env,
         "",
     )
-    .await))
-    .unwrap();
+    .await;
     assert_eq!(disabled["is_active"], false);
     failed(login(a, "dave", "dave-password-1").await, "invalid_grant");
     ok(codelab(
@@ -345,7 +346,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
     failed(login(a, "dave", "dave-password-4").await, "invalid_grant");
 
     // Clients: create (secret once), list, get, update, rotate-secret, delete.
-    let client: Value = serde_json::from_str(&ok(codelab(
+    let client: Value = codelab_json(
         &[
             "clients",
             "create",
@@ -364,8 +365,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
         &admin_env,
         "",
     )
-    .await))
-    .unwrap();
+    .await;
     assert_eq!(client["is_confidential"], true);
     assert_eq!(
         client["allowed_grant_types"],
@@ -389,7 +389,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
     ] {
         assert!(table.contains(id), "{id}: {table}");
     }
-    let updated: Value = serde_json::from_str(&ok(codelab(
+    let updated: Value = codelab_json(
         &[
             "clients",
             "update",
@@ -405,8 +405,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
         &admin_env,
         "",
     )
-    .await))
-    .unwrap();
+    .await;
     assert_eq!(updated["name"], "Nightly reports");
     assert_eq!(updated["is_active"], false);
     let got = ok(codelab(
@@ -419,7 +418,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
         got.contains("Nightly reports") && got.contains("confidential"),
         "{got}"
     );
-    let rotated: Value = serde_json::from_str(&ok(codelab(
+    let rotated: Value = codelab_json(
         &[
             "clients",
             "rotate-secret",
@@ -431,8 +430,7 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
         &admin_env,
         "",
     )
-    .await))
-    .unwrap();
+    .await;
     assert_ne!(rotated["client_secret"], client["client_secret"]);
     ok(codelab(
         &["clients", "delete", "svc-reports", "--auth-addr", a],
@@ -451,13 +449,12 @@ async fn admin_commands_and_the_whole_flow(backend: Backend) {
     );
 
     // Key rotation: a token signed with the new key works at agent-runtime too.
-    let rotated: Value = serde_json::from_str(&ok(codelab(
+    let rotated: Value = codelab_json(
         &["auth", "rotate-keys", "--auth-addr", a, "--json"],
         &admin_env,
         "",
     )
-    .await))
-    .unwrap();
+    .await;
     let kid = rotated["kid"].as_str().unwrap().to_owned();
     assert!(
         rotated["published_kids"].as_array().unwrap().len() >= 2,

@@ -328,20 +328,13 @@ async fn cleanup_executes_in_batches_and_vacuums() {
         "UPDATE sessions SET last_activity = '2000-01-01 00:00:00'",
     )
     .await;
-    let out = db(
-        &url,
-        backups,
-        &[
-            "cleanup",
-            "--inactive-hours",
-            "24",
-            "--batch",
-            "3",
-            "--execute",
-            "--json",
-        ],
-    )
-    .ok();
+    // `db cleanup --inactive-hours 24 …`.
+    let cleanup_idle = |rest: &[&str]| {
+        let mut args = vec!["cleanup", "--inactive-hours", "24"];
+        args.extend_from_slice(rest);
+        db(&url, backups, &args).ok()
+    };
+    let out = cleanup_idle(&["--batch", "3", "--execute", "--json"]);
     let r = json(&out);
     assert_eq!(r["soft_deleted"], 7);
     assert_eq!(
@@ -349,18 +342,7 @@ async fn cleanup_executes_in_batches_and_vacuums() {
         (Some(3), Some(0))
     );
     assert_eq!(r["vacuumed"], true);
-    let out = db(
-        &url,
-        backups,
-        &[
-            "cleanup",
-            "--inactive-hours",
-            "24",
-            "--purge-deleted-days",
-            "1",
-        ],
-    )
-    .ok();
+    let out = cleanup_idle(&["--purge-deleted-days", "1"]);
     assert!(out.contains("soft-delete 0"), "{out}");
 
     // Purging stops each batch at its message budget: 2 messages a session, at most 5 a batch,

@@ -131,7 +131,6 @@ async fn up_creates_owner_only_files_under_umask_022() {
 /// Logs in as the admin with the password `codelab up` printed in `log` and imports one
 /// session into agent-runtime at `addr`.
 async fn import_a_session(log: &str, addr: &str, auth_addr: &str, dir: &Path) {
-    use clap::Parser as _;
     let token = support::admin_token_from_up_log(log, auth_addr).await;
     let file = dir.join("chat.jsonl");
     std::fs::write(
@@ -139,18 +138,7 @@ async fn import_a_session(log: &str, addr: &str, auth_addr: &str, dir: &Path) {
         "{\"id\": \"perm-test\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n",
     )
     .unwrap();
-    let import = codelab::Cli::try_parse_from([
-        "codelab",
-        "sessions",
-        "import",
-        file.to_str().unwrap(),
-        "--addr",
-        &format!("http://{addr}"),
-        "--token",
-        &token,
-    ])
-    .unwrap();
-    codelab::run(import).await.expect("import");
+    support::import_with_token(&file, &format!("http://{addr}"), &token).await;
 }
 
 /// `db migrate`, `db backup`, `db restore` into a new file and `db restore --force` over it

@@ -110,18 +110,7 @@ async fn up_serves_until_sigterm() {
         format!("{}\n", json!({"id": "up-test", "messages": chat})),
     )
     .unwrap();
-    let import = codelab::Cli::try_parse_from([
-        "codelab",
-        "sessions",
-        "import",
-        file.to_str().unwrap(),
-        "--addr",
-        &url,
-        "--token",
-        &token,
-    ])
-    .unwrap();
-    codelab::run(import).await.expect("import");
+    support::import_with_token(&file, &url, &token).await;
     let out = dir.path().join("out.json");
     let export = codelab::Cli::try_parse_from([
         "codelab",

@@ -254,6 +254,23 @@ pub async fn admin_token_from_up_log(log: &str, auth_addr: &str) -> String {
         .access_token
 }
 
+/// `codelab sessions import <file> --addr <url> --token <token>`, run in this process.
+pub async fn import_with_token(file: &Path, url: &str, token: &str) {
+    use clap::Parser as _;
+    let import = codelab::Cli::try_parse_from([
+        "codelab",
+        "sessions",
+        "import",
+        file.to_str().unwrap(),
+        "--addr",
+        url,
+        "--token",
+        token,
+    ])
+    .unwrap();
+    codelab::run(import).await.expect("import");
+}
+
 /// A random-enough suffix for database names.
 pub fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
