@@ -77,14 +77,7 @@ async fn up_creates_owner_only_files_under_umask_022() {
     assert_eq!(mode(&log_path) & 0o044, 0o044, "the test's own umask");
     let addr = format!("127.0.0.1:{}", free_port());
     let auth_addr = format!("127.0.0.1:{}", free_port());
-    let child = codelab_umask_022(dir.path())
-        .args(["up", "--data-dir", "state"])
-        .env("AGENT_RUNTIME__GRPC_ADDR", &addr)
-        .env("AUTH_SERVICE__GRPC_ADDR", &auth_addr)
-        .env_remove("AGENT_RUNTIME__AUTH__DISABLED")
-        .env_remove("AGENT_RUNTIME__AUTH__JWKS_URL")
-        .env_remove("AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL")
-        .env_remove("AUTH_SERVICE__ADMIN_PASSWORD")
+    let child = support::up_on(&mut codelab_umask_022(dir.path()), &addr, &auth_addr)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)

@@ -23,28 +23,25 @@ async fn up_serves_until_sigterm() {
     let addr = format!("127.0.0.1:{}", free_port());
     let auth_addr = format!("127.0.0.1:{}", free_port());
     let log_file = std::fs::File::create(dir.path().join("up.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_codelab"))
-        .args(["up", "--data-dir", "state"])
-        // A fresh working directory: no `.env` of the developer's is read.
-        .current_dir(dir.path())
-        .env("AGENT_RUNTIME__GRPC_ADDR", &addr)
-        .env("AUTH_SERVICE__GRPC_ADDR", &auth_addr)
-        .env_remove("AGENT_RUNTIME__DB_URL")
-        .env_remove("AUTH_SERVICE__DB_URL")
-        .env_remove("AGENT_RUNTIME__AUTH__DISABLED")
-        .env_remove("AGENT_RUNTIME__AUTH__JWKS_URL")
-        .env_remove("AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL")
-        .env_remove("AUTH_SERVICE__ADMIN_PASSWORD")
-        .env_remove("AUTH_SERVICE__MASTER_KEY")
-        .env_remove("AUTH_SERVICE__KEY_ENCRYPTION_KEY")
-        .env_remove("AUTH_SERVICE__KEY_ENCRYPTION_KEY_FILE")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        // agent-runtime logs to stdout, codelab's own errors go to stderr: keep both.
-        .stdout(log_file.try_clone().unwrap())
-        .stderr(log_file)
-        .spawn()
-        .expect("start codelab up");
+    let child = support::up_on(
+        &mut Command::new(env!("CARGO_BIN_EXE_codelab")),
+        &addr,
+        &auth_addr,
+    )
+    // A fresh working directory: no `.env` of the developer's is read.
+    .current_dir(dir.path())
+    .env_remove("AGENT_RUNTIME__DB_URL")
+    .env_remove("AUTH_SERVICE__DB_URL")
+    .env_remove("AUTH_SERVICE__MASTER_KEY")
+    .env_remove("AUTH_SERVICE__KEY_ENCRYPTION_KEY")
+    .env_remove("AUTH_SERVICE__KEY_ENCRYPTION_KEY_FILE")
+    .env("RUST_LOG", "info")
+    .stdin(Stdio::null())
+    // agent-runtime logs to stdout, codelab's own errors go to stderr: keep both.
+    .stdout(log_file.try_clone().unwrap())
+    .stderr(log_file)
+    .spawn()
+    .expect("start codelab up");
     let mut guard = Guard(child);
     let url = format!("http://{addr}");
     let opts = ConnectOpts {

@@ -271,6 +271,20 @@ pub async fn import_with_token(file: &Path, url: &str, token: &str) {
     codelab::run(import).await.expect("import");
 }
 
+/// `command` (a `codelab` invocation) turned into `codelab up --data-dir state` with
+/// agent-runtime on `addr` and auth-service on `auth_addr`, authentication on and the admin
+/// password generated, whatever the test's own environment says.
+pub fn up_on<'a>(command: &'a mut Command, addr: &str, auth_addr: &str) -> &'a mut Command {
+    command
+        .args(["up", "--data-dir", "state"])
+        .env("AGENT_RUNTIME__GRPC_ADDR", addr)
+        .env("AUTH_SERVICE__GRPC_ADDR", auth_addr)
+        .env_remove("AGENT_RUNTIME__AUTH__DISABLED")
+        .env_remove("AGENT_RUNTIME__AUTH__JWKS_URL")
+        .env_remove("AGENT_RUNTIME__AUTH__AUTH_SERVICE_URL")
+        .env_remove("AUTH_SERVICE__ADMIN_PASSWORD")
+}
+
 /// A random-enough suffix for database names.
 pub fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
