@@ -34,7 +34,7 @@ mkdir -p "$out/db"
 # The same packages as bench.sh builds: cargo unifies features per set of packages, so another
 # set would rebuild the dependencies in a shared CARGO_TARGET_DIR (as would another
 # CARGO_PROFILE_RELEASE_DEBUG).
-CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -q -p codelab -p agent-runtime -p auth-service
+CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -q -p codelab -p codelab-bench -p agent-runtime -p auth-service
 bin=${CARGO_TARGET_DIR:-target}/release
 . scripts/bench/lib.sh
 
@@ -49,7 +49,7 @@ until "$bin/codelab" sessions list --addr "$addr" >/dev/null 2>&1; do
 done
 # Count from here on: start-up (migrations, key loading) is not part of an append.
 callgrind_control --instr=on "$pid" >/dev/null 2>&1
-"$bin/codelab" bench append --clients "$clients" --duration "$duration" --warmup 0 \
+"$bin/codelab-bench" append --clients "$clients" --duration "$duration" --warmup 0 \
   --token-count 255 --addr "$addr" --json >"$out/append.json"
 stop
 rm -rf "$out/db"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reruns the figures of BENCHMARKS.md: codelab's agent-runtime (release build) under
-# `codelab bench`, on SQLite (synchronous=FULL, the default) and PostgreSQL — append with
+# `codelab-bench`, on SQLite (synchronous=FULL, the default) and PostgreSQL — append with
 # 1, 2, 4, 8, 16 and 32 clients (token counts sent by the client, as in the original's W1a;
 # and 8 clients with the server counting them), deep pages, stats, the mixed workload,
 # memory — auth-service's password grant (`bench login`), and optionally, in the same run,
@@ -51,7 +51,7 @@ PG_ADMIN=${BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BENCH=${PG_ADMIN%/*}/bench_codelab
 out=bench-results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out"
-cargo build --release -q -p codelab -p agent-runtime -p auth-service
+cargo build --release -q -p codelab -p codelab-bench -p agent-runtime -p auth-service
 cargo build --release -q -p agent-runtime --example count_tokens
 bin=${CARGO_TARGET_DIR:-target}/release
 . scripts/bench/lib.sh
@@ -72,13 +72,13 @@ start() { # $1 = label, $2 = db url
   echo "idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)" | tee -a "$out/$1.start.txt"
 }
 
-run() { # $1 = label, rest = codelab bench args
+run() { # $1 = label, rest = codelab-bench args
   local label=$1; shift
   # Stands in for autovacuum where the server has it off (see below): each append rewrites its
   # session's row, and without a vacuum the dead versions slow every later run.
   [ -n "$vacuum_url" ] && psql "$vacuum_url" -qc 'VACUUM (ANALYZE)'
-  echo "== $label: codelab bench $*"
-  "$bin/codelab" bench "$@" --addr "$addr" --duration "$duration" --json | tee "$out/$label.json"
+  echo "== $label: codelab-bench $*"
+  "$bin/codelab-bench" "$@" --addr "$addr" --duration "$duration" --json | tee "$out/$label.json"
   echo "peak_rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)" | tee -a "$out/$label.rss.txt"
   summarize "$label" "$out/$label.json"
 }
@@ -132,7 +132,7 @@ tokens() { # $1 = SQLite url: server-counted against client-counted appends, alt
   done
   # A one-row read alone, then while 4 clients append 1 MiB messages the server counts.
   run tokens-session-alone session --clients 1 --seed-messages 1
-  "$bin/codelab" bench append --clients 4 --message-size 1048576 --addr "$addr" \
+  "$bin/codelab-bench" append --clients 4 --message-size 1048576 --addr "$addr" \
     --duration "$((duration + 2))" --json >"$out/tokens-1mib-appends.json" &
   local load=$!
   run tokens-session-beside-1mib-appends session --clients 1 --seed-messages 1
@@ -163,7 +163,7 @@ PY
 
 soak() { # $1 = label (sqlite, postgres), $2 = url: 8-client appends for $soak seconds, RSS every 10 s
   start "$1-soak" "$2"
-  "$bin/codelab" bench append --clients 8 --addr "$addr" --duration "$soak" --json >"$out/$1-soak.json" &
+  "$bin/codelab-bench" append --clients 8 --addr "$addr" --duration "$soak" --json >"$out/$1-soak.json" &
   local load=$! t=0
   printf 'seconds\trss_kb\n' >"$out/$1-soak-rss.tsv"
   while kill -0 "$load" 2>/dev/null; do
@@ -185,8 +185,8 @@ login() { # auth-service on a temporary SQLite file, rate limit off, password gr
   pid=$!
   for c in 1 4; do
     local label=auth-login-c$c
-    echo "== $label: codelab bench login --clients $c"
-    until CODELAB_PASSWORD=$password "$bin/codelab" bench login --auth-addr "http://127.0.0.1:$auth_port" \
+    echo "== $label: codelab-bench login --clients $c"
+    until CODELAB_PASSWORD=$password "$bin/codelab-bench" login --auth-addr "http://127.0.0.1:$auth_port" \
         --clients "$c" --duration "$duration" --json >"$out/$label.json" 2>"$out/$label.err"; do
       kill -0 "$pid" 2>/dev/null || { cat "$out/auth.server.log"; exit 1; }
       sleep 0.2

@@ -12,7 +12,7 @@ WAL with synchronous=NORMAL, as its W1a always did) and on PostgreSQL:
          (`bench_raw.py`'s insert_commit_each, its own schema and statements)
   orig   the original implementation's W1a: one `Database.append_message` per durable call,
          round-robin over 50 sessions (`bench_orm.py`'s write phase)
-  c1/c8  `codelab bench append --token-count 255` with 1 and 8 clients against agent-runtime,
+  c1/c8  `codelab-bench append --token-count 255` with 1 and 8 clients against agent-runtime,
          with the CPU each run took (agent-runtime's threads from /proc, the load generator's
          from its resource usage): whether the cores or one serial thread bound the rate
 
@@ -20,7 +20,7 @@ Targets (issue text): c8 >= 10x orig on each backend; on SQLite c8 >= 2x raw; c1
 
 Run through scripts/bench/targets.sh, which builds the binaries, prepares the original's
 virtualenv and chooses the ports; this file needs:
-  --bin DIR        directory of the release `agent-runtime` and `codelab` binaries
+  --bin DIR        directory of the release `agent-runtime`, `codelab` and `codelab-bench` binaries
   --original DIR   ../shared/bench/original-python (bench_raw.py, bench_orm.py, agent_db.py)
   --port N         agent-runtime's port on SQLite; N + 1 on PostgreSQL
   --pg-admin URL   PostgreSQL admin URL (creates and drops bench and bench_codelab)
@@ -66,6 +66,7 @@ class Server:
     def __init__(self, bin_dir, port, db_url, log_path):
         self.addr = f"http://127.0.0.1:{port}"
         self.codelab = os.path.join(bin_dir, "codelab")
+        self.codelab_bench = os.path.join(bin_dir, "codelab-bench")
         env = dict(os.environ, AGENT_RUNTIME__DB_URL=db_url, AGENT_RUNTIME__AUTH__DISABLED="true",
                    AGENT_RUNTIME__GRPC_ADDR=f"127.0.0.1:{port}", RUST_LOG="warn")
         self.log = open(log_path, "w")
@@ -79,12 +80,12 @@ class Server:
             time.sleep(0.02)
 
     def append(self, clients, seconds):
-        """Appends/s of `codelab bench append` with `clients` clients over `seconds`, and the
+        """Appends/s of `codelab-bench append` with `clients` clients over `seconds`, and the
         CPU it took (see `cpu_of`)."""
         before, t0 = thread_cpu(self.proc.pid), time.monotonic()
         with tempfile.TemporaryFile("w+") as err:
             bench = subprocess.Popen(
-                [self.codelab, "bench", "append", "--addr", self.addr, "--clients", str(clients),
+                [self.codelab_bench, "append", "--addr", self.addr, "--clients", str(clients),
                  "--duration", str(seconds), "--warmup", "1", "--token-count", "255", "--json"],
                 stdout=subprocess.PIPE, stderr=err, text=True)
             out = bench.stdout.read()
@@ -95,11 +96,11 @@ class Server:
             bench.stdout.close()
             if bench.returncode:
                 err.seek(0)
-                raise SystemExit(f"codelab bench append failed: {err.read()}")
+                raise SystemExit(f"codelab-bench append failed: {err.read()}")
         load = usage.ru_utime + usage.ru_stime
         result = json.loads(out)["results"][0]
         if result["error_count"]:
-            raise SystemExit(f"codelab bench append reported {result['error_count']} errors")
+            raise SystemExit(f"codelab-bench append reported {result['error_count']} errors")
         return result["ops_per_sec"], cpu_of(before, after, load, wall)
 
     def stop(self):
@@ -123,7 +124,7 @@ def thread_cpu(pid):
 
 
 def cpu_of(before, after, load, wall):
-    """The CPU of one `codelab bench append` run, in % of one core over its whole run (warm-up
+    """The CPU of one `codelab-bench append` run, in % of one core over its whole run (warm-up
     and session set-up included): agent-runtime in all, its busiest thread (on SQLite the
     append writer) and the load generator."""
     spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}

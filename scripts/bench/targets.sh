@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 out=bench-results/$(date -u +%Y%m%dT%H%M%SZ)-targets
 mkdir -p "$out"
-cargo build --release -q -p codelab -p agent-runtime
+cargo build --release -q -p codelab -p codelab-bench -p agent-runtime
 orig=../shared/bench/original-python
 venv=${ORIGINAL_VENV:-bench-results/original-venv}
 [ -x "$venv/bin/python" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q -r "$orig/requirements.txt"; }

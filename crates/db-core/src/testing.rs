@@ -3,7 +3,8 @@
 //! `TestDb::sqlite()` makes a temporary file (deleted on drop). `TestDb::postgres()` creates
 //! `test_<random>` on the server named by `TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and drops it on drop. A PostgreSQL test whose
-//! server does not answer fails; it is never skipped.
+//! server does not answer fails; it is never skipped. [`PgCluster`] is a PostgreSQL server of the
+//! test's own, for tests that stop it or change its configuration.
 
 use crate::{Backend, DbUrl};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -271,4 +272,164 @@ pub async fn assert_migrations_round_trip(
     assert_eq!(crate::admin::live_schema(db.url()).await.unwrap(), up);
     assert!(crate::admin::drift(db.url(), set).await.unwrap().is_empty());
     up
+}
+
+/// A PostgreSQL cluster of its own in a temporary folder, for tests that stop the server or
+/// change its configuration (never the machine's shared server): `initdb` with trust
+/// authentication, a free port on 127.0.0.1, run as the `postgres` user when the test runs as
+/// root (initdb refuses root). Stopped immediately when dropped.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    /// The port it listens on, on 127.0.0.1 only.
+    pub port: u16,
+}
+
+impl PgCluster {
+    /// A new cluster, initialised but not started (configure [`PgCluster::data_dir`], then
+    /// [`PgCluster::start`]).
+    ///
+    /// # Panics
+    /// No PostgreSQL server binaries under `/usr/lib/postgresql`, or a failed `initdb`.
+    pub fn init() -> PgCluster {
+        let cluster = PgCluster {
+            dir: tempfile::tempdir().unwrap(),
+            bin: pg_bin(),
+            port: std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
+        };
+        cluster.chown_to_postgres();
+        let data = cluster.data_dir().display().to_string();
+        cluster.as_postgres(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        cluster
+    }
+
+    /// The cluster's own folder (its data folder, log and socket are inside).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The data folder (`pg_hba.conf`, certificates).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Starts the server on [`PgCluster::port`] with `options` (`-c name=value …`) added, and
+    /// waits until it accepts connections. Files written into the folder since
+    /// [`PgCluster::init`] are handed to `postgres` first.
+    ///
+    /// # Panics
+    /// A server that does not start.
+    pub fn start(&self, options: &str) {
+        self.chown_to_postgres();
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} {options}",
+            self.port,
+            self.dir.path().display()
+        );
+        let data = self.data_dir().display().to_string();
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.as_postgres(
+            "pg_ctl",
+            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
+        );
+    }
+
+    /// Stops the server (fast shutdown) and waits until it is down.
+    ///
+    /// # Panics
+    /// A server that does not stop.
+    pub fn stop(&self) {
+        let data = self.data_dir().display().to_string();
+        self.as_postgres("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"]);
+    }
+
+    /// `postgres://postgres@{host}:{port}/{database}`, then `?{params}` when not empty.
+    pub fn url(&self, host: &str, database: &str, params: &str) -> String {
+        let mut url = format!("postgres://postgres@{host}:{}/{database}", self.port);
+        if !params.is_empty() {
+            url.push('?');
+            url.push_str(params);
+        }
+        url
+    }
+
+    /// `program` of the server binaries with `args`, as `postgres` when running as root.
+    fn command(&self, program: &str) -> std::process::Command {
+        if is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join(program));
+            c
+        } else {
+            std::process::Command::new(self.bin.join(program))
+        }
+    }
+
+    fn as_postgres(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .expect("run PostgreSQL tool");
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn chown_to_postgres(&self) {
+        if !is_root() {
+            return;
+        }
+        let ok = std::process::Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(self.dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "chown the cluster folder to postgres");
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.data_dir().display().to_string();
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// The newest PostgreSQL server binaries under `/usr/lib/postgresql`.
+fn pg_bin() -> std::path::PathBuf {
+    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server binaries under /usr/lib/postgresql")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    versions.sort();
+    versions.pop().expect("a PostgreSQL version").join("bin")
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

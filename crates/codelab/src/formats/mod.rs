@@ -21,16 +21,20 @@
 //! The original id is kept in the session metadata (`import.source_id`) and is what `export`
 //! writes back, so a round trip is exact even when the id had to be changed.
 
+mod export;
+mod ids;
 mod mtbench;
 mod openai;
+mod python_json;
 mod sharegpt;
 
-use std::collections::HashMap;
 use std::fmt;
 
-use codelab_proto::agent::v1::Message;
+use codelab_proto::agent::v1::{Message, Role};
 use serde_json::{Map, Value};
 
+pub use export::{ExportedConversation, write_export};
+pub use ids::{is_session_id_char, sanitize_id};
 pub use mtbench::LAYOUT_KEY as MT_BENCH_LAYOUT_KEY;
 pub use openai::{OpenAiMessage, OpenAiToolCall, message_from_openai, to_openai};
 pub use sharegpt::{ShareGptConversation, ShareGptTurn, role_from_sharegpt, to_sharegpt};
@@ -212,7 +216,7 @@ pub fn parse(
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let conversations = assign_session_ids(drafts, prefix, format, &file)?;
+    let conversations = ids::assign_session_ids(drafts, prefix, format, &file)?;
     Ok(Parsed {
         format,
         conversations,
@@ -357,73 +361,69 @@ fn detect(docs: &Documents) -> Result<Detected, FormatError> {
     })
 }
 
-fn assign_session_ids(
-    drafts: Vec<Draft>,
-    prefix: &str,
-    format: Detected,
-    file: &str,
-) -> Result<Vec<Conversation>, FormatError> {
-    let mut seen: HashMap<String, String> = HashMap::new();
-    let mut out = Vec::with_capacity(drafts.len());
-    for d in drafts {
-        let base = d
-            .fixed_id
-            .clone()
-            .or_else(|| d.source_id.as_deref().map(sanitize_id));
-        let session_id = match base.filter(|b| !b.is_empty()) {
-            Some(b) => truncate_id(format!("{prefix}{b}")),
-            None => format!("{prefix}{}", uuid::Uuid::now_v7()),
-        };
-        if let Some(previous) = seen.get(&session_id) {
-            return Err(FormatError::new(
-                d.location,
-                format!(
-                    "session id `{session_id}` is already used by the conversation at {previous}; \
-                     conversation ids must be unique in a file"
-                ),
-            ));
+/// The names a file format writes for agent-runtime's roles.
+pub(crate) struct RoleNames {
+    /// [`Role::User`], and an unknown role.
+    pub user: &'static str,
+    /// [`Role::Assistant`].
+    pub assistant: &'static str,
+    /// [`Role::System`].
+    pub system: &'static str,
+    /// [`Role::Tool`].
+    pub tool: &'static str,
+}
+
+impl RoleNames {
+    /// The name of `role` (a [`Role`] value); the user's name for an unknown or unset one.
+    pub(crate) fn of(&self, role: i32) -> &'static str {
+        match Role::try_from(role).unwrap_or(Role::Unspecified) {
+            Role::Assistant => self.assistant,
+            Role::System => self.system,
+            Role::Tool => self.tool,
+            Role::User | Role::Unspecified => self.user,
         }
-        seen.insert(session_id.clone(), d.location.clone());
-        let mut import = Map::new();
-        import.insert("format".into(), Value::from(format.to_string()));
-        if !file.is_empty() {
-            import.insert("file".into(), Value::from(file));
-        }
-        if let Some(id) = &d.source_id {
-            import.insert("source_id".into(), Value::from(id.as_str()));
-        }
-        let mut metadata = Map::new();
-        metadata.insert("import".into(), Value::Object(import));
-        metadata.extend(d.metadata);
-        out.push(Conversation {
-            location: d.location,
-            source_id: d.source_id,
-            session_id,
-            metadata,
-            messages: d.messages,
-        });
     }
-    Ok(out)
 }
 
-/// Whether `c` may appear in a session id (`[A-Za-z0-9._:-]`).
-pub fn is_session_id_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')
+/// The conversation id of `obj`: field `id`, a string or a number; `None` when absent or null.
+///
+/// # Errors
+/// An `id` of another type.
+pub(crate) fn conversation_id(
+    obj: &Map<String, Value>,
+    location: &str,
+) -> Result<Option<String>, FormatError> {
+    match obj.get("id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(FormatError::new(
+            location,
+            format!(
+                "field `id` must be a string or a number, found {}",
+                kind(other)
+            ),
+        )),
+    }
 }
 
-/// `id` with every character outside `[A-Za-z0-9._:-]` replaced by `_`, cut to 128 characters.
-pub fn sanitize_id(id: &str) -> String {
-    truncate_id(
-        id.chars()
-            .map(|c| if is_session_id_char(c) { c } else { '_' })
-            .collect(),
-    )
-}
-
-fn truncate_id(mut id: String) -> String {
-    // Only ASCII is left after sanitizing, so a byte index is a character index.
-    id.truncate(MAX_SESSION_ID_LEN);
-    id
+/// Field `key` of `obj`, which must be an array.
+///
+/// # Errors
+/// A missing field, or one of another type.
+pub(crate) fn required_array<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    location: &str,
+) -> Result<&'a Vec<Value>, FormatError> {
+    match obj.get(key) {
+        Some(Value::Array(items)) => Ok(items),
+        None => Err(FormatError::new(location, format!("missing field `{key}`"))),
+        Some(other) => Err(FormatError::new(
+            location,
+            format!("field `{key}` must be an array, found {}", kind(other)),
+        )),
+    }
 }
 
 /// "an object", "a string" …: what a JSON value is, for error messages.
@@ -485,82 +485,4 @@ pub(crate) fn as_object<'a>(
             format!("expected {what} object, found {}", kind(v)),
         )
     })
-}
-
-/// A conversation as stored, to be written by [`write_export`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExportedConversation {
-    /// Id written to the file: the imported `source_id`, else the session id.
-    pub id: String,
-    /// The session's metadata (empty when it has none): what `mt-bench` restores records from.
-    pub metadata: Map<String, Value>,
-    /// Messages in `seq` order.
-    pub messages: Vec<Message>,
-}
-
-/// Writes `conversations` to `out` in `format`.
-///
-/// `single` is true when one session was asked for: `openai` then writes just its message
-/// array (the one-conversation form). Everything written can be imported again.
-///
-/// # Errors
-/// I/O errors of `out`; for `mt-bench`, a session that holds no MT-Bench record (see
-/// `mtbench::to_line`), before anything is written.
-pub fn write_export(
-    format: ExportFormat,
-    conversations: &[ExportedConversation],
-    single: bool,
-    out: &mut dyn std::io::Write,
-) -> anyhow::Result<()> {
-    match format {
-        ExportFormat::Sharegpt => {
-            let all: Vec<ShareGptConversation<'_>> =
-                conversations.iter().map(to_sharegpt).collect();
-            serde_json::to_writer_pretty(&mut *out, &all)?;
-            out.write_all(b"\n")?;
-        }
-        ExportFormat::Openai if single && conversations.len() == 1 => {
-            let messages: Vec<OpenAiMessage<'_>> =
-                conversations[0].messages.iter().map(to_openai).collect();
-            serde_json::to_writer_pretty(&mut *out, &messages)?;
-            out.write_all(b"\n")?;
-        }
-        ExportFormat::Openai => {
-            let all: Vec<openai::OpenAiConversation<'_>> =
-                conversations.iter().map(openai::conversation).collect();
-            serde_json::to_writer_pretty(&mut *out, &all)?;
-            out.write_all(b"\n")?;
-        }
-        ExportFormat::OpenaiJsonl => {
-            for c in conversations {
-                serde_json::to_writer(&mut *out, &openai::conversation(c))?;
-                out.write_all(b"\n")?;
-            }
-        }
-        ExportFormat::MtBench => {
-            let lines = conversations
-                .iter()
-                .map(mtbench::to_line)
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            for line in lines {
-                out.write_all(line.as_bytes())?;
-                out.write_all(b"\n")?;
-            }
-        }
-    }
-    out.flush()?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sanitize_replaces_and_truncates() {
-        assert_eq!(sanitize_id("identity_0"), "identity_0");
-        assert_eq!(sanitize_id("a/b c:d.e-f"), "a_b_c:d.e-f");
-        assert_eq!(sanitize_id("é"), "_");
-        assert_eq!(sanitize_id(&"x".repeat(300)).len(), MAX_SESSION_ID_LEN);
-    }
 }

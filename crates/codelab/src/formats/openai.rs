@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    Documents, Draft, ExportedConversation, FormatError, as_object, kind, optional_str,
-    required_str,
+    Documents, Draft, ExportedConversation, FormatError, RoleNames, as_object, conversation_id,
+    kind, optional_str, required_array, required_str,
 };
 
 pub(super) fn parse(docs: &Documents) -> Result<Vec<Draft>, FormatError> {
@@ -30,30 +30,8 @@ fn conversation_draft(location: &str, v: &Value) -> Result<Draft, FormatError> {
     let (source_id, items) = match v {
         Value::Array(items) => (None, items),
         Value::Object(o) => {
-            let id = match o.get("id") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                Some(other) => {
-                    return Err(FormatError::new(
-                        location,
-                        format!(
-                            "field `id` must be a string or a number, found {}",
-                            kind(other)
-                        ),
-                    ));
-                }
-            };
-            match o.get("messages") {
-                Some(Value::Array(items)) => (id, items),
-                None => return Err(FormatError::new(location, "missing field `messages`")),
-                Some(other) => {
-                    return Err(FormatError::new(
-                        location,
-                        format!("field `messages` must be an array, found {}", kind(other)),
-                    ));
-                }
-            }
+            let id = conversation_id(o, location)?;
+            (id, required_array(o, "messages", location)?)
         }
         other => {
             return Err(FormatError::new(
@@ -207,15 +185,13 @@ fn role_from_openai(role: &str) -> Option<Role> {
     }
 }
 
-/// The OpenAI name of an agent-runtime role (`user` for an unknown value).
-pub(crate) fn role_name(role: i32) -> &'static str {
-    match Role::try_from(role).unwrap_or(Role::Unspecified) {
-        Role::Assistant => "assistant",
-        Role::System => "system",
-        Role::Tool => "tool",
-        Role::User | Role::Unspecified => "user",
-    }
-}
+/// How OpenAI names the roles.
+const ROLES: RoleNames = RoleNames {
+    user: "user",
+    assistant: "assistant",
+    system: "system",
+    tool: "tool",
+};
 
 /// An OpenAI chat message as written by `export`; keys in OpenAI's order.
 #[derive(Debug, Serialize)]
@@ -273,7 +249,7 @@ pub(crate) fn conversation(c: &ExportedConversation) -> OpenAiConversation<'_> {
 /// An agent-runtime message in OpenAI's shape.
 pub fn to_openai(m: &Message) -> OpenAiMessage<'_> {
     OpenAiMessage {
-        role: role_name(m.role),
+        role: ROLES.of(m.role),
         content: m.content.as_deref(),
         name: &m.name,
         tool_calls: m

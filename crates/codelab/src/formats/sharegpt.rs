@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    Documents, Draft, ExportedConversation, FormatError, SHAREGPT_FROM_KEY, as_object, kind,
-    required_str,
+    Documents, Draft, ExportedConversation, FormatError, RoleNames, SHAREGPT_FROM_KEY, as_object,
+    conversation_id, required_array, required_str,
 };
 
 pub(super) fn parse(docs: &Documents) -> Result<Vec<Draft>, FormatError> {
@@ -26,33 +26,8 @@ pub(super) fn parse(docs: &Documents) -> Result<Vec<Draft>, FormatError> {
 
 fn conversation(location: &str, v: &Value) -> Result<Draft, FormatError> {
     let obj = as_object(v, "a ShareGPT conversation", location)?;
-    let source_id = match obj.get("id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => {
-            return Err(FormatError::new(
-                location,
-                format!(
-                    "field `id` must be a string or a number, found {}",
-                    kind(other)
-                ),
-            ));
-        }
-    };
-    let turns = match obj.get("conversations") {
-        Some(Value::Array(turns)) => turns,
-        None => return Err(FormatError::new(location, "missing field `conversations`")),
-        Some(other) => {
-            return Err(FormatError::new(
-                location,
-                format!(
-                    "field `conversations` must be an array, found {}",
-                    kind(other)
-                ),
-            ));
-        }
-    };
+    let source_id = conversation_id(obj, location)?;
+    let turns = required_array(obj, "conversations", location)?;
     let messages = turns
         .iter()
         .enumerate()
@@ -73,7 +48,7 @@ fn turn(v: &Value, index: usize, location: &str) -> Result<Message, FormatError>
         )
     })?;
     let value = required_str(obj, "value", location)?;
-    let metadata_json = if canonical_from(role) == from {
+    let metadata_json = if CANONICAL_FROM.of(role as i32) == from {
         String::new()
     } else {
         serde_json::json!({ SHAREGPT_FROM_KEY: from }).to_string()
@@ -103,14 +78,13 @@ pub fn role_from_sharegpt(from: &str) -> Option<Role> {
     }
 }
 
-fn canonical_from(role: Role) -> &'static str {
-    match role {
-        Role::Assistant => "gpt",
-        Role::System => "system",
-        Role::Tool => "tool",
-        Role::User | Role::Unspecified => "human",
-    }
-}
+/// The `from` value ShareGPT (FastChat) writes for each role.
+const CANONICAL_FROM: RoleNames = RoleNames {
+    user: "human",
+    assistant: "gpt",
+    system: "system",
+    tool: "tool",
+};
 
 /// A ShareGPT conversation as written by `export`; keys in FastChat's order.
 #[derive(Debug, Serialize)]
@@ -152,5 +126,5 @@ fn from_of(m: &Message) -> String {
     {
         return from.clone();
     }
-    canonical_from(Role::try_from(m.role).unwrap_or(Role::Unspecified)).to_owned()
+    CANONICAL_FROM.of(m.role).to_owned()
 }
