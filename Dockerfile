@@ -19,7 +19,7 @@ COPY --from=planner /src/recipe.json recipe.json
 COPY .cargo .cargo
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked --bins \
+RUN cargo build --release --locked -p agent-runtime -p auth-service -p codelab \
  && mkdir -p /out \
  && cp target/release/agent-runtime target/release/auth-service target/release/codelab /out/ \
  && strip /out/*
