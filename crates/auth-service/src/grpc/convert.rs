@@ -105,7 +105,10 @@ pub fn scopes(field: &str, value: &str) -> Result<Scopes> {
     Scopes::parse(value).map_err(|bad| {
         Error::invalid(
             field,
-            format!("unknown scope `{bad}`; known: api:read api:write api:admin"),
+            format!(
+                "unknown scope `{bad}`; known: {}",
+                access_token::Scope::NAMES.join(" ")
+            ),
         )
     })
 }

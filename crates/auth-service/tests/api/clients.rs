@@ -166,6 +166,24 @@ async fn clients_need_admin_and_valid_fields(backend: Backend) {
         })
         .await;
     expect_err(short, Code::InvalidArgument, "INVALID_ARGUMENT");
+    let bad_scope = clients
+        .create_client(pb::CreateClientRequest {
+            client_id: "bad-scope".into(),
+            name: "x".into(),
+            allowed_scopes: "api:read api:everything".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_scope.code(), Code::InvalidArgument);
+    assert!(
+        bad_scope.message().contains("`api:everything`")
+            && bad_scope
+                .message()
+                .contains("api:read api:write api:admin api:approve"),
+        "the error names the bad scope and every known one: {}",
+        bad_scope.message()
+    );
     let public_rotate = clients
         .update_client(pb::UpdateClientRequest {
             client_id: "codelab-flutter-app".into(),
