@@ -40,13 +40,7 @@ one() { # $1 = build label (A|B), $2 = binary, $3 = backend, $4 = round
     psql "$PG_ADMIN" -qc 'DROP DATABASE IF EXISTS bench_ab WITH (FORCE)' -c 'CREATE DATABASE bench_ab'
     url="${PG_ADMIN%/*}/bench_ab?sslmode=disable"
   fi
-  AGENT_RUNTIME__DB_URL="$url" AGENT_RUNTIME__AUTH__DISABLED=true AGENT_RUNTIME__GRPC_ADDR=127.0.0.1:$port \
-    RUST_LOG=warn "$2" >"$out/$1-$3-$4.log" 2>&1 &
-  pid=$!
-  until "$bin/codelab" sessions list --addr "$addr" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { cat "$out/$1-$3-$4.log"; exit 1; }
-    sleep 0.05
-  done
+  serve_agent_runtime "$2" "$url" "$out/$1-$3-$4.log"
   # shellcheck disable=SC2086 # the workload is a list of arguments
   "$bin/codelab-bench" $workload --addr "$addr" --duration "$seconds" --json >"$out/$1-$3-$4.json"
   stop

@@ -60,14 +60,8 @@ start() { # $1 = label, $2 = db url
   local t0 t1
   t0=$(date +%s%N)
   # The deep-page session holds --seed messages, more than the default per-session limit.
-  AGENT_RUNTIME__DB_URL="$2" AGENT_RUNTIME__AUTH__DISABLED=true AGENT_RUNTIME__GRPC_ADDR=127.0.0.1:$port \
-    AGENT_RUNTIME__LIMITS__MAX_SESSION_MESSAGES=$((seed + 100000)) \
-    RUST_LOG=warn "$bin/agent-runtime" >"$out/$1.server.log" 2>&1 &
-  pid=$!
-  until "$bin/codelab" sessions list --addr "$addr" >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { cat "$out/$1.server.log"; exit 1; }
-    sleep 0.005
-  done
+  serve_agent_runtime "$bin/agent-runtime" "$2" "$out/$1.server.log" \
+    AGENT_RUNTIME__LIMITS__MAX_SESSION_MESSAGES=$((seed + 100000))
   t1=$(date +%s%N)
   echo "start_to_serving_ms=$(( (t1 - t0) / 1000000 ))" | tee "$out/$1.start.txt"
   sleep 2
