@@ -3,7 +3,7 @@
 # `codelab-bench`, on SQLite (synchronous=FULL, the default) and PostgreSQL — append with
 # 1, 2, 4, 8, 16 and 32 clients (token counts sent by the client, as in the original's W1a;
 # and 8 clients with the server counting them), deep pages, stats, the mixed workload,
-# memory — auth-service's password grant (`bench login`), and optionally, in the same run,
+# memory — auth-service's password grant (`codelab-bench login`), and optionally, in the same run,
 # the original Python implementation's benchmark and the raw driver limits of this machine
 # (--with-original).
 #

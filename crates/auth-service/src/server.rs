@@ -1,5 +1,6 @@
-//! The server: database, migrations, seed data, signing keys, the three services, the HTTP JWK
-//! Set route, health, reflection, request limits and graceful shutdown.
+//! The server of auth-service: its database, migrations, seed data, signing keys, three services
+//! and the HTTP JWK Set route, served by service-kit (health, reflection, the request size limit
+//! on every service, metrics, TLS and graceful shutdown).
 
 use crate::config::{Config, ConfigError};
 use crate::error::Error;

@@ -14,7 +14,7 @@ use crate::runner::{self, Measurement, Workload};
 use crate::wire::{MethodPath, WireClient};
 use crate::{CommonOpts, MessageOpts, MessageSource};
 
-/// Options of `bench append` (and `bench mixed`).
+/// Options of `codelab-bench append` (and `codelab-bench mixed`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Opts {
     /// Clients, duration, output.

@@ -31,7 +31,7 @@ pub async fn ensure_loopback(addr: &str) -> anyhow::Result<()> {
     };
     anyhow::ensure!(
         loopback,
-        "bench only targets this machine: `{addr}` is not a loopback address (use 127.0.0.1, \
+        "codelab-bench only targets this machine: `{addr}` is not a loopback address (use 127.0.0.1, \
          [::1] or localhost)"
     );
     Ok(())

@@ -1,4 +1,5 @@
-//! `codelab-bench`: a pgbench-like load client against a running agent-runtime.
+//! `codelab-bench`: a pgbench-like load client against a running agent-runtime or auth-service
+//! (loopback only).
 //!
 //! Each of `--clients` clients has its own connection and sends one request at a time, as fast as
 //! the server answers (all of them on `--threads` threads, one by default, through
@@ -35,10 +36,8 @@ pub use connect::{
     Clients, connect_clients, connect_wire, delete_sessions, ensure_loopback, session_method,
 };
 pub use messages::{MessageSource, Texts};
-pub use opts::{
-    CommonOpts, MAX_CLIENTS, MAX_DURATION, MAX_WARMUP, MessageOpts, RunOpts, SeededOpts,
-};
-pub use seed::{SEED_BATCH, ensure_seeded};
+pub use opts::{CommonOpts, MessageOpts, RunOpts, SeededOpts};
+pub use seed::ensure_seeded;
 
 use report::Report;
 
@@ -47,7 +46,7 @@ use report::Report;
 #[command(
     name = "codelab-bench",
     version,
-    about = "Load-test a running agent-runtime (loopback only)",
+    about = "Load-test a running agent-runtime or auth-service (loopback only)",
     long_about = None
 )]
 pub struct Cli {
@@ -56,7 +55,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The `bench` workloads.
+/// The workloads.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Append one message per call, each client to its own session.
@@ -74,26 +73,17 @@ pub enum Command {
     Login(login::Opts),
 }
 
-/// Runs a `bench` workload and prints its report.
+/// Runs a workload and prints its report.
 ///
 /// # Errors
 /// Invalid options, a non-loopback address, or a server that cannot be reached or seeded.
 /// Errors of individual calls during the run are counted, not returned.
 ///
-/// The workload runs on a runtime of its own with `--threads` worker threads (the current
-/// thread when 1), so that the load generator takes no more of the machine than it is given.
-pub async fn run(command: Command) -> anyhow::Result<()> {
-    let threads = command.run_opts().threads;
-    let (done, result) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("bench".into())
-        .spawn(move || {
-            let _ = done.send(runtime(threads).and_then(|rt| rt.block_on(run_here(command))));
-        })
-        .context("starting the load generator's thread")?;
-    result
-        .await
-        .context("the load generator's thread ended without a result")?
+/// The workload runs on the only runtime of the process, with `--threads` worker threads (the
+/// current thread when 1), so that the load generator takes no more of the machine than it is
+/// given.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    runtime(command.run_opts().threads)?.block_on(run_here(command))
 }
 
 /// The load generator's runtime: the current thread when `threads` is 1, else `threads` workers.

@@ -12,7 +12,7 @@ use crate::wire::{MethodPath, WireClient};
 use crate::{MessageSource, SeededOpts};
 use codelab::client::describe;
 
-/// Options of `bench list`.
+/// Options of `codelab-bench list`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Opts {
     /// Clients, duration, output, message texts and the seeded session.

@@ -20,7 +20,7 @@ use crate::wire::{MethodPath, WireClient};
 use codelab::client::{self, DEFAULT_AUTH_ADDR};
 use codelab::commands::login::{CLI_CLIENT_ID, PASSWORD_ENV};
 
-/// Options of `bench login`.
+/// Options of `codelab-bench login`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Opts {
     /// auth-service gRPC address (must be a loopback one).

@@ -32,7 +32,7 @@ struct Methods {
     stats: MethodPath,
 }
 
-/// Options of `bench mixed`: those of `bench append`.
+/// Options of `codelab-bench mixed`: those of `codelab-bench append`.
 pub type Opts = crate::append::Opts;
 
 struct MixedClient {

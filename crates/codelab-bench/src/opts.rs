@@ -7,11 +7,11 @@ use std::time::Duration;
 use codelab::client::ConnectOpts;
 
 /// Most clients of one run.
-pub const MAX_CLIENTS: u32 = 256;
+pub(crate) const MAX_CLIENTS: u32 = 256;
 /// Longest measured duration of one run.
-pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(3600);
 /// Longest warm-up.
-pub const MAX_WARMUP: Duration = Duration::from_secs(600);
+pub(crate) const MAX_WARMUP: Duration = Duration::from_secs(600);
 
 /// Options every agent-runtime workload has.
 #[derive(Debug, Clone, clap::Args)]

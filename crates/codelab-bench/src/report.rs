@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::RunOpts;
 use crate::runner::Measurement;
 
-/// The outcome of one `bench` run.
+/// The outcome of one `codelab-bench` run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     /// `append`, `list` or `stats`.

@@ -9,7 +9,7 @@ use tonic::Code;
 use crate::MessageSource;
 
 /// Messages appended per call while seeding.
-pub const SEED_BATCH: u64 = 1000;
+pub(crate) const SEED_BATCH: u64 = 1000;
 
 /// The session `list` and `stats` read: `bench-list-<n>`, filled to at least `n` messages.
 ///

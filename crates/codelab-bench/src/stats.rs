@@ -1,6 +1,6 @@
-//! `codelab-bench stats` and `bench session`: one-row reads of a seeded session —
+//! `codelab-bench stats` and `codelab-bench session`: one-row reads of a seeded session —
 //! `GetSessionStats` (W3 of the Python benchmark, where the original scanned every message) and
-//! `GetSession`. Run beside another workload, `bench session` measures how long a cheap read
+//! `GetSession`. Run beside another workload, `codelab-bench session` measures how long a cheap read
 //! waits behind it.
 
 use codelab_proto::agent::v1::{GetSessionRequest, GetSessionStatsRequest, Session, SessionStats};
@@ -10,7 +10,7 @@ use crate::report::{Report, Row};
 use crate::runner::{self, Workload};
 use crate::wire::{MethodPath, WireClient};
 
-/// Options of `bench stats` and `bench session`.
+/// Options of `codelab-bench stats` and `codelab-bench session`.
 pub type Opts = crate::SeededOpts;
 
 /// The one-row read each call makes.

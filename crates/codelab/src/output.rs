@@ -52,6 +52,20 @@ fn mark_stdout(error: io::Error) -> io::Error {
     }
 }
 
+/// A CLI's exit code for `result`: success, also when stdout's reader went away
+/// ([`is_broken_pipe`]: `codelab sessions list | head -5` has what it wanted); otherwise the
+/// whole context chain on one line of stderr ("error: importing x: line 3: …") and failure.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Whether `error` (or any of its causes) is a broken pipe on stdout, written by [`print`] or
 /// [`println`]: the process should stop quietly with success. A broken pipe of any other
 /// stream (a network connection the server closed) is not.

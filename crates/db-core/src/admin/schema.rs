@@ -266,11 +266,11 @@ fn table(
     Table {
         name: name.to_owned(),
         columns: cols
-            .iter()
+            .into_iter()
             .map(|c| Column {
-                name: c.name.clone(),
-                data_type: c.data_type.clone(),
-                nullable: nullable(c),
+                nullable: nullable(&c),
+                name: c.name,
+                data_type: c.data_type,
             })
             .collect(),
         primary_key: pk.into_iter().map(|(_, n)| n).collect(),

@@ -38,12 +38,12 @@ impl Pool {
 
     /// Current occupancy.
     pub fn status(&self) -> PoolStatus {
-        let (s, max) = match &self.inner {
-            Inner::Postgres(p) => (p.status(), p.status().max_size),
-            Inner::Sqlite { pool, .. } => (pool.status(), pool.status().max_size),
+        let s = match &self.inner {
+            Inner::Postgres(p) => p.status(),
+            Inner::Sqlite { pool, .. } => pool.status(),
         };
         PoolStatus {
-            max_size: max,
+            max_size: s.max_size,
             size: s.size,
             available: s.available,
             waiting: s.waiting,

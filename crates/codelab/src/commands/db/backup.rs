@@ -45,7 +45,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             },
         )
         .await
-        .with_context(|| format!("backing up {} ({})", db.spec.name, db.url))?;
+        .with_context(|| format!("backing up {}", db.label()))?;
         if !opts.json {
             let rows: u64 = info.manifest.tables.iter().map(|t| t.rows).sum();
             println(&format!(

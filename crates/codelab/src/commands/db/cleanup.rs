@@ -76,8 +76,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     }
     let pool = db.open_existing().await?;
     let store = agent_runtime::store::Store::new(pool.clone());
-    let err =
-        |e: agent_runtime::error::Error| anyhow::anyhow!("{} ({}): {e}", db.spec.name, db.url);
+    let err = |e: agent_runtime::error::Error| anyhow::anyhow!("{}: {e}", db.label());
     let plan = store
         .cleanup_sessions(opts.inactive_hours, opts.purge_deleted_days, true)
         .await
@@ -166,7 +165,7 @@ async fn run_auth(opts: &Opts, db: &super::Resolved) -> anyhow::Result<()> {
     } else {
         store.cleanup(retention, true).await
     }
-    .map_err(|e| anyhow::anyhow!("{} ({}): {e}", db.spec.name, db.url))?;
+    .map_err(|e| anyhow::anyhow!("{}: {e}", db.label()))?;
     pool.close();
     let vacuumed = opts.execute && db_core::admin::vacuum(&db.url).await?;
     if opts.json {

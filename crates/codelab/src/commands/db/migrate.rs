@@ -23,7 +23,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let db = opts.target.one()?;
     let applied = db_core::migrate::migrate(&db.url, db.spec.migrations, opts.to.as_deref())
         .await
-        .with_context(|| format!("migrating {} ({})", db.spec.name, db.url))?;
+        .with_context(|| format!("migrating {}", db.label()))?;
     if applied.is_empty() {
         println(&format!("{}: nothing to apply", db.spec.name))?;
     }

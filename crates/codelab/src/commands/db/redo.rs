@@ -20,7 +20,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let db = opts.target.one()?;
     match db_core::migrate::redo(&db.url, db.spec.migrations)
         .await
-        .with_context(|| format!("redo on {} ({})", db.spec.name, db.url))?
+        .with_context(|| format!("redo on {}", db.label()))?
     {
         Some(v) => println(&format!("{}: redid {v}", db.spec.name))?,
         None => println(&format!("{}: nothing applied", db.spec.name))?,

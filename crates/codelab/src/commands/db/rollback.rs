@@ -35,7 +35,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     };
     let reverted = db_core::migrate::rollback(&db.url, db.spec.migrations, target)
         .await
-        .with_context(|| format!("rolling back {} ({})", db.spec.name, db.url))?;
+        .with_context(|| format!("rolling back {}", db.label()))?;
     if reverted.is_empty() {
         println(&format!("{}: nothing to revert", db.spec.name))?;
     }

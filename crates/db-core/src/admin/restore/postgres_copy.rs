@@ -178,9 +178,8 @@ async fn load_in_transaction(
 ) -> Result<()> {
     let order = schema.dependency_order();
     if !order.is_empty() {
-        let all: Vec<String> = order.iter().map(|t| ident(t)).collect();
         client
-            .batch_execute(&format!("TRUNCATE {}", all.join(", ")))
+            .batch_execute(&format!("TRUNCATE {}", ident_list(&order)))
             .await
             .map_err(server_error)?;
     }
