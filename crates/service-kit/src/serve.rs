@@ -95,7 +95,8 @@ pub async fn serve<E: std::error::Error + 'static>(
     announce: impl FnOnce(SocketAddr, bool),
 ) -> Result<(), ServeError<E>> {
     let pool = service.database.1.clone();
-    let statuses: Vec<&'static str> = std::iter::once("")
+    // Shared by every database probe: a clone is a reference count, not a new list.
+    let statuses: std::sync::Arc<[&'static str]> = std::iter::once("")
         .chain(service.grpc_services.iter().copied())
         .collect();
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -138,14 +139,8 @@ async fn serve_routes<E: std::error::Error + 'static>(
     announce: impl FnOnce(SocketAddr, bool),
 ) -> Result<(), ServeError<E>> {
     let max = service.max_request_bytes;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
     // Every service gets the same request limit, health and reflection included.
     let routes = routes
         .add_service(limited(service, health.max_decoding_message_size(max)))
@@ -228,4 +223,11 @@ async fn set_serving(reporter: &HealthReporter, services: &[&str], status: Servi
     for service in services {
         reporter.set_service_status(service, status).await;
     }
+}
+
+/// Reflection over codelab's contract and grpc.health.v1, for both protocol versions.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(codelab_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }

@@ -117,7 +117,13 @@ pub async fn connect(addr: SocketAddr) -> Channel {
             });
             let ok = tokio::time::timeout(Duration::from_secs(2), check)
                 .await
-                .is_ok_and(|r| r.is_ok_and(|r| r.into_inner().status == 1));
+                .is_ok_and(|r| {
+                    r.is_ok_and(|r| {
+                        r.into_inner().status
+                            == tonic_health::pb::health_check_response::ServingStatus::Serving
+                                as i32
+                    })
+                });
             if ok {
                 return channel;
             }
