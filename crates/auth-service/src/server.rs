@@ -20,12 +20,7 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 
-/// Path of the JWK Set over plain HTTP (RFC 8414 §2 `jwks_uri` convention).
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
-
-/// `Cache-Control` of the HTTP JWK Set: short enough that a rotation reaches verifiers soon
-/// (verifiers also refetch on an unknown `kid`).
-pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
+use crate::oauth_http::JWKS_PATH;
 
 /// Why the server could not start or stopped with an error.
 pub type ServeError = service_kit::serve::ServeError<StartError>;
@@ -194,11 +189,13 @@ pub async fn serve_with(
     let forget = tokio::spawn(limit.clone().forget_idle_periodically());
 
     let max = config.max_request_bytes;
+    let http =
+        crate::oauth_http::HttpApi::new(shared.clone(), limit.clone(), keys, max, &config.issuer);
     let service = service_kit::serve::Service {
         name: "auth-service",
         env_prefix: crate::config::ENV_PREFIX,
         grpc_services: &SERVICES,
-        http_paths: &[JWKS_PATH],
+        http_paths: &crate::oauth_http::PATHS,
         // The JWK Set is served over HTTP/1.1 on the same port.
         accept_http1: true,
         database: ("auth", pool),
@@ -241,25 +238,12 @@ pub async fn serve_with(
     .add_service(InterceptedService::new(
         limited(
             &service,
-            admin.server(crate::grpc::admin::AdminHooks::new(shared), max),
+            admin.server(crate::grpc::admin::AdminHooks::new(shared.clone()), max),
         ),
         limit.interceptor(),
     ));
-    let router = routes.into_axum_router().route(
-        JWKS_PATH,
-        axum::routing::get(move || {
-            let keys = keys.clone();
-            async move {
-                (
-                    [
-                        (http::header::CONTENT_TYPE, "application/jwk-set+json"),
-                        (http::header::CACHE_CONTROL, JWKS_CACHE_CONTROL),
-                    ],
-                    keys.current_jwks_json().await,
-                )
-            }
-        }),
-    );
+    // The OAuth endpoints over HTTP, on the same port (HTTP/1.1 and HTTP/2).
+    let router = routes.into_axum_router().merge(http.router());
     let issuer = &config.issuer;
     service_kit::serve::serve(
         service,
@@ -267,7 +251,7 @@ pub async fn serve_with(
         listener,
         shutdown,
         |addr, tls| {
-            tracing::info!(%addr, %issuer, tls, "auth-service serving (gRPC; HTTP {JWKS_PATH})");
+            tracing::info!(%addr, %issuer, tls, "auth-service serving (gRPC; HTTP /oauth/*, {JWKS_PATH})");
         },
     )
     .await

@@ -195,6 +195,7 @@ async fn the_whole_flow_through_auth_service(backend: Backend) {
     let mut revoke = tonic::Request::new(auth_pb::RevokeTokenRequest {
         token: refreshed.refresh_token.clone(),
         token_type_hint: "refresh_token".into(),
+        ..Default::default()
     });
     revoke.metadata_mut().insert(
         "authorization",
@@ -267,6 +268,7 @@ async fn the_whole_flow_through_auth_service(backend: Backend) {
             auth_pb::RevokeTokenRequest {
                 token: short.refresh_token.clone(),
                 token_type_hint: "refresh_token".into(),
+                ..Default::default()
             },
         ))
         .await

@@ -60,12 +60,19 @@ impl AuthService for AuthApi {
         request: Request<pb::RevokeTokenRequest>,
     ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller(&request).await?;
             let context = self.shared.context(&request);
+            let (client_id, client_secret) = {
+                let req = request.get_ref();
+                (&req.client_id, &req.client_secret)
+            };
+            let requester = self
+                .shared
+                .requester(&request, client_id, client_secret, &context)
+                .await?;
             let req = request.into_inner();
             self.shared
                 .oauth
-                .revoke(&convert::secret(req.token), &caller, &context)
+                .revoke(&convert::secret(req.token), &requester, &context)
                 .await?;
             Ok(pb::RevokeTokenResponse {})
         })
@@ -76,12 +83,20 @@ impl AuthService for AuthApi {
         request: Request<pb::IntrospectTokenRequest>,
     ) -> Result<Response<pb::IntrospectTokenResponse>, Status> {
         rpc!(async {
-            let caller = self.shared.caller(&request).await?;
+            let context = self.shared.context(&request);
+            let (client_id, client_secret) = {
+                let req = request.get_ref();
+                (&req.client_id, &req.client_secret)
+            };
+            let requester = self
+                .shared
+                .requester(&request, client_id, client_secret, &context)
+                .await?;
             let req = request.into_inner();
             let i = self
                 .shared
                 .oauth
-                .introspect(&convert::secret(req.token), &caller)
+                .introspect(&convert::secret(req.token), &requester)
                 .await?;
             Ok(pb::IntrospectTokenResponse {
                 active: i.active,

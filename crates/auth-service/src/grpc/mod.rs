@@ -18,7 +18,7 @@ mod users;
 
 use crate::error::{Error, Result};
 use crate::model::RequestContext;
-use crate::oauth::{Caller, OAuth};
+use crate::oauth::{Caller, OAuth, Requester};
 use crate::passwords::Passwords;
 use crate::store::Store;
 use access_token::{AuthError, Scope, bearer};
@@ -77,6 +77,29 @@ impl Shared {
             return Err(Error::PermissionDenied(scope.as_str()));
         }
         Ok(caller)
+    }
+
+    /// Who revokes or introspects a token: client `client_id` authenticated by
+    /// `client_secret` (empty for a public client) when `client_id` is set, else the bearer.
+    ///
+    /// # Errors
+    /// As [`OAuth::authenticate_client`] or [`Shared::caller`].
+    pub async fn requester<T>(
+        &self,
+        request: &Request<T>,
+        client_id: &str,
+        client_secret: &str,
+        context: &RequestContext,
+    ) -> Result<Requester> {
+        if client_id.is_empty() {
+            return Ok(Requester::Bearer(self.caller(request).await?));
+        }
+        let secret = convert::secret(client_secret.to_owned());
+        let client = self
+            .oauth
+            .authenticate_client(client_id, &secret, context)
+            .await?;
+        Ok(Requester::Client(client))
     }
 
     /// Where the request came from ([`AddressSource::client_address`]: the TCP peer, or the

@@ -1,13 +1,14 @@
-//! Per-client-address request rate limit of every auth-service RPC (the token endpoint is the
-//! target of credential stuffing; OWASP Authentication Cheat Sheet, "Protect against automated
-//! attacks"). A GCRA token bucket per address (governor): `requests_per_second` sustained,
-//! `burst` at once. The address is the one the lockout uses ([`AddressSource`]): the TCP peer,
-//! or behind trusted proxies the `x-forwarded-for` entry their count points at.
+//! Per-client-address request rate limit of every auth-service RPC and HTTP request (the
+//! token endpoint is the target of credential stuffing; OWASP Authentication Cheat Sheet,
+//! "Protect against automated attacks"). A GCRA token bucket per address (governor):
+//! `requests_per_second` sustained, `burst` at once. The address is the one the lockout uses
+//! ([`AddressSource`]): the TCP peer, or behind trusted proxies the `x-forwarded-for` entry
+//! their count points at.
 //!
 //! A refused call gets `RESOURCE_EXHAUSTED` with `ErrorInfo` reason `RATE_LIMITED` and a
-//! `RetryInfo` saying when the next call will be admitted. This complements the lockout
-//! (failed logins counted in the database across replicas): the rate limit is per process and
-//! caps every RPC, failed or not.
+//! `RetryInfo` saying when the next call will be admitted (over HTTP: 429 with `Retry-After`).
+//! This complements the lockout (failed logins counted in the database across replicas): the
+//! rate limit is per process and caps every request, failed or not.
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -50,22 +51,34 @@ impl RateLimit {
         RateLimit { limiter, source }
     }
 
-    /// Admits `request` or refuses it.
+    /// Admits a request from `ip` (`None`: unknown, always admitted), or says how long until
+    /// its next request will be.
+    ///
+    /// # Errors
+    /// The wait, at least 1 ms, when `ip` has used its burst.
+    pub fn admit(&self, ip: Option<IpAddr>) -> Result<(), Duration> {
+        let (Some(limiter), Some(ip)) = (&self.limiter, ip) else {
+            return Ok(());
+        };
+        limiter.check_key(&ip).map_err(|not_until| {
+            not_until
+                .wait_time_from(DefaultClock::default().now())
+                .max(Duration::from_millis(1))
+        })
+    }
+
+    /// The address `request` counts against ([`AddressSource::client_address`]).
+    pub fn address<T>(&self, request: &Request<T>) -> Option<IpAddr> {
+        self.source.client_address(request)
+    }
+
+    /// Admits `request` or refuses it ([`RateLimit::admit`] of its address).
     ///
     /// # Errors
     /// `RESOURCE_EXHAUSTED` (reason `RATE_LIMITED`, `RetryInfo`) when its address has used
     /// its burst.
     pub fn check<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        let Some(ip) = self.source.client_address(request) else {
-            return Ok(());
-        };
-        limiter.check_key(&ip).map_err(|not_until| {
-            let wait = not_until
-                .wait_time_from(DefaultClock::default().now())
-                .max(Duration::from_millis(1));
+        self.admit(self.address(request)).map_err(|wait| {
             let mut details = ErrorDetails::with_error_info(
                 "RATE_LIMITED",
                 crate::grpc::status::DOMAIN,

@@ -1,7 +1,9 @@
-//! [`Caller`]: who calls an RPC, from their access token.
+//! [`Caller`]: who calls an RPC, from their access token; [`Requester`]: who asks to revoke or
+//! introspect a token.
 
 use crate::error::{Error, Result};
 use crate::model::Scopes;
+use crate::store::ClientRecord;
 
 use super::OAuth;
 
@@ -29,6 +31,27 @@ impl Caller {
         self.username
             .clone()
             .unwrap_or_else(|| format!("client:{}", self.client_id))
+    }
+}
+
+/// Who asks to revoke or introspect a token: the holder of an access token, or a client that
+/// authenticated itself (RFC 7009 §2.1, RFC 7662 §2.1; [`OAuth::authenticate_client`]).
+#[derive(Debug, Clone)]
+pub enum Requester {
+    /// A bearer: its own tokens, or every token with api:admin.
+    Bearer(Caller),
+    /// An authenticated client: revokes the tokens issued to it; introspects every token
+    /// when it is confidential.
+    Client(ClientRecord),
+}
+
+impl Requester {
+    /// Who, for audit details: the caller's name, or `client:<client_id>`.
+    pub fn name(&self) -> String {
+        match self {
+            Requester::Bearer(caller) => caller.name(),
+            Requester::Client(client) => format!("client:{}", client.client_id),
+        }
     }
 }
 

@@ -10,6 +10,30 @@ use super::OAuth;
 impl OAuth {
     /// Authenticates the client (RFC 6749 §2.3) and checks it may use `grant`.
     ///
+    /// # Errors
+    /// As [`OAuth::authenticate_client`]; `unauthorized_client` when the client may not use
+    /// `grant`.
+    pub(super) async fn client(
+        &self,
+        client_id: &str,
+        secret: &SecretString,
+        grant: GrantType,
+        context: &RequestContext,
+    ) -> Result<ClientRecord> {
+        let client = self.authenticate_client(client_id, secret, context).await?;
+        if !client.allows(grant) {
+            return Err(Error::oauth(
+                OAuthCode::UnauthorizedClient,
+                format!("client may not use the {} grant", grant.as_str()),
+            ));
+        }
+        Ok(client)
+    }
+
+    /// Authenticates client `client_id` (RFC 6749 §2.3): a confidential client by its
+    /// secret, a public client by its id alone (with an empty `secret`). Used by the token
+    /// endpoint, revocation (RFC 7009 §2.1) and introspection (RFC 7662 §2.1).
+    ///
     /// A presented secret is counted like a password guess (OWASP Authentication Cheat Sheet,
     /// "Account lockout"): before it is checked, the attempt reserves a slot on
     /// `client:<client_id>` (limit `max_failures_per_user`) and on the address (`ip:…`,
@@ -18,14 +42,27 @@ impl OAuth {
     /// anything, until the lockout ends or its secret is rotated. Secrets in the SHA-256 form
     /// cost no hashing ([`crate::client_secrets`]); an older argon2 hash of a long secret is
     /// replaced by that form on a successful check.
-    pub(super) async fn client(
+    ///
+    /// # Errors
+    /// `invalid_client` for an unknown, inactive or wrongly authenticated client (without
+    /// saying which), or an id over 64 bytes or a secret over [`super::MAX_SECRET_BYTES`];
+    /// [`Error::Locked`] while the client or address is locked out; database errors.
+    pub async fn authenticate_client(
         &self,
         client_id: &str,
         secret: &SecretString,
-        grant: GrantType,
         context: &RequestContext,
     ) -> Result<ClientRecord> {
         let failed = || Error::oauth(OAuthCode::InvalidClient, "client authentication failed");
+        if client_id.is_empty() {
+            return Err(Error::oauth(
+                OAuthCode::InvalidRequest,
+                "client_id is required",
+            ));
+        }
+        if client_id.len() > 64 || secret.expose_secret().len() > super::MAX_SECRET_BYTES {
+            return Err(failed());
+        }
         let presented = !secret.expose_secret().is_empty();
         let client = self.store.client(client_id.to_owned()).await?;
         let stored = client.as_ref().and_then(|c| c.client_secret_hash.clone());
@@ -50,12 +87,6 @@ impl OAuth {
         }
         if !client.is_active {
             return Err(failed());
-        }
-        if !client.allows(grant) {
-            return Err(Error::oauth(
-                OAuthCode::UnauthorizedClient,
-                format!("client may not use the {} grant", grant.as_str()),
-            ));
         }
         Ok(client)
     }

@@ -1,28 +1,49 @@
 //! Introspection (RFC 7662).
 
-use crate::error::Result;
+use crate::error::{Error, OAuthCode, Result};
 use db_core::timestamp::{now, utc};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{Caller, Introspection, MAX_REFRESH_TOKEN_BYTES, OAuth, sha256_hex};
+use super::{Introspection, MAX_REFRESH_TOKEN_BYTES, OAuth, Requester, sha256_hex};
+
+/// Longest token worth looking at, bytes: larger ones are inactive without a check.
+pub const MAX_INTROSPECTED_BYTES: usize = 16 * 1024;
 
 impl OAuth {
-    /// RFC 7662: what `token` is, for a caller allowed to know. Callers without api:admin only
-    /// learn about their own tokens; everything else is `active: false`.
+    /// RFC 7662: what `token` is, for a requester allowed to know. A confidential client (the
+    /// resource server's case) and an api:admin bearer learn about every token; any other
+    /// bearer only about its own, and everything else is `active: false`.
     ///
     /// # Errors
-    /// Database errors only.
-    pub async fn introspect(&self, token: &SecretString, caller: &Caller) -> Result<Introspection> {
+    /// `invalid_client` when the requester is a public client (it has no credentials to
+    /// prove it is a resource server); database errors.
+    pub async fn introspect(
+        &self,
+        token: &SecretString,
+        requester: &Requester,
+    ) -> Result<Introspection> {
+        // `None`: every token is visible; `Some(sub)`: only that subject's.
+        let only_of = match requester {
+            Requester::Client(client) if client.client_secret_hash.is_none() => {
+                return Err(Error::oauth(
+                    OAuthCode::InvalidClient,
+                    "introspection requires a confidential client",
+                ));
+            }
+            Requester::Client(_) => None,
+            Requester::Bearer(caller) if caller.is_admin() => None,
+            Requester::Bearer(caller) => Some(caller.sub.as_str()),
+        };
         let token = token.expose_secret();
         let inactive = Introspection::default();
-        if token.is_empty() || token.len() > 16 * 1024 {
+        if token.is_empty() || token.len() > MAX_INTROSPECTED_BYTES {
             return Ok(inactive);
         }
         if token.split('.').count() == 3 {
             let Ok(claims) = self.keys.verify(token).await else {
                 return Ok(inactive);
             };
-            if !caller.is_admin() && claims.sub != caller.sub {
+            if only_of.is_some_and(|sub| sub != claims.sub) {
                 return Ok(inactive);
             }
             let still_active = if claims.username.is_some() {
@@ -56,7 +77,7 @@ impl OAuth {
         let Some((refresh, user)) = self.store.refresh_token(sha256_hex(token)).await? else {
             return Ok(inactive);
         };
-        if !caller.is_admin() && user.user_id != caller.sub {
+        if only_of.is_some_and(|sub| sub != user.user_id) {
             return Ok(inactive);
         }
         let at = now();

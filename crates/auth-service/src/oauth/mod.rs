@@ -29,7 +29,7 @@ use crate::store::{ClientRecord, Store};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 /// Longest accepted username, characters.
@@ -164,14 +164,6 @@ impl OAuth {
                 "client_id is required",
             ));
         }
-        if request.client_id.len() > 64
-            || request.client_secret.expose_secret().len() > MAX_SECRET_BYTES
-        {
-            return Err(Error::oauth(
-                OAuthCode::InvalidClient,
-                "client authentication failed",
-            ));
-        }
         match grant {
             GrantType::Password => self.password_grant(request, requested, context).await,
             GrantType::RefreshToken => self.refresh_grant(request, requested, context).await,
@@ -190,4 +182,4 @@ impl ClientRecord {
     }
 }
 
-pub use caller::Caller;
+pub use caller::{Caller, Requester};

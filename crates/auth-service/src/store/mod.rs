@@ -61,7 +61,7 @@ pub use cleanup::{Cleaned, Retention};
 pub use clients::ClientRecord;
 pub use keys::{KeyRecord, NewKey, Reseal, SealError, Sealed};
 pub use lockout::Attempt;
-pub use refresh::{NewRefreshToken, RefreshOutcome, RefreshRecord};
+pub use refresh::{FamilyOwner, NewRefreshToken, RefreshOutcome, RefreshRecord};
 pub use users::UserRecord;
 
 use crate::model::Audit;

@@ -348,15 +348,15 @@ impl Store {
     }
 
     /// Revokes the family of the refresh token hashed `hash` (RFC 7009), if it exists and
-    /// belongs to user row `owner` (any owner when `None`). Writes `audit` when something was
-    /// revoked. Returns the number of tokens revoked.
+    /// `owner` holds it. Writes `audit` when something was revoked. Returns the number of
+    /// tokens revoked.
     ///
     /// # Errors
     /// Database errors only.
     pub async fn revoke_family(
         &self,
         hash: String,
-        owner: Option<i64>,
+        owner: FamilyOwner,
         audit: Audit,
     ) -> Result<usize> {
         write_op!(self, |c| {
@@ -369,7 +369,12 @@ impl Store {
             else {
                 return Ok(0);
             };
-            if owner.is_some_and(|o| o != token.user_id) {
+            let held = match &owner {
+                FamilyOwner::Any => true,
+                FamilyOwner::User(user) => *user == token.user_id,
+                FamilyOwner::Client(client) => *client == token.client_id,
+            };
+            if !held {
                 return Ok(0);
             }
             // Waits for a refresh of this user in flight, so the UPDATE below sees its successor.
@@ -396,4 +401,15 @@ impl Store {
             Ok(revoked)
         })
     }
+}
+
+/// Whose refresh tokens a revocation may touch ([`Store::revoke_family`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FamilyOwner {
+    /// Any token (an api:admin caller).
+    Any,
+    /// The tokens of user row `id`.
+    User(i64),
+    /// The tokens issued to client `client_id` (RFC 7009 §2.1).
+    Client(String),
 }

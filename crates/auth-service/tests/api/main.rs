@@ -16,6 +16,7 @@ mod first_start;
 mod kek;
 mod keys;
 mod lockout;
+mod oauth_http;
 mod races;
 mod schema;
 mod tls;

@@ -160,12 +160,14 @@ async fn revoke_ends_the_family(backend: Backend) {
         .revoke_token(pb::RevokeTokenRequest {
             token: second.refresh_token.clone(),
             token_type_hint: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap();
     let introspect = |token: String| pb::IntrospectTokenRequest {
         token,
         token_type_hint: String::new(),
+        ..Default::default()
     };
     let i = app
         .auth(&second.access_token)
@@ -179,6 +181,7 @@ async fn revoke_ends_the_family(backend: Backend) {
         .revoke_token(pb::RevokeTokenRequest {
             token: second.refresh_token.clone(),
             token_type_hint: "refresh_token".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -197,6 +200,7 @@ async fn revoke_ends_the_family(backend: Backend) {
         .revoke_token(pb::RevokeTokenRequest {
             token: "no-such-token".into(),
             token_type_hint: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -205,6 +209,7 @@ async fn revoke_ends_the_family(backend: Backend) {
         .revoke_token(pb::RevokeTokenRequest {
             token: "x".into(),
             token_type_hint: String::new(),
+            ..Default::default()
         })
         .await;
     expect_err(anonymous, Code::Unauthenticated, "MISSING_TOKEN");
@@ -219,6 +224,7 @@ async fn introspection_reports_only_what_the_caller_may_know(backend: Backend) {
     let req = |token: &str| pb::IntrospectTokenRequest {
         token: token.into(),
         token_type_hint: String::new(),
+        ..Default::default()
     };
     let own = app
         .auth(&carol_token.access_token)
