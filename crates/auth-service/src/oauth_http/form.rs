@@ -65,11 +65,6 @@ impl Form {
     pub fn take(&mut self, name: &str) -> String {
         self.params.remove(name).unwrap_or_default()
     }
-
-    /// Whether `name` was given with a value.
-    pub fn has(&self, name: &str) -> bool {
-        self.params.get(name).is_some_and(|v| !v.is_empty())
-    }
 }
 
 /// Checks that `headers` declare a form body: `Content-Type: application/x-www-form-urlencoded`,
@@ -138,7 +133,6 @@ mod tests {
         let mut f = Form::parse(b"grant_type=password&username=a+b%40c&scope=&x").unwrap();
         assert_eq!(f.take("grant_type"), "password");
         assert_eq!(f.take("username"), "a b@c");
-        assert!(!f.has("scope"));
         assert_eq!(f.take("scope"), "");
         assert_eq!(f.take("x"), "");
         assert_eq!(f.take("absent"), "");

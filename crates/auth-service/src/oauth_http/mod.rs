@@ -12,8 +12,8 @@
 
 mod client_auth;
 mod endpoints;
-pub mod form;
-pub mod reply;
+mod form;
+mod reply;
 
 use crate::grpc::Shared;
 use crate::grpc::rate_limit::RateLimit;
