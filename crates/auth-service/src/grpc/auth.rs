@@ -61,14 +61,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
         rpc!(async {
             let context = self.shared.context(&request);
-            let (client_id, client_secret) = {
-                let req = request.get_ref();
-                (&req.client_id, &req.client_secret)
-            };
-            let requester = self
-                .shared
-                .requester(&request, client_id, client_secret, &context)
-                .await?;
+            let requester = self.shared.requester(&request, &context).await?;
             let req = request.into_inner();
             self.shared
                 .oauth
@@ -84,14 +77,7 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::IntrospectTokenResponse>, Status> {
         rpc!(async {
             let context = self.shared.context(&request);
-            let (client_id, client_secret) = {
-                let req = request.get_ref();
-                (&req.client_id, &req.client_secret)
-            };
-            let requester = self
-                .shared
-                .requester(&request, client_id, client_secret, &context)
-                .await?;
+            let requester = self.shared.requester(&request, &context).await?;
             let req = request.into_inner();
             let i = self
                 .shared
@@ -140,5 +126,17 @@ impl AuthService for AuthApi {
                 published_kids,
             })
         })
+    }
+}
+
+impl super::ClientCredentials for pb::RevokeTokenRequest {
+    fn client_credentials(&self) -> (&str, &str) {
+        (&self.client_id, &self.client_secret)
+    }
+}
+
+impl super::ClientCredentials for pb::IntrospectTokenRequest {
+    fn client_credentials(&self) -> (&str, &str) {
+        (&self.client_id, &self.client_secret)
     }
 }

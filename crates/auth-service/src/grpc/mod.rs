@@ -30,6 +30,13 @@ pub use auth::AuthApi;
 pub use clients::ClientApi;
 pub use users::UserApi;
 
+/// A request message that may carry client authentication (RFC 7009 §2.1, RFC 7662 §2.1)
+/// instead of a bearer token.
+pub trait ClientCredentials {
+    /// `client_id` and `client_secret`; empty when not given.
+    fn client_credentials(&self) -> (&str, &str);
+}
+
 /// What every service of this module shares. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Shared {
@@ -79,18 +86,17 @@ impl Shared {
         Ok(caller)
     }
 
-    /// Who revokes or introspects a token: client `client_id` authenticated by
-    /// `client_secret` (empty for a public client) when `client_id` is set, else the bearer.
+    /// Who revokes or introspects a token: the message's client authenticated by its secret
+    /// (empty for a public client) when it names one, else the bearer.
     ///
     /// # Errors
     /// As [`OAuth::authenticate_client`] or [`Shared::caller`].
-    pub async fn requester<T>(
+    pub async fn requester<T: ClientCredentials>(
         &self,
         request: &Request<T>,
-        client_id: &str,
-        client_secret: &str,
         context: &RequestContext,
     ) -> Result<Requester> {
+        let (client_id, client_secret) = request.get_ref().client_credentials();
         if client_id.is_empty() {
             return Ok(Requester::Bearer(self.caller(request).await?));
         }
