@@ -17,7 +17,7 @@ backend_tests!(
     lockout_counts_failures_on_both_surfaces,
     introspection_needs_a_confidential_client_or_an_admin,
     the_rate_limit_answers_429_with_retry_after,
-    grpc_revocation_takes_client_authentication,
+    grpc_revocation_and_introspection_take_client_authentication,
 );
 
 const LOGIN: &str = "grant_type=password&client_id=codelab-cli&username=admin";
@@ -379,9 +379,34 @@ async fn the_rate_limit_answers_429_with_retry_after(backend: Backend) {
     assert!(app.audit("login_failed").await.len() <= 2);
 }
 
-async fn grpc_revocation_takes_client_authentication(backend: Backend) {
+async fn grpc_revocation_and_introspection_take_client_authentication(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let login = app.login("admin", ADMIN_PASSWORD).await.unwrap();
+    // Introspection by a confidential client; a public one is refused.
+    let seen = app
+        .auth("")
+        .introspect_token(pb::IntrospectTokenRequest {
+            token: login.access_token.clone(),
+            client_id: "codelab-internal".into(),
+            client_secret: INTERNAL_SECRET.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("introspection by a confidential client")
+        .into_inner();
+    assert!(seen.active);
+    assert_eq!(seen.username, "admin");
+    expect_err(
+        app.auth("")
+            .introspect_token(pb::IntrospectTokenRequest {
+                token: login.access_token.clone(),
+                client_id: "codelab-cli".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::Unauthenticated,
+        "INVALID_CLIENT",
+    );
     // A confidential client with a wrong secret is refused; the token stays usable.
     expect_err(
         app.auth("")
