@@ -19,3 +19,4 @@ mod server;
 mod sessions;
 mod tokens;
 mod trust;
+mod web;
