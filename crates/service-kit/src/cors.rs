@@ -135,8 +135,8 @@ fn check_origin(origin: &str) -> Result<(), String> {
     let authority_and_rest = origin.split_once("://").map_or("", |(_, rest)| rest);
     if authority_and_rest.contains(['/', '?', '#']) {
         return Err(format!(
-            "{origin:?} has a path, query or fragment (a trailing slash counts); \
-             {expected}: here {serialized}"
+            "{origin:?} has a path, query or fragment (a trailing slash counts); write the \
+             origin alone: {serialized}"
         ));
     }
     Err(format!(

@@ -11,6 +11,7 @@ mod admin;
 mod agents;
 mod approvals;
 mod auth;
+mod cors_config;
 mod isolation;
 mod limits;
 mod messages;
