@@ -248,15 +248,26 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        if let Some((rules, cors)) = &mut self.cors
-            && request
-                .headers()
-                .get(header::ORIGIN)
-                .is_some_and(|origin| rules.allowed.contains(origin))
-        {
+        let Some((rules, cors)) = &mut self.cors else {
+            return Box::pin(self.plain.call(request));
+        };
+        let allowed = request
+            .headers()
+            .get(header::ORIGIN)
+            .is_some_and(|origin| rules.allowed.contains(origin));
+        if allowed {
             return Box::pin(cors.call(request));
         }
-        Box::pin(self.plain.call(request))
+        // The answer depends on the origin: a cache must not hand this one (without CORS
+        // headers) to an allowed origin, e.g. the JWK Set's `public, max-age=300`.
+        let answer = self.plain.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            response
+                .headers_mut()
+                .append(header::VARY, HeaderValue::from_static("origin"));
+            Ok(response)
+        })
     }
 }
 

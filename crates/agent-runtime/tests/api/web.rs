@@ -229,6 +229,11 @@ async fn cors_answers_allowed_origins_only(backend: Backend) {
 
     let other = preflight("http://evil.test").await.unwrap();
     assert_no_cors(other.headers());
+    assert_eq!(
+        other.headers()["vary"],
+        "origin",
+        "caches keep the answers apart"
+    );
     app.shutdown().await;
 
     // Default settings: no CORS for anyone.
