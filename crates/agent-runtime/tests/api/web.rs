@@ -266,7 +266,15 @@ fn assert_no_cors(headers: &HeaderMap) {
 }
 
 async fn health_and_unknown_paths(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(backend, |c| {
+        c.metrics_addr = Some(([127, 0, 0, 1], metrics_port).into());
+    })
+    .await;
     let client = reqwest::Client::new();
     let health = client
         .get(format!("{}/health", app.url()))
@@ -334,6 +342,19 @@ async fn health_and_unknown_paths(backend: Backend) {
     assert_eq!(web.http_status, 200);
     assert_eq!(web.headers["content-type"], GRPC_WEB);
     assert_eq!(web.grpc_status(), "12");
+
+    // `/health` is labelled in metrics; unknown paths are not.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"method="/health",code="http_2xx""#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("/nope"), "{metrics}");
     app.shutdown().await;
 }
 
