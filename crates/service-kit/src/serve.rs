@@ -59,7 +59,7 @@ pub struct Service {
     pub name: &'static str,
     /// The service's version in `GET /health` (its `CARGO_PKG_VERSION`).
     pub version: &'static str,
-    /// Environment prefix, to name the TLS variables in errors (`AGENT_RUNTIME`).
+    /// Environment prefix, to name the TLS and CORS variables in errors (`AGENT_RUNTIME`).
     pub env_prefix: &'static str,
     /// Full names of the gRPC services in the routes (`codelab.agent.v1.SessionService`):
     /// their health status follows the database, their RPCs are labelled in metrics.
@@ -93,10 +93,11 @@ pub fn limited<S>(service: &Service, inner: S) -> SizeLimited<S> {
 }
 
 /// Serves `routes` (the service's own gRPC services, each already limited with [`limited`],
-/// and any HTTP routes added through `Routes::into_axum_router`) plus health, reflection,
-/// `GET /health` and gRPC-Web on `listener` until `shutdown` resolves and in-flight RPCs have finished or the
-/// grace period has passed. `announce` is told the bound address and whether TLS is on once
-/// everything is ready, to log the service's own "serving" line.
+/// and any HTTP routes added through `Routes::into_axum_router`; none at `/health`) plus
+/// health, reflection, `GET /health` and gRPC-Web on `listener` until `shutdown` resolves and
+/// in-flight RPCs have finished or the grace period has passed. `announce` is told the bound
+/// address and whether TLS is on once everything is ready, to log the service's own "serving"
+/// line.
 ///
 /// # Errors
 /// [`ServeError`] when reflection, the metrics address, TLS or CORS cannot be set up, or the
