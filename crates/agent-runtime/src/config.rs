@@ -39,6 +39,7 @@
 //! | `AGENT_RUNTIME__HEALTH_CHECK_INTERVAL_MS` | `5000` | database probe period for grpc.health.v1 |
 //! | `AGENT_RUNTIME__SHUTDOWN_GRACE_SECS` | `30` | time in-flight RPCs get on shutdown |
 //! | `AGENT_RUNTIME__METRICS_ADDR` | unset (off) | Prometheus `GET /metrics` listen address, e.g. `0.0.0.0:9464` |
+//! | `AGENT_RUNTIME__CORS__ALLOWED_ORIGINS` | empty (no CORS) | browser origins allowed to call gRPC-Web and `/health`, comma-separated (`https://app.example.com,http://localhost:3000`), or `*` alone; see `service_kit::cors` |
 //!
 //! `RUST_LOG` and `LOG_FORMAT` (see [`crate::telemetry`]) are read without prefix.
 
@@ -85,6 +86,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// `AGENT_RUNTIME__TLS__*`: serve TLS (certificate, key, optional client CA); plaintext when unset.
     pub tls: service_kit::tls::TlsSettings,
+    /// `AGENT_RUNTIME__CORS__*`: origins allowed to call from a browser; none when empty.
+    pub cors: service_kit::cors::CorsSettings,
 }
 
 impl Default for Config {
@@ -102,6 +105,7 @@ impl Default for Config {
             shutdown_grace_secs: 30,
             metrics_addr: None,
             tls: service_kit::tls::TlsSettings::default(),
+            cors: service_kit::cors::CorsSettings::default(),
         }
     }
 }
@@ -195,6 +199,7 @@ impl Config {
             problems.push(e.0);
         }
         problems.extend(self.tls.problems(ENV_PREFIX));
+        problems.extend(self.cors.problems(ENV_PREFIX));
         if !self.auth.disabled
             && self
                 .auth

@@ -80,10 +80,10 @@ pub async fn serve(
     let max = config.limits.max_request_bytes;
     let service = service_kit::serve::Service {
         name: "agent-runtime",
+        version: env!("CARGO_PKG_VERSION"),
         env_prefix: crate::config::ENV_PREFIX,
         grpc_services: &[SESSION, AGENT_CONTEXT, APPROVAL, ADMIN],
         http_paths: &[],
-        accept_http1: false,
         database: ("agent_runtime", pool),
         max_request_bytes: max,
         // RESOURCE_EXHAUSTED with agent-runtime's ErrorInfo (grpc/limit.rs).
@@ -92,6 +92,7 @@ pub async fn serve(
         shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
         metrics_addr: config.metrics_addr,
         tls: config.tls.clone(),
+        cors: config.cors.clone(),
         tasks: admin.scheduled().into_iter().collect(),
     };
     let routes = Routes::new(limited(

@@ -6,7 +6,7 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `AUTH_SERVICE__GRPC_ADDR` | `127.0.0.1:50052` | listen address (gRPC, and HTTP/1.1 `GET /.well-known/jwks.json`) |
+//! | `AUTH_SERVICE__GRPC_ADDR` | `127.0.0.1:50052` | listen address (gRPC, gRPC-Web and the HTTP endpoints: `/oauth/*`, `/.well-known/*`, `/health`) |
 //! | `AUTH_SERVICE__DB_URL` | `sqlite:///data/auth.db` | database (see `db_core::DbUrl`) |
 //! | `AUTH_SERVICE__DB__*` | see agent-runtime | pool, SQLite and migration settings |
 //! | `AUTH_SERVICE__BACKUP__DIR` | `backups` | folder of backups (DatabaseAdmin RPCs, scheduled backups) |
@@ -39,6 +39,7 @@
 //! | `AUTH_SERVICE__HEALTH_CHECK_INTERVAL_MS` | `5000` | database probe period for grpc.health.v1 |
 //! | `AUTH_SERVICE__SHUTDOWN_GRACE_SECS` | `30` | time in-flight RPCs get on shutdown |
 //! | `AUTH_SERVICE__METRICS_ADDR` | unset (off) | Prometheus `GET /metrics` listen address, e.g. `0.0.0.0:9465` |
+//! | `AUTH_SERVICE__CORS__ALLOWED_ORIGINS` | empty (no CORS) | browser origins allowed to call gRPC-Web and the HTTP routes, comma-separated (`https://app.example.com,http://localhost:3000`), or `*` alone; see `service_kit::cors` |
 //!
 //! `RUST_LOG` and `LOG_FORMAT` are read without prefix.
 
@@ -113,6 +114,8 @@ pub struct Config {
     /// `AUTH_SERVICE__TLS__*`: serve TLS (certificate, key, optional client CA) on the gRPC port and its
     /// HTTP routes; plaintext when unset.
     pub tls: service_kit::tls::TlsSettings,
+    /// `AUTH_SERVICE__CORS__*`: origins allowed to call from a browser; none when empty.
+    pub cors: service_kit::cors::CorsSettings,
 }
 
 impl Default for Config {
@@ -142,6 +145,7 @@ impl Default for Config {
             shutdown_grace_secs: 30,
             metrics_addr: None,
             tls: service_kit::tls::TlsSettings::default(),
+            cors: service_kit::cors::CorsSettings::default(),
         }
     }
 }
@@ -277,6 +281,7 @@ impl Config {
             problems.push(e.0);
         }
         problems.extend(self.tls.problems(ENV_PREFIX));
+        problems.extend(self.cors.problems(ENV_PREFIX));
         if let Err(e) = self.database_url() {
             problems.insert(0, e.0);
         }

@@ -193,11 +193,10 @@ pub async fn serve_with(
         crate::oauth_http::HttpApi::new(shared.clone(), limit.clone(), keys, max, &config.issuer);
     let service = service_kit::serve::Service {
         name: "auth-service",
+        version: env!("CARGO_PKG_VERSION"),
         env_prefix: crate::config::ENV_PREFIX,
         grpc_services: &SERVICES,
         http_paths: &crate::oauth_http::PATHS,
-        // The JWK Set is served over HTTP/1.1 on the same port.
-        accept_http1: true,
         database: ("auth", pool),
         max_request_bytes: max,
         // RESOURCE_EXHAUSTED with an ErrorInfo (service-kit's limit.rs) in auth-service's domain.
@@ -208,6 +207,7 @@ pub async fn serve_with(
         shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
         metrics_addr: config.metrics_addr,
         tls: config.tls.clone(),
+        cors: config.cors.clone(),
         tasks: [reload.abort_handle(), forget.abort_handle()]
             .into_iter()
             .chain(admin.scheduled())

@@ -7,6 +7,10 @@
 //! - [`admin`]: the DatabaseAdmin wiring (operations, scheduled backups, the tonic service);
 //! - [`serve`]: the tonic server around a service's routes: health, reflection, the request
 //!   size limit, metrics, TLS, graceful shutdown;
+//! - [`http_routes`]: `GET /health` and the answer to unknown paths (404 JSON, or gRPC
+//!   `UNIMPLEMENTED` for gRPC requests);
+//! - [`grpc_web`]: gRPC-Web for every gRPC service, on the same port;
+//! - [`cors`]: `…__CORS__ALLOWED_ORIGINS` and the CORS layer for browsers;
 //! - [`status`]: the shared parts of `Error → tonic::Status` (ErrorInfo, outages, internal
 //!   errors, the RPC outcome log line);
 //! - [`tls`]: serving TLS (rustls) from PEM files named by `…__TLS__CERT_FILE` /
@@ -23,7 +27,10 @@
 
 pub mod admin;
 pub mod client;
+pub mod cors;
 pub mod database;
+pub mod grpc_web;
+pub mod http_routes;
 pub mod incoming;
 pub mod limit;
 pub mod reload;

@@ -1,10 +1,20 @@
 //! Serving one service: the tonic server both services run, around the routes that are their
 //! own. It adds grpc.health.v1 (tracking the database's reachability) and reflection v1 and
-//! v1alpha, puts the request size limit on those too, counts every request (Prometheus,
-//! optionally served on its own address), serves plain TCP or TLS (with certificate reload), and
-//! stops gracefully: no new connections, in-flight RPCs get the grace period, then the
-//! service's background tasks stop and the pool closes.
+//! v1alpha, puts the request size limit on those too, adds `GET /health` and the answer to
+//! unknown paths ([`crate::http_routes`]), serves every gRPC service as gRPC-Web too
+//! ([`crate::grpc_web`]) with CORS for the configured origins ([`crate::cors`]), counts every
+//! request (Prometheus, optionally served on its own address), serves HTTP/2 and HTTP/1.1 over
+//! plain TCP or TLS (with certificate reload), and stops gracefully: no new connections,
+//! in-flight RPCs get the grace period, then the service's background tasks stop and the pool
+//! closes.
+//!
+//! Layers, outermost first: the request span, metrics, CORS, gRPC-Web, then the routes (the
+//! service's own, health, reflection, `/health`, the unknown-path fallback). CORS sits outside
+//! gRPC-Web so that a preflight never reaches the translation and every answer, a gRPC-Web
+//! one included, gets the CORS headers.
 
+use crate::cors::CorsSettings;
+use crate::http_routes::Reachable;
 use crate::limit::{Refusal, SizeLimited};
 use crate::settings::ConfigError;
 use crate::tls::{TlsServer, TlsSettings};
@@ -47,15 +57,16 @@ pub enum ServeError<E: std::error::Error + 'static> {
 pub struct Service {
     /// Name in log lines and the metrics' `service` label (`agent-runtime`).
     pub name: &'static str,
-    /// Environment prefix, to name the TLS variables in errors (`AGENT_RUNTIME`).
+    /// The service's version in `GET /health` (its `CARGO_PKG_VERSION`).
+    pub version: &'static str,
+    /// Environment prefix, to name the TLS and CORS variables in errors (`AGENT_RUNTIME`).
     pub env_prefix: &'static str,
     /// Full names of the gRPC services in the routes (`codelab.agent.v1.SessionService`):
     /// their health status follows the database, their RPCs are labelled in metrics.
     pub grpc_services: &'static [&'static str],
-    /// HTTP paths in the routes, labelled in metrics (`/.well-known/jwks.json`).
+    /// The service's own HTTP paths in the routes, labelled in metrics
+    /// (`/.well-known/jwks.json`); `/health` is always added.
     pub http_paths: &'static [&'static str],
-    /// Serve HTTP/1.1 as well as HTTP/2 (for plain HTTP routes).
-    pub accept_http1: bool,
     /// The database's name in metrics, and its pool: probed for health, closed at the end.
     pub database: (&'static str, Pool),
     /// Largest encoded request message, in bytes, on every service.
@@ -70,6 +81,8 @@ pub struct Service {
     pub metrics_addr: Option<SocketAddr>,
     /// `…__TLS__*`: TLS when set, plaintext otherwise.
     pub tls: TlsSettings,
+    /// `…__CORS__*`: the browser origins allowed to call the service; none by default.
+    pub cors: CorsSettings,
     /// The service's background tasks, aborted when the server stops.
     pub tasks: Vec<AbortHandle>,
 }
@@ -79,13 +92,15 @@ pub fn limited<S>(service: &Service, inner: S) -> SizeLimited<S> {
     SizeLimited::new(inner, service.max_request_bytes, service.refuse)
 }
 
-/// Serves `routes` (the service's own, each already limited with [`limited`]) plus health and
-/// reflection on `listener` until `shutdown` resolves and in-flight RPCs have finished or the
-/// grace period has passed. `announce` is told the bound address and whether TLS is on once
-/// everything is ready, to log the service's own "serving" line.
+/// Serves `routes` (the service's own gRPC services, each already limited with [`limited`],
+/// and any HTTP routes added through `Routes::into_axum_router`; none at `/health`) plus
+/// health, reflection, `GET /health` and gRPC-Web on `listener` until `shutdown` resolves and
+/// in-flight RPCs have finished or the grace period has passed. `announce` is told the bound
+/// address and whether TLS is on once everything is ready, to log the service's own "serving"
+/// line.
 ///
 /// # Errors
-/// [`ServeError`] when reflection, the metrics address or TLS cannot be set up, or the
+/// [`ServeError`] when reflection, the metrics address, TLS or CORS cannot be set up, or the
 /// transport fails.
 pub async fn serve<E: std::error::Error + 'static>(
     service: Service,
@@ -101,12 +116,15 @@ pub async fn serve<E: std::error::Error + 'static>(
         .collect();
     let (reporter, health) = tonic_health::server::health_reporter();
     set_serving(&reporter, &statuses, ServingStatus::Serving).await;
+    let database = Reachable::new();
+    let probed = database.clone();
     let monitor = tokio::spawn(db_core::service::watch_database(
         pool.clone(),
         service.health_check_interval,
         move |reachable| {
             let reporter = reporter.clone();
             let statuses = statuses.clone();
+            probed.set(reachable);
             async move {
                 let status = if reachable {
                     ServingStatus::Serving
@@ -117,7 +135,12 @@ pub async fn serve<E: std::error::Error + 'static>(
             }
         },
     ));
-    let result = serve_routes(&service, routes, health, listener, shutdown, announce).await;
+    let served = Served {
+        routes,
+        health,
+        database,
+    };
+    let result = serve_routes(&service, served, listener, shutdown, announce).await;
     monitor.abort();
     for task in &service.tasks {
         task.abort();
@@ -127,17 +150,31 @@ pub async fn serve<E: std::error::Error + 'static>(
     result
 }
 
+/// What [`serve_routes`] serves: the service's routes, the health service and the database
+/// reachability behind `GET /health`.
+struct Served<H> {
+    routes: Routes,
+    health: tonic_health::pb::health_server::HealthServer<H>,
+    database: Reachable,
+}
+
 /// Everything of [`serve`] after health: reflection, metrics, TLS, the server, the grace period.
 async fn serve_routes<E: std::error::Error + 'static>(
     service: &Service,
-    routes: Routes,
-    health: tonic_health::pb::health_server::HealthServer<
-        impl tonic_health::pb::health_server::Health,
-    >,
+    served: Served<impl tonic_health::pb::health_server::Health>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     announce: impl FnOnce(SocketAddr, bool),
 ) -> Result<(), ServeError<E>> {
+    let Served {
+        routes,
+        health,
+        database: reachable,
+    } = served;
+    let cors = service
+        .cors
+        .layer(service.env_prefix)
+        .map_err(ConfigError)?;
     let max = service.max_request_bytes;
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -152,6 +189,11 @@ async fn serve_routes<E: std::error::Error + 'static>(
             service,
             reflection_v1alpha.max_decoding_message_size(max),
         ));
+    let routes = Routes::from(crate::http_routes::add(
+        routes.into_axum_router(),
+        reachable,
+        service.version,
+    ));
 
     let labelled: Vec<&str> = service
         .grpc_services
@@ -164,10 +206,16 @@ async fn serve_routes<E: std::error::Error + 'static>(
         ])
         .collect();
     let (database, pool) = &service.database;
+    let http_paths: Vec<&str> = service
+        .http_paths
+        .iter()
+        .copied()
+        .chain([crate::http_routes::HEALTH_PATH])
+        .collect();
     let metrics = db_core::metrics::Metrics::new(
         service.name,
         &labelled,
-        service.http_paths,
+        &http_paths,
         vec![((*database).to_owned(), pool.clone())],
     );
     let metrics_endpoint = match service.metrics_addr {
@@ -190,9 +238,12 @@ async fn serve_routes<E: std::error::Error + 'static>(
             let _ = stop_tx.send(());
         };
         let server = Server::builder()
-            .accept_http1(service.accept_http1)
+            // gRPC-Web and plain HTTP clients (browsers, probes, curl) often speak HTTP/1.1.
+            .accept_http1(true)
             .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
             .layer(metrics.layer())
+            .layer(cors)
+            .layer(crate::grpc_web::GrpcWebLayer)
             .add_routes(routes)
             // Plain TCP or TLS, TCP_NODELAY either way: without it, Nagle's algorithm and the
             // client's delayed ACK hold small responses for ~40 ms.

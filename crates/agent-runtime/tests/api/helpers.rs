@@ -59,6 +59,11 @@ impl TestApp {
         }
     }
 
+    /// `http://` and the server's address, for plain HTTP and gRPC-Web requests.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
     pub fn sessions(&self, token: &str) -> Sessions {
         SessionServiceClient::with_interceptor(self.channel.clone(), bearer(token))
     }

@@ -2,6 +2,7 @@
 //! with RFC 6749 §5.2 answers for every kind of bad request (plain `reqwest`), and checked
 //! against the OpenAPI document the repository ships.
 
+mod cors;
 mod errors;
 mod openapi;
 mod standard_client;
