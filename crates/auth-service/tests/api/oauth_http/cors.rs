@@ -13,10 +13,16 @@ const APP: &str = "https://app.example.com";
 
 async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
     http_client()
-        .request(reqwest::Method::OPTIONS, format!("{}/oauth/token", base(app)))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/oauth/token", base(app)),
+        )
         .header("origin", origin)
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization,content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
         .send()
         .await
         .unwrap()
@@ -29,7 +35,12 @@ async fn the_token_endpoint_answers_only_configured_origins(backend: Backend) {
     // The default: no CORS header at all, so browsers refuse cross-origin calls.
     let closed = TestApp::spawn(backend).await;
     let answer = preflight(&closed, APP).await;
-    assert!(answer.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     let token = post_form(&closed, "/oauth/token", &login, &[("origin", APP)]).await;
     assert_eq!(token.status(), 200, "the request itself is served");
     assert!(token.headers().get("access-control-allow-origin").is_none());
@@ -46,7 +57,10 @@ async fn the_token_endpoint_answers_only_configured_origins(backend: Backend) {
         .to_str()
         .unwrap()
         .to_ascii_lowercase();
-    assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{allowed}");
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
     let token = post_form(&open, "/oauth/token", &login, &[("origin", APP)]).await;
     assert_eq!(token.status(), 200);
     assert_eq!(token.headers()["access-control-allow-origin"], APP);
