@@ -8,22 +8,18 @@
 //! trailing slash; or `*` alone for any origin. Empty (the default) means no CORS at all: no
 //! CORS header is ever sent, and browsers refuse cross-origin calls.
 //!
-//! A request from an allowed origin goes through `tower-http`'s CORS layer: a preflight
+//! With origins configured, `tower-http`'s CORS layer sits in front of every route: a preflight
 //! (`OPTIONS`) is answered there with the allowed methods (`GET`, `POST`, `OPTIONS`), request
-//! headers ([`ALLOWED_HEADERS`]) and a max-age of [`MAX_AGE`]; any other request gets
-//! `access-control-allow-origin` and the exposed headers ([`EXPOSED_HEADERS`], so a browser
-//! can read the gRPC status of a trailers-only answer). Credentials (cookies) are never
-//! allowed: callers authenticate with a bearer token. A request without an `origin` header, or
-//! from an origin not in the list, bypasses the layer and gets no CORS header.
+//! headers ([`ALLOWED_HEADERS`]) and a max-age of [`MAX_AGE`]; any other answer gets the
+//! exposed headers ([`EXPOSED_HEADERS`], so a browser can read the gRPC status of a
+//! trailers-only answer), and `access-control-allow-origin` only when the request's origin is
+//! in the list. Credentials (cookies) are never allowed: callers authenticate with a bearer
+//! token. Without origins there is no layer at all.
 
-use http::{HeaderName, HeaderValue, Method, Request, Response, header};
+use http::{HeaderName, HeaderValue, Method};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tower_http::cors::{AllowOrigin, Cors};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Request headers a cross-origin caller may send: the bearer token, the gRPC-Web content
 /// type and markers its clients add, and the deadline.
@@ -83,40 +79,34 @@ impl CorsSettings {
             .collect()
     }
 
-    /// The layer serving these settings.
+    /// The layer serving these settings; `None` without origins (no CORS at all).
     ///
     /// # Errors
     /// The first of [`CorsSettings::problems`].
-    pub fn layer(&self, prefix: &str) -> Result<CorsLayer, String> {
+    pub fn layer(&self, prefix: &str) -> Result<Option<CorsLayer>, String> {
         if let Some(problem) = self.problems(prefix).into_iter().next() {
             return Err(problem);
         }
         if self.allowed_origins.is_empty() {
-            return Ok(CorsLayer { rules: None });
+            return Ok(None);
         }
-        let allowed = if self.allowed_origins == ["*"] {
-            Allowed::Any
+        let allow_origin = if self.allowed_origins == ["*"] {
+            AllowOrigin::any()
         } else {
-            Allowed::List(
+            AllowOrigin::list(
                 self.allowed_origins
                     .iter()
-                    .filter_map(|o| HeaderValue::from_str(o).ok())
-                    .collect(),
+                    .filter_map(|o| HeaderValue::from_str(o).ok()),
             )
         };
-        let allow_origin = match &allowed {
-            Allowed::Any => AllowOrigin::any(),
-            Allowed::List(list) => AllowOrigin::list(list.iter().cloned()),
-        };
-        let layer = tower_http::cors::CorsLayer::new()
-            .allow_origin(allow_origin)
-            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-            .allow_headers(ALLOWED_HEADERS.map(HeaderName::from_static))
-            .expose_headers(EXPOSED_HEADERS.map(HeaderName::from_static))
-            .max_age(MAX_AGE);
-        Ok(CorsLayer {
-            rules: Some(Arc::new(Rules { allowed, layer })),
-        })
+        Ok(Some(
+            CorsLayer::new()
+                .allow_origin(allow_origin)
+                .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+                .allow_headers(ALLOWED_HEADERS.map(HeaderName::from_static))
+                .expose_headers(EXPOSED_HEADERS.map(HeaderName::from_static))
+                .max_age(MAX_AGE),
+        ))
     }
 }
 
@@ -168,107 +158,6 @@ fn origin_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
 
 fn comma_list<S: Serializer>(origins: &[String], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&origins.join(","))
-}
-
-enum Allowed {
-    Any,
-    List(Vec<HeaderValue>),
-}
-
-struct Rules {
-    allowed: Allowed,
-    layer: tower_http::cors::CorsLayer,
-}
-
-impl Allowed {
-    fn contains(&self, origin: &HeaderValue) -> bool {
-        match self {
-            Allowed::Any => true,
-            Allowed::List(list) => list.contains(origin),
-        }
-    }
-}
-
-/// The tower layer of [`CorsSettings::layer`]: requests from allowed origins through
-/// `tower-http`'s CORS layer, every other request untouched.
-#[derive(Clone)]
-pub struct CorsLayer {
-    rules: Option<Arc<Rules>>,
-}
-
-impl std::fmt::Debug for CorsLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CorsLayer")
-            .field("enabled", &self.rules.is_some())
-            .finish()
-    }
-}
-
-impl<S: Clone> tower_layer::Layer<S> for CorsLayer {
-    type Service = CorsService<S>;
-
-    fn layer(&self, inner: S) -> CorsService<S> {
-        CorsService {
-            cors: self.rules.as_ref().map(|rules| {
-                (
-                    rules.clone(),
-                    tower_layer::Layer::layer(&rules.layer, inner.clone()),
-                )
-            }),
-            plain: inner,
-        }
-    }
-}
-
-/// The service made by [`CorsLayer`].
-#[derive(Clone)]
-pub struct CorsService<S> {
-    plain: S,
-    cors: Option<(Arc<Rules>, Cors<S>)>,
-}
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
-impl<S, B, RB> tower_service::Service<Request<B>> for CorsService<S>
-where
-    S: tower_service::Service<Request<B>, Response = Response<RB>>,
-    S::Future: Send + 'static,
-    S::Error: 'static,
-    RB: Default + Send + 'static,
-{
-    type Response = Response<RB>;
-    type Error = S::Error;
-    type Future = BoxFuture<Response<RB>, S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        if let Some((_, cors)) = &mut self.cors {
-            ready!(cors.poll_ready(cx))?;
-        }
-        self.plain.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
-        let Some((rules, cors)) = &mut self.cors else {
-            return Box::pin(self.plain.call(request));
-        };
-        let allowed = request
-            .headers()
-            .get(header::ORIGIN)
-            .is_some_and(|origin| rules.allowed.contains(origin));
-        if allowed {
-            return Box::pin(cors.call(request));
-        }
-        // The answer depends on the origin: a cache must not hand this one (without CORS
-        // headers) to an allowed origin, e.g. the JWK Set's `public, max-age=300`.
-        let answer = self.plain.call(request);
-        Box::pin(async move {
-            let mut response = answer.await?;
-            response
-                .headers_mut()
-                .append(header::VARY, HeaderValue::from_static("origin"));
-            Ok(response)
-        })
-    }
 }
 
 #[cfg(test)]

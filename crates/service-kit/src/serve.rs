@@ -242,7 +242,7 @@ async fn serve_routes<E: std::error::Error + 'static>(
             .accept_http1(true)
             .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
             .layer(metrics.layer())
-            .layer(cors)
+            .layer(tower::util::option_layer(cors))
             .layer(crate::grpc_web::GrpcWebLayer)
             .add_routes(routes)
             // Plain TCP or TLS, TCP_NODELAY either way: without it, Nagle's algorithm and the

@@ -227,11 +227,11 @@ async fn cors_answers_allowed_origins_only(backend: Backend) {
     );
     assert_eq!(call.headers()["grpc-status"], "16");
 
+    // Another origin is not allowed: the browser refuses, lacking its origin in the answer.
     let other = preflight("http://evil.test").await.unwrap();
-    assert_no_cors(other.headers());
-    assert_eq!(
-        other.headers()["vary"],
-        "origin",
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        other.headers()["vary"].to_str().unwrap().contains("origin"),
         "caches keep the answers apart"
     );
     app.shutdown().await;
