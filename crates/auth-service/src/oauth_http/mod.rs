@@ -49,6 +49,10 @@ pub const PATHS: [&str; 5] = [
     JWKS_PATH,
 ];
 
+/// Longest a client may take to send a POST's body: a slow sender is refused with 408 rather
+/// than holding its connection and task.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// `Cache-Control` of the JWK Set: short enough that a rotation reaches verifiers soon
 /// (verifiers also refetch on an unknown `kid`).
 pub const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
@@ -99,8 +103,9 @@ impl HttpApi {
     /// its credentials.
     ///
     /// # Errors
-    /// [`Refusal::RateLimited`], [`Refusal::NotAForm`], [`Refusal::TooLarge`], and the form's
-    /// and credentials' `invalid_request` / `invalid_client`.
+    /// [`Refusal::RateLimited`], [`Refusal::NotAForm`], [`Refusal::TooLarge`],
+    /// [`Refusal::TimedOut`], and the form's and credentials' `invalid_request` /
+    /// `invalid_client`.
     async fn receive(&self, request: Request) -> Result<Posted, Refusal> {
         let (parts, body) = request.into_parts();
         let headers = parts.headers.clone();
@@ -118,9 +123,13 @@ impl HttpApi {
         if declared.is_some_and(|len| len > self.max_body_bytes as u64) {
             return Err(Refusal::TooLarge(self.max_body_bytes));
         }
-        let body = Limited::new(body, self.max_body_bytes)
-            .collect()
+        let read = tokio::time::timeout(
+            BODY_READ_TIMEOUT,
+            Limited::new(body, self.max_body_bytes).collect(),
+        );
+        let body = read
             .await
+            .map_err(|_| Refusal::TimedOut)?
             .map_err(|e| {
                 if e.downcast_ref::<LengthLimitError>().is_some() {
                     Refusal::TooLarge(self.max_body_bytes)

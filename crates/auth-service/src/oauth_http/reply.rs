@@ -11,6 +11,7 @@
 //! | a bearer without api:admin (introspection) | 403 | `insufficient_scope` (RFC 6750 §3.1) |
 //! | a body that is not a form | 415 | `invalid_request` |
 //! | a body over the request limit | 413 | `invalid_request` |
+//! | a body slower than 10 s | 408 | `invalid_request` |
 //! | the database is unreachable | 503, `Retry-After` | `temporarily_unavailable` |
 //! | a bug | 500 | `server_error` (the cause is logged, never sent) |
 
@@ -36,6 +37,9 @@ pub enum Refusal {
     /// The body is over the request limit, in bytes (413 Content Too Large, RFC 9110
     /// §15.5.14).
     TooLarge(usize),
+    /// The body did not arrive within [`super::BODY_READ_TIMEOUT`] (408 Request Timeout, RFC
+    /// 9110 §15.5.9).
+    TimedOut,
 }
 
 impl From<Error> for Refusal {
@@ -98,6 +102,14 @@ impl IntoResponse for Refusal {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "invalid_request",
                 why.clone(),
+            ),
+            Refusal::TimedOut => (
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                format!(
+                    "the body did not arrive within {} s",
+                    super::BODY_READ_TIMEOUT.as_secs()
+                ),
             ),
             Refusal::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,

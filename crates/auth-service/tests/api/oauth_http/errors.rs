@@ -112,13 +112,28 @@ async fn wrong_content_types_and_oversize_bodies_are_refused(backend: Backend) {
     assert!(app.audit("login_success").await.is_empty());
 }
 
+/// A body that never finishes arriving is refused after the read timeout (backend-agnostic:
+/// SQLite only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_arriving_is_refused_with_408() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let answer = raw_http(
+        &app,
+        "POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-type: \
+         application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\ngrant_type=pass",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 10 s"), "{answer}");
+}
+
 /// Sends `request` as raw bytes and returns the raw response.
 async fn raw_http(app: &TestApp, request: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(20),
         stream.read_to_end(&mut response),
     )
     .await;
