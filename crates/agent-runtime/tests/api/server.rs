@@ -233,6 +233,9 @@ async fn health_follows_the_database() {
         wait_for_status(&health, 2).await,
         "health must turn NOT_SERVING while the database is gone"
     );
+    let (_, body) = crate::web::wait_for_health(&app, 503).await;
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     let failed = app
         .sessions(&alice())
         .list_sessions(pb::ListSessionsRequest::default())
@@ -250,6 +253,10 @@ async fn health_follows_the_database() {
     assert!(
         wait_for_status(&health, 1).await,
         "health must return to SERVING"
+    );
+    assert_eq!(
+        crate::web::wait_for_health(&app, 200).await.1["status"],
+        "healthy"
     );
 }
 

@@ -358,32 +358,8 @@ async fn health_and_unknown_paths(backend: Backend) {
     app.shutdown().await;
 }
 
-/// `/health` follows the database: 503 while it is gone, 200 again once it is back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_endpoint_follows_the_database() {
-    let app = TestApp::spawn(Backend::Postgres).await;
-    let name = app.db.url().postgres_database().unwrap();
-    let (client, connection) =
-        tokio_postgres::connect(&db_core::testing::admin_url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .unwrap();
-    let (_, body) = wait_for_health(&app, 503).await;
-    assert_eq!(body["status"], "unhealthy");
-    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    assert_eq!(wait_for_health(&app, 200).await.1["status"], "healthy");
-}
-
 /// Polls `GET /health` every 100 ms for up to 5 s until it answers `status`; the last answer.
-async fn wait_for_health(app: &TestApp, status: u16) -> (u16, serde_json::Value) {
+pub async fn wait_for_health(app: &TestApp, status: u16) -> (u16, serde_json::Value) {
     let mut last = (0, serde_json::Value::Null);
     for _ in 0..50 {
         let response = reqwest::get(format!("{}/health", app.url())).await.unwrap();
