@@ -1,6 +1,7 @@
 //! The server of auth-service: its database, migrations, seed data, signing keys, three services
-//! and the HTTP JWK Set route, served by service-kit (health, reflection, the request size limit
-//! on every service, metrics, TLS and graceful shutdown).
+//! and the OAuth endpoints over HTTP ([`crate::oauth_http`]), served by service-kit (health,
+//! reflection, gRPC-Web, CORS, `GET /health`, the request size limit on every service, metrics,
+//! TLS and graceful shutdown).
 
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
@@ -110,7 +111,9 @@ pub async fn serve(
 /// clients on first start (generated credentials go to the credentials file, mode 0600, and
 /// to `on_generated`; the log gets only the file's path), loads or creates
 /// the signing keys, then serves `AuthService`, `UserService`, `ClientService`, grpc.health.v1,
-/// reflection (v1 and v1alpha) and, on the same port over HTTP/1.1, `GET /.well-known/jwks.json`.
+/// reflection (v1 and v1alpha), gRPC-Web, and on the same port over HTTP the OAuth endpoints
+/// ([`crate::oauth_http`]: `/oauth/token`, `/oauth/revoke`, `/oauth/introspect`, RFC 8414
+/// metadata, the JWK Set) and `GET /health`.
 /// On shutdown it stops accepting, gives in-flight RPCs `shutdown_grace_secs`, and closes the
 /// pool.
 ///
