@@ -115,15 +115,12 @@ impl OAuth {
         // As for logins: the address first, then the client; a refusal without a check gives
         // the other key its slot back (it was not a guess at it).
         if let (Some(key), Some(attempt)) = (&ip_key, attempts.get(1))
-            && let Err(locked) = self.check_lock(key, *attempt, limits[1], "", context).await
+            && let Err(locked) = self.check_lock(key, *attempt, limits[1]).await
         {
             self.store.release_attempt(client_key).await?;
             return Err(locked);
         }
-        if let Err(locked) = self
-            .check_lock(&client_key, attempts[0], limits[0], "", context)
-            .await
-        {
+        if let Err(locked) = self.check_lock(&client_key, attempts[0], limits[0]).await {
             if let Some(key) = &ip_key {
                 self.store.release_attempt(key.clone()).await?;
             }

@@ -10,16 +10,19 @@ use std::time::Duration;
 
 use super::{MAX_SECRET_BYTES, OAuth};
 
+/// The retry delay of an attempt refused because `limit` attempts on its key are in flight.
+pub const BUSY_RETRY: Duration = Duration::from_secs(1);
+
 impl OAuth {
-    /// Refuses an attempt whose key is locked or over `limit` (its slot stays counted).
-    pub(super) async fn check_lock(
-        &self,
-        key: &str,
-        attempt: Attempt,
-        limit: i32,
-        username: &str,
-        context: &RequestContext,
-    ) -> Result<()> {
+    /// Refuses an attempt whose key is locked (its slot stays counted), or that arrives while
+    /// more than `limit` attempts hold slots on the key.
+    ///
+    /// The second case refuses without a check and without locking, for [`BUSY_RETRY`], and
+    /// gives the slot back: the attempts in flight are at most `limit` password checks, and
+    /// the limit-th of them to fail locks the key, so guesses are bounded as before; but
+    /// correct logins of one username, many at once (a gateway, a script), are never taken
+    /// for guesses and never lock it.
+    pub(super) async fn check_lock(&self, key: &str, attempt: Attempt, limit: i32) -> Result<()> {
         let at = now();
         if let Some(until) = attempt.locked_until
             && until > at
@@ -30,11 +33,12 @@ impl OAuth {
             });
         }
         if attempt.failures > limit {
-            // The limit-th failure locks the key; this attempt came in while that one was
-            // still being checked, or after a lock that ended without a reset.
-            self.lock(key, username, context).await?;
+            // `limit` attempts are being checked (or have failed, and the last of them is
+            // locking the key): wait for them rather than lock. The count restarts after a
+            // lockout ends, so a lock never hides here.
+            self.store.release_attempt(key.to_owned()).await?;
             return Err(Error::Locked {
-                retry_after: Duration::from_secs(self.lockout.lockout_secs as u64),
+                retry_after: BUSY_RETRY,
             });
         }
         Ok(())
@@ -86,13 +90,7 @@ impl OAuth {
                 .detail("reason", reason)
         };
         if let Err(locked) = self
-            .check_lock(
-                &key,
-                attempt,
-                self.lockout.max_failures_per_user,
-                &username,
-                context,
-            )
+            .check_lock(&key, attempt, self.lockout.max_failures_per_user)
             .await
         {
             self.store.record_audit(failed("locked out")).await?;

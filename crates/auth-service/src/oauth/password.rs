@@ -55,14 +55,8 @@ impl OAuth {
                 .store
                 .reserve_attempt(key.clone(), self.lockout.window_secs)
                 .await?;
-            self.check_lock(
-                key,
-                attempt,
-                self.lockout.max_failures_per_ip,
-                &username,
-                context,
-            )
-            .await?;
+            self.check_lock(key, attempt, self.lockout.max_failures_per_ip)
+                .await?;
             ip_attempt = Some(attempt);
         }
         let user_key = format!("user:{username}");
@@ -71,13 +65,7 @@ impl OAuth {
             .reserve_attempt(user_key.clone(), self.lockout.window_secs)
             .await?;
         if let Err(locked) = self
-            .check_lock(
-                &user_key,
-                user_attempt,
-                self.lockout.max_failures_per_user,
-                &username,
-                context,
-            )
+            .check_lock(&user_key, user_attempt, self.lockout.max_failures_per_user)
             .await
         {
             // Refused without a password check: not a guess the address made, so the address

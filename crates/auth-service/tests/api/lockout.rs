@@ -16,6 +16,7 @@ backend_tests!(
     wrong_current_passwords_count_toward_the_lockout,
     refusals_of_a_locked_username_do_not_count_against_the_address,
     an_administrator_unlocks_a_username,
+    many_correct_logins_at_once_never_lock_the_username,
 );
 
 async fn parallel_wrong_passwords_count_exactly_the_limit(backend: Backend) {
@@ -268,4 +269,46 @@ async fn an_administrator_unlocks_a_username(backend: Backend) {
         .into_inner();
     assert!(!again.was_locked);
     assert_eq!(again.cleared_failures, 0);
+}
+
+async fn many_correct_logins_at_once_never_lock_the_username(backend: Backend) {
+    let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
+    app.create_user("grace", "grace-password").await;
+    // Three waves of twenty logins at once, each from its own address: more in flight than
+    // the username limit (5) allows checks.
+    let login = password_grant("codelab-cli", "grace", "grace-password");
+    let (mut ok, mut busy) = (0, 0);
+    for wave in 0..3 {
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let mut auth = app.auth_from(&format!("10.7.{wave}.{}", i + 1));
+            let login = login.clone();
+            tasks.push(tokio::spawn(async move { auth.token(login).await }));
+        }
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(status) => {
+                    // Refused while others are checked: retry in a second, never a lockout.
+                    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                    use tonic_types::StatusExt as _;
+                    let delay = status.get_error_details().retry_info().unwrap().retry_delay;
+                    assert_eq!(delay, Some(std::time::Duration::from_secs(1)), "{status:?}");
+                    busy += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        ok >= 3,
+        "at least one login of each wave succeeds ({ok} ok, {busy} busy)"
+    );
+    assert!(
+        app.audit("lockout").await.is_empty(),
+        "{ok} ok, {busy} busy"
+    );
+    assert!(app.audit("login_failed").await.is_empty());
+    app.login("grace", "grace-password")
+        .await
+        .expect("the username is not locked");
 }
