@@ -2,6 +2,7 @@
 //! [`OAuth`](crate::oauth::OAuth) and answers ([`reply`](super::reply)).
 
 use crate::error::{Error, OAuthCode};
+use crate::model::RequestContext;
 use crate::oauth::{Requester, TokenRequest};
 use access_token::Scope;
 use axum::extract::{Request, State};
@@ -80,12 +81,10 @@ pub(super) async fn token(State(api): State<HttpApi>, request: Request) -> Respo
 pub(super) async fn revoke(State(api): State<HttpApi>, request: Request) -> Response {
     let started = Instant::now();
     let result = async {
-        let mut posted = api.receive(request).await?;
-        let token = required_token(&mut posted)?;
-        let requester = requester(&api, posted.credentials, &posted.context, false).await?;
+        let (token, requester, context) = token_request(&api, request, false).await?;
         api.shared
             .oauth
-            .revoke(&token, &requester, &posted.context)
+            .revoke(&token, &requester, &context)
             .await?;
         Ok(no_store_ok())
     }
@@ -124,9 +123,7 @@ struct IntrospectedClaims {
 pub(super) async fn introspect(State(api): State<HttpApi>, request: Request) -> Response {
     let started = Instant::now();
     let result = async {
-        let mut posted = api.receive(request).await?;
-        let token = required_token(&mut posted)?;
-        let requester = requester(&api, posted.credentials, &posted.context, true).await?;
+        let (token, requester, _) = token_request(&api, request, true).await?;
         let i = api.shared.oauth.introspect(&token, &requester).await?;
         let claims = i.active.then(|| IntrospectedClaims {
             sub: i.sub,
@@ -147,43 +144,46 @@ pub(super) async fn introspect(State(api): State<HttpApi>, request: Request) -> 
     finish(started, INTROSPECT_PATH, result)
 }
 
-/// The form's `token` (RFC 7009 §2.1, RFC 7662 §2.1: required).
-fn required_token(posted: &mut Posted) -> Result<SecretString, Refusal> {
-    let token = posted.form.take("token");
+/// What a revocation or introspection request (RFC 7009 §2.1, RFC 7662 §2.1) carries after
+/// [`HttpApi::receive`]: its required `token`, its requester (an authenticated client, or a
+/// bearer who must hold api:admin when `admin_bearer`) and where it came from.
+async fn token_request(
+    api: &HttpApi,
+    request: Request,
+    admin_bearer: bool,
+) -> Result<(SecretString, Requester, RequestContext), Refusal> {
+    let Posted {
+        context,
+        mut form,
+        credentials,
+    } = api.receive(request).await?;
+    let token = form.take("token");
     if token.is_empty() {
         return Err(Error::oauth(OAuthCode::InvalidRequest, "token is required").into());
     }
-    Ok(SecretString::from(token))
-}
-
-/// The requester of a revocation or introspection: an authenticated client, or a bearer
-/// (who must hold api:admin when `admin_bearer`).
-async fn requester(
-    api: &HttpApi,
-    credentials: Credentials,
-    context: &crate::model::RequestContext,
-    admin_bearer: bool,
-) -> Result<Requester, Refusal> {
-    match credentials {
-        Credentials::Client { id, secret } => Ok(Requester::Client(
+    let requester = match credentials {
+        Credentials::Client { id, secret } => Requester::Client(
             api.shared
                 .oauth
-                .authenticate_client(&id, &secret, context)
+                .authenticate_client(&id, &secret, &context)
                 .await?,
-        )),
-        Credentials::Bearer(token) => {
-            let caller = api.shared.oauth.caller(&token).await?;
+        ),
+        Credentials::Bearer(bearer) => {
+            let caller = api.shared.oauth.caller(&bearer).await?;
             if admin_bearer && !caller.is_admin() {
                 return Err(Error::PermissionDenied(Scope::Admin.as_str()).into());
             }
-            Ok(Requester::Bearer(caller))
+            Requester::Bearer(caller)
         }
-        Credentials::None => Err(Error::oauth(
-            OAuthCode::InvalidClient,
-            "client authentication is required",
-        )
-        .into()),
-    }
+        Credentials::None => {
+            return Err(Error::oauth(
+                OAuthCode::InvalidClient,
+                "client authentication is required",
+            )
+            .into());
+        }
+    };
+    Ok((SecretString::from(token), requester, context))
 }
 
 /// The RFC 8414 document of a server whose public base URL is `issuer`.

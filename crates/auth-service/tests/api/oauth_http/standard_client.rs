@@ -191,12 +191,7 @@ async fn a_standard_client_logs_in_refreshes_introspects_and_logs_out(backend: B
         .request_async(http)
         .await
         .expect_err("a revoked refresh token");
-    match refused {
-        RequestTokenError::ServerResponse(r) => {
-            assert_eq!(*r.error(), BasicErrorResponseType::InvalidGrant);
-        }
-        other => panic!("expected invalid_grant, got {other:?}"),
-    }
+    assert_server_error(refused, BasicErrorResponseType::InvalidGrant);
     let about = internal
         .introspect(&refresh_as_token)
         .request_async(http)
@@ -219,11 +214,18 @@ async fn a_standard_client_logs_in_refreshes_introspects_and_logs_out(backend: B
         .request_async(http)
         .await
         .expect_err("a wrong secret");
-    match refused {
-        RequestTokenError::ServerResponse(r) => {
-            assert_eq!(*r.error(), BasicErrorResponseType::InvalidClient);
-        }
-        other => panic!("expected invalid_client, got {other:?}"),
+    assert_server_error(refused, BasicErrorResponseType::InvalidClient);
+}
+
+/// Asserts that `err` is the server's RFC 6749 §5.2 answer `expected`.
+#[track_caller]
+fn assert_server_error<RE: std::error::Error + 'static>(
+    err: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
+    expected: BasicErrorResponseType,
+) {
+    match err {
+        RequestTokenError::ServerResponse(r) => assert_eq!(*r.error(), expected),
+        other => panic!("expected {expected:?}, got {other:?}"),
     }
 }
 
